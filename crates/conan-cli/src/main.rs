@@ -1,0 +1,274 @@
+//! `conan`: embed texts, write synthetic checkpoints, describe models, serve the web app.
+//! The commands and flags are a contract other checks rely on; see README.md.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use conan_model::burn::prelude::Device;
+use clap::{Parser, Subcommand, ValueEnum};
+use conan_model::synth::{WeightDtype, write_synthetic};
+use conan_model::{Config, DirSource, Embedder, Pooling, read_files};
+use serde_json::json;
+
+mod serve;
+
+#[derive(Parser)]
+#[command(name = "conan", version, about = "Conan-Embedding-v2 architecture in burn: embed, synth, info, serve")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    /// burn's pure-Rust CPU backend (flex)
+    Cpu,
+    /// burn's wgpu backend (Vulkan / Metal / DX12)
+    Wgpu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Preset {
+    ConanV2,
+    Tiny,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Family {
+    Conan,
+    Llama,
+    Qwen2,
+    Qwen3,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PoolingArg {
+    Mean,
+    LastToken,
+    Cls,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed texts and print JSON {"model","backend","dims","embeddings"}.
+    Embed {
+        /// Model folder: config.json + safetensors + tokenizer.json
+        #[arg(long)]
+        model: PathBuf,
+        /// Matryoshka truncation (default: the hidden size)
+        #[arg(long)]
+        dims: Option<usize>,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+        /// Read one text per line from FILE ("-" for stdin)
+        #[arg(long)]
+        input: Option<PathBuf>,
+        texts: Vec<String>,
+    },
+    /// Write a seeded random checkpoint in Hugging Face layout.
+    Synth {
+        #[arg(long, value_enum)]
+        preset: Preset,
+        #[arg(long)]
+        layers: Option<usize>,
+        #[arg(long)]
+        vocab: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Weight dtype: f32, f16 or bf16
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// Checkpoint family (tensor names and extras such as Qwen2 biases)
+        #[arg(long, value_enum, default_value = "conan")]
+        family: Family,
+        #[arg(long, value_enum)]
+        pooling: Option<PoolingArg>,
+        #[arg(long, required_unless_present = "dry_run")]
+        out: Option<PathBuf>,
+        /// Print the config and parameter count without writing anything
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a model's config, parameter count and bytes per dtype.
+    Info {
+        #[arg(long)]
+        model: PathBuf,
+    },
+    /// Serve a folder (the built web app) on http://HOST:PORT.
+    Serve {
+        #[arg(default_value = "web/dist")]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// 0 picks a free port
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    // A bug should still end in one readable line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info}");
+    }));
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Embed {
+            model,
+            dims,
+            backend,
+            input,
+            texts,
+        } => embed(&model, dims, backend, input.as_deref(), texts),
+        Command::Synth {
+            preset,
+            layers,
+            vocab,
+            seed,
+            dtype,
+            family,
+            pooling,
+            out,
+            dry_run,
+        } => {
+            let mut config = match preset {
+                Preset::ConanV2 => Config::conan_v2(),
+                Preset::Tiny => Config::tiny(),
+            };
+            if let Some(n) = layers {
+                config.num_hidden_layers = n;
+            }
+            if let Some(n) = vocab {
+                config.vocab_size = n;
+            }
+            if !matches!(family, Family::Conan) {
+                config.model_type = match family {
+                    Family::Llama => "llama",
+                    Family::Qwen2 => "qwen2",
+                    _ => "qwen3",
+                }
+                .into();
+                config.pooling = None;
+                config.is_causal = None;
+            }
+            if let Some(p) = pooling {
+                config.pooling = Some(match p {
+                    PoolingArg::Mean => Pooling::Mean,
+                    PoolingArg::LastToken => Pooling::LastToken,
+                    PoolingArg::Cls => Pooling::Cls,
+                });
+            }
+            config.synthetic = true;
+            config.validate()?;
+            if dry_run {
+                println!("{}", config.to_json());
+                println!("parameters: {}", config.num_params());
+                return Ok(());
+            }
+            let dtype = WeightDtype::parse(&dtype).with_context(|| format!("--dtype {dtype:?}: expected f32, f16 or bf16"))?;
+            let tokenizer = conan_text::byte_level_tokenizer_json();
+            if config.vocab_size < 256 {
+                bail!("--vocab {} is smaller than the 256-token byte-level tokenizer synth writes", config.vocab_size);
+            }
+            let out = out.expect("clap requires --out without --dry-run");
+            let bytes = write_synthetic(&config, seed, dtype, &tokenizer, &out)?;
+            eprintln!(
+                "wrote {} ({} parameters, {:.1} MB of weights, seed {seed})",
+                out.display(),
+                config.num_params(),
+                bytes as f64 / 1e6
+            );
+            Ok(())
+        }
+        Command::Info { model } => info(&model),
+        Command::Serve { dir, host, port } => serve::serve(&dir, &host, port),
+    }
+}
+
+fn device(backend: Backend) -> Result<Device> {
+    Ok(match backend {
+        Backend::Cpu => Device::flex(),
+        Backend::Wgpu => Device::wgpu_options()
+            .init()
+            .map_err(|e| anyhow::anyhow!("no wgpu adapter could be started: {e}"))?,
+    })
+}
+
+fn read_texts(input: Option<&Path>, mut texts: Vec<String>) -> Result<Vec<String>> {
+    if let Some(path) = input {
+        let mut raw = Vec::new();
+        if path == Path::new("-") {
+            std::io::stdin().read_to_end(&mut raw).context("reading stdin")?;
+        } else {
+            raw = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+        }
+        let text = String::from_utf8(raw).map_err(|e| anyhow::anyhow!("{}: not UTF-8 ({})", path.display(), e.utf8_error()))?;
+        texts.extend(text.lines().map(str::to_owned));
+    }
+    if texts.is_empty() {
+        bail!("no texts given: pass TEXT arguments or --input FILE");
+    }
+    Ok(texts)
+}
+
+fn embed(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Path>, texts: Vec<String>) -> Result<()> {
+    let texts = read_texts(input, texts)?;
+    let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
+    let device = device(backend)?;
+    let embedder = Embedder::new(&files, &device)?;
+    let out = pollster::block_on(embedder.embed(&texts, dims))?;
+    for (i, cut) in out.truncated.iter().enumerate() {
+        if *cut {
+            eprintln!(
+                "note: text {i} was truncated to the model's {} tokens",
+                embedder.config.max_position_embeddings
+            );
+        }
+    }
+    let doc = json!({
+        "model": model.display().to_string(),
+        "backend": match backend { Backend::Cpu => "cpu", Backend::Wgpu => "wgpu" },
+        "dims": out.dims,
+        "embeddings": out.vectors,
+    });
+    println!("{doc}");
+    Ok(())
+}
+
+fn info(model: &Path) -> Result<()> {
+    let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
+    let mut bytes_per_dtype: BTreeMap<String, u64> = BTreeMap::new();
+    for (file, bytes) in &files.shards {
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| anyhow::anyhow!("{file}: not a valid safetensors file: {e}"))?;
+        for info in meta.tensors().values() {
+            *bytes_per_dtype.entry(format!("{:?}", info.dtype)).or_default() +=
+                (info.data_offsets.1 - info.data_offsets.0) as u64;
+        }
+    }
+    let text = conan_text::TextEncoder::from_bytes(&files.tokenizer_json, files.config.max_position_embeddings)?;
+    let doc = json!({
+        "model": model.display().to_string(),
+        "config": files.config,
+        "architecture": conan_model::model::describe(&files.config),
+        "parameters": files.config.num_params(),
+        "bytes_per_dtype": bytes_per_dtype,
+        "tokenizer_vocab": text.vocab_size(),
+        "shards": files.shards.iter().map(|(f, b)| json!({"file": f, "bytes": b.len()})).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}

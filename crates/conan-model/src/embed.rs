@@ -1,0 +1,101 @@
+//! text → vectors: the tokenizer and the model together, on one device.
+
+use burn::prelude::*;
+use conan_text::TextEncoder;
+
+use crate::config::Config;
+use crate::error::ModelError;
+use crate::load::{ModelFiles, build_model};
+use crate::model::ConanModel;
+
+/// Sentence vectors and what happened on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub dims: usize,
+    /// One L2-normalised vector per input text, in input order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the model saw for each text (after truncation).
+    pub tokens: Vec<usize>,
+    /// Texts cut to the model's context length.
+    pub truncated: Vec<bool>,
+}
+
+pub struct Embedder {
+    pub config: Config,
+    pub model: ConanModel,
+    pub text: TextEncoder,
+    pub device: Device,
+    /// Texts per forward pass; bounds activation memory.
+    pub batch_size: usize,
+}
+
+impl Embedder {
+    /// Check the files and put the weights on `device`.
+    pub fn new(files: &ModelFiles, device: &Device) -> Result<Self, ModelError> {
+        let config = files.config.clone();
+        let text = TextEncoder::from_bytes(&files.tokenizer_json, config.max_position_embeddings)?;
+        if text.vocab_size() > config.vocab_size {
+            return Err(ModelError::Config(format!(
+                "the tokenizer has {} tokens but the embedding table only {} rows",
+                text.vocab_size(),
+                config.vocab_size
+            )));
+        }
+        let model = build_model(&config, &files.shards, device)?;
+        Ok(Self {
+            config,
+            model,
+            text,
+            device: device.clone(),
+            batch_size: 16,
+        })
+    }
+
+    /// Embed `texts`, truncated to `dims` (default: the full hidden size).
+    ///
+    /// Async because the browser can only read GPU results back asynchronously; natively
+    /// drive it with any executor (`pollster::block_on`).
+    pub async fn embed<S: AsRef<str>>(&self, texts: &[S], dims: Option<usize>) -> Result<Embeddings, ModelError> {
+        let dims = dims.unwrap_or(self.config.hidden_size);
+        self.config.check_dims(dims)?;
+        if texts.is_empty() {
+            return Err(conan_text::TextError::NoTexts.into());
+        }
+        let mut out = Embeddings {
+            dims,
+            vectors: Vec::with_capacity(texts.len()),
+            tokens: Vec::with_capacity(texts.len()),
+            truncated: Vec::with_capacity(texts.len()),
+        };
+        for (chunk_no, chunk) in texts.chunks(self.batch_size.max(1)).enumerate() {
+            let batch = self
+                .text
+                .encode_batch(chunk)
+                .map_err(|e| e.offset(chunk_no * self.batch_size))?;
+            if let Some(max) = batch.max_id() {
+                if max as usize >= self.config.vocab_size {
+                    return Err(ModelError::Input(format!(
+                        "token id {max} is outside the embedding table ({} rows)",
+                        self.config.vocab_size
+                    )));
+                }
+            }
+            let shape = [batch.batch, batch.seq];
+            let ids: Vec<i32> = batch.ids.iter().map(|&id| id as i32).collect();
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
+            let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
+            let vectors = self.model.embed(ids, mask, &batch.lengths, dims);
+            let data = vectors
+                .into_data_async()
+                .await
+                .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+            let flat = data
+                .to_vec::<f32>()
+                .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+            out.vectors.extend(flat.chunks(dims).map(<[f32]>::to_vec));
+            out.tokens.extend(batch.lengths);
+            out.truncated.extend(batch.truncated);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,21 @@
+//! tokens → model → vectors: the Conan-Embedding-v2 architecture in burn.
+//!
+//! - [`config`]: one `Config` for Conan and its open relatives (Llama, Qwen2, Qwen3).
+//! - [`model`]: the backend-generic forward pass.
+//! - [`load`]: Hugging Face checkpoints (safetensors, sharded or not) → modules.
+//! - [`embed`]: tokenizer + model on one device.
+//! - [`synth`]: seeded random checkpoints for speed and memory work.
+
+pub mod config;
+pub mod embed;
+pub mod error;
+pub mod load;
+pub mod model;
+pub mod synth;
+
+pub use config::{Config, Pooling};
+pub use embed::{Embedder, Embeddings};
+pub use error::ModelError;
+pub use load::{DirSource, FileSource, ModelFiles, build_model, read_files};
+pub use model::ConanModel;
+pub use burn;

@@ -1,0 +1,313 @@
+//! Loading a Hugging Face–layout checkpoint: `config.json`, optional
+//! `1_Pooling/config.json`, `tokenizer.json`, and `model.safetensors` or a sharded
+//! `model.safetensors.index.json`. Files come from a [`FileSource`] (a folder natively, HTTP
+//! in the browser); the tensors are checked against the config before any is uploaded, so
+//! a bad checkpoint is refused whole with the tensor's name and both shapes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use burn::module::Param;
+use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::prelude::*;
+use safetensors::{Dtype, SafeTensors};
+use serde::Deserialize;
+
+use crate::config::{Config, Pooling};
+use crate::error::ModelError;
+use crate::model::{Attention, ConanModel, Layer, Mlp};
+
+/// Where a model's files come from. Paths are relative to the model root, `/`-separated.
+#[allow(async_fn_in_trait)] // used on one thread (the browser worker or the CLI)
+pub trait FileSource {
+    /// The file's bytes, or `Ok(None)` when it does not exist.
+    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError>;
+    /// Where the files come from, for messages.
+    fn describe(&self) -> String;
+}
+
+/// A model folder on disk.
+pub struct DirSource(pub PathBuf);
+
+impl FileSource for DirSource {
+    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
+        let full = self.0.join(path);
+        match std::fs::read(&full) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ModelError::Io(format!("{}: {e}", full.display()))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+/// Everything a model needs, read but not yet checked against a device.
+pub struct ModelFiles {
+    pub config: Config,
+    pub tokenizer_json: Vec<u8>,
+    /// `(file name, bytes)` of each safetensors shard.
+    pub shards: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Deserialize)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
+}
+
+#[derive(Deserialize)]
+struct ShardIndex {
+    weight_map: BTreeMap<String, String>,
+}
+
+async fn require(src: &impl FileSource, path: &str) -> Result<Vec<u8>, ModelError> {
+    src.read(path)
+        .await?
+        .ok_or_else(|| ModelError::Io(format!("{}: {path} not found", src.describe())))
+}
+
+fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ModelError> {
+    std::str::from_utf8(bytes).map_err(|e| ModelError::Config(format!("{what} is not UTF-8: {e}")))
+}
+
+/// Read a model's files. The config is validated; tensors are checked in [`build_model`].
+pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError> {
+    let config_bytes = require(src, "config.json").await?;
+    let mut config = Config::from_json(utf8(&config_bytes, "config.json")?)?;
+
+    // sentence-transformers' pooling file overrides the family default.
+    if config.pooling.is_none() {
+        if let Some(bytes) = src.read("1_Pooling/config.json").await? {
+            let p: PoolingConfig = serde_json::from_slice(&bytes)
+                .map_err(|e| ModelError::Config(format!("1_Pooling/config.json: {e}")))?;
+            config.pooling = Some(match (p.pooling_mode_mean_tokens, p.pooling_mode_cls_token, p.pooling_mode_lasttoken) {
+                (true, false, false) => Pooling::Mean,
+                (false, true, false) => Pooling::Cls,
+                (false, false, true) => Pooling::LastToken,
+                _ => {
+                    return Err(ModelError::Config(
+                        "1_Pooling/config.json must enable exactly one of mean, cls, lasttoken".into(),
+                    ));
+                }
+            });
+        }
+    }
+
+    let tokenizer_json = require(src, "tokenizer.json").await?;
+
+    let shards = match src.read("model.safetensors.index.json").await? {
+        Some(bytes) => {
+            let index: ShardIndex = serde_json::from_slice(&bytes)
+                .map_err(|e| ModelError::Weights(format!("model.safetensors.index.json: {e}")))?;
+            let mut files: Vec<String> = index.weight_map.into_values().collect();
+            files.sort();
+            files.dedup();
+            let mut shards = Vec::with_capacity(files.len());
+            for file in files {
+                if file.contains("..") || file.starts_with('/') {
+                    return Err(ModelError::Weights(format!("shard name {file:?} leaves the model folder")));
+                }
+                let bytes = require(src, &file).await?;
+                shards.push((file, bytes));
+            }
+            shards
+        }
+        None => vec![("model.safetensors".to_string(), require(src, "model.safetensors").await?)],
+    };
+    Ok(ModelFiles {
+        config,
+        tokenizer_json,
+        shards,
+    })
+}
+
+/// Tensors some checkpoints carry that an encoder does not use.
+fn ignorable(name: &str) -> bool {
+    name == "lm_head.weight" || name.ends_with("rotary_emb.inv_freq")
+}
+
+/// A checked tensor, as f32 in the checkpoint's (HF) layout.
+struct HostTensor {
+    values: Vec<f32>,
+    shape: Vec<usize>,
+}
+
+/// The checkpoint's tensors by name (without `model.`), checked against `config`:
+/// every expected tensor present once with its exact shape, nothing unexpected, a float
+/// dtype, and finite values.
+fn checked_tensors(config: &Config, shards: &[(String, Vec<u8>)]) -> Result<HashMap<String, HostTensor>, ModelError> {
+    let parsed: Vec<(&str, SafeTensors)> = shards
+        .iter()
+        .map(|(file, bytes)| {
+            SafeTensors::deserialize(bytes)
+                .map(|st| (file.as_str(), st))
+                .map_err(|e| ModelError::Weights(format!("{file}: not a valid safetensors file: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let mut views = HashMap::new();
+    for (file, st) in &parsed {
+        for (raw_name, view) in st.iter() {
+            let name = raw_name.strip_prefix("model.").unwrap_or(raw_name);
+            if ignorable(name) {
+                continue;
+            }
+            if views.insert(name.to_string(), (*file, raw_name, view)).is_some() {
+                return Err(ModelError::Weights(format!("tensor {name} appears more than once")));
+            }
+        }
+    }
+
+    let expected = config.tensor_shapes();
+    let mut out = HashMap::with_capacity(expected.len());
+    for (name, shape) in expected {
+        let Some((file, raw_name, view)) = views.remove(&name) else {
+            return Err(ModelError::Weights(format!(
+                "missing tensor {name} (expected shape {shape:?}) in {}",
+                shards.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        if view.shape() != shape.as_slice() {
+            return Err(ModelError::Weights(format!(
+                "tensor {raw_name} in {file} has shape {:?} but the config needs {shape:?}",
+                view.shape()
+            )));
+        }
+        let values = to_f32(view.dtype(), view.data())
+            .map_err(|dtype| ModelError::Weights(format!("tensor {raw_name} in {file} has dtype {dtype}; expected F32, F16 or BF16")))?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::Weights(format!(
+                "tensor {raw_name} in {file} holds a non-finite value ({}) at element {i}",
+                values[i]
+            )));
+        }
+        out.insert(name, HostTensor { values, shape });
+    }
+    if let Some((name, (file, _, view))) = views.iter().min_by_key(|(n, _)| n.as_str()) {
+        return Err(ModelError::Weights(format!(
+            "unexpected tensor {name} {:?} in {file}: the config does not use it",
+            view.shape()
+        )));
+    }
+    Ok(out)
+}
+
+fn to_f32(dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, Dtype> {
+    Ok(match dtype {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        other => return Err(other),
+    })
+}
+
+/// Builds modules from checked host tensors.
+struct Builder<'a> {
+    tensors: HashMap<String, HostTensor>,
+    device: &'a Device,
+}
+
+impl Builder<'_> {
+    fn take(&mut self, name: &str) -> HostTensor {
+        // checked_tensors guaranteed presence; a miss here is a bug in this file.
+        self.tensors.remove(name).unwrap_or_else(|| panic!("tensor {name} was not checked"))
+    }
+
+    fn vector(&mut self, name: &str) -> Param<Tensor<1>> {
+        let t = self.take(name);
+        Param::from_tensor(Tensor::from_data(TensorData::new(t.values, [t.shape[0]]), self.device))
+    }
+
+    /// HF stores projections as `[out, in]`; burn's `Linear` multiplies by `[in, out]`.
+    fn linear(&mut self, prefix: &str, bias: bool) -> Linear {
+        let t = self.take(&format!("{prefix}.weight"));
+        let (rows, cols) = (t.shape[0], t.shape[1]);
+        let mut transposed = vec![0.0f32; rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                transposed[c * rows + r] = t.values[r * cols + c];
+            }
+        }
+        let weight = Tensor::from_data(TensorData::new(transposed, [cols, rows]), self.device);
+        Linear {
+            weight: Param::from_tensor(weight),
+            bias: bias.then(|| self.vector(&format!("{prefix}.bias"))),
+        }
+    }
+
+    fn rms_norm(&mut self, name: &str, eps: f64) -> RmsNorm {
+        RmsNorm {
+            gamma: self.vector(name),
+            epsilon: eps,
+        }
+    }
+}
+
+/// Check the shards against the config and upload the weights to `device`.
+pub fn build_model(config: &Config, shards: &[(String, Vec<u8>)], device: &Device) -> Result<ConanModel, ModelError> {
+    let tensors = checked_tensors(config, shards)?;
+    let mut b = Builder { tensors, device };
+    let eps = config.rms_norm_eps;
+
+    let embed = b.take("embed_tokens.weight");
+    let embed_tokens = Embedding {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(embed.values, [embed.shape[0], embed.shape[1]]),
+            device,
+        )),
+    };
+    let layers = (0..config.num_hidden_layers)
+        .map(|i| {
+            let p = format!("layers.{i}");
+            Layer {
+                input_layernorm: b.rms_norm(&format!("{p}.input_layernorm.weight"), eps),
+                self_attn: Attention {
+                    q_proj: b.linear(&format!("{p}.self_attn.q_proj"), config.qkv_bias()),
+                    k_proj: b.linear(&format!("{p}.self_attn.k_proj"), config.qkv_bias()),
+                    v_proj: b.linear(&format!("{p}.self_attn.v_proj"), config.qkv_bias()),
+                    o_proj: b.linear(&format!("{p}.self_attn.o_proj"), config.o_bias()),
+                    q_norm: config
+                        .qk_norm()
+                        .then(|| b.rms_norm(&format!("{p}.self_attn.q_norm.weight"), eps)),
+                    k_norm: config
+                        .qk_norm()
+                        .then(|| b.rms_norm(&format!("{p}.self_attn.k_norm.weight"), eps)),
+                    num_heads: config.num_attention_heads,
+                    num_kv_heads: config.kv_heads(),
+                    head_dim: config.head_dim(),
+                },
+                post_attention_layernorm: b.rms_norm(&format!("{p}.post_attention_layernorm.weight"), eps),
+                mlp: Mlp {
+                    gate_proj: b.linear(&format!("{p}.mlp.gate_proj"), false),
+                    up_proj: b.linear(&format!("{p}.mlp.up_proj"), false),
+                    down_proj: b.linear(&format!("{p}.mlp.down_proj"), false),
+                },
+            }
+        })
+        .collect();
+    let norm = b.rms_norm("norm.weight", eps);
+    Ok(ConanModel {
+        embed_tokens,
+        layers,
+        norm,
+        rope_theta: config.rope_theta,
+        causal: config.is_causal(),
+        pooling: config.pooling(),
+    })
+}

@@ -1,0 +1,232 @@
+//! The Conan-Embedding-v2 forward pass: a Llama-style stack run as an encoder.
+//!
+//! tokens → embed_tokens → N × [RMSNorm → GQA attention (HF half-rotation RoPE, padding
+//! mask, bidirectional unless causal) → residual → RMSNorm → SwiGLU → residual] → norm →
+//! pooling over real tokens → Matryoshka truncation → L2 normalisation.
+//!
+//! Field names follow the Hugging Face tensor names so the loader's mapping is obvious.
+//! Everything here runs unchanged on any burn `Device`.
+
+use burn::module::Module;
+use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::prelude::*;
+use burn::tensor::activation::{silu, softmax};
+
+use crate::config::{Config, Pooling};
+
+/// Added to attention scores of keys a query must not see. Finite, so a row never turns
+/// into NaN; large enough that exp() of it is exactly 0 in f32.
+const MASKED: f32 = -1e9;
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    /// Qwen3 only: RMSNorm over each head's queries / keys, before RoPE.
+    pub q_norm: Option<RmsNorm>,
+    pub k_norm: Option<RmsNorm>,
+    pub num_heads: usize,
+    pub num_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+impl Attention {
+    /// `x`: `[batch, seq, hidden]`; `bias`: additive score mask broadcastable to
+    /// `[batch, kv_heads, group, seq, seq]`.
+    pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let (kv, hd) = (self.num_kv_heads, self.head_dim);
+        let group = self.num_heads / kv;
+
+        let q = self.q_proj.forward(x.clone()).reshape([b, t, kv, group, hd]);
+        let k = self.k_proj.forward(x.clone()).reshape([b, t, kv, 1, hd]);
+        let v = self.v_proj.forward(x).reshape([b, t, kv, 1, hd]);
+        let q = match &self.q_norm {
+            Some(norm) => norm.forward(q),
+            None => q,
+        };
+        let k = match &self.k_norm {
+            Some(norm) => norm.forward(k),
+            None => k,
+        };
+        // [b, kv, group|1, t, hd]: grouped queries share their KV head through matmul
+        // broadcasting instead of copying K and V `group` times.
+        let q = rope.apply(q.permute([0, 2, 3, 1, 4]));
+        let k = rope.apply(k.permute([0, 2, 3, 1, 4]));
+        let v = v.permute([0, 2, 3, 1, 4]);
+
+        let scores = q.matmul(k.swap_dims(3, 4)).mul_scalar(1.0 / (hd as f64).sqrt()) + bias;
+        let out = softmax(scores, 4).matmul(v);
+        let out = out.permute([0, 3, 1, 2, 4]).reshape([b, t, self.num_heads * hd]);
+        self.o_proj.forward(out)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub gate_proj: Linear,
+    pub up_proj: Linear,
+    pub down_proj: Linear,
+}
+
+impl Mlp {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let gate = silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Layer {
+    pub input_layernorm: RmsNorm,
+    pub self_attn: Attention,
+    pub post_attention_layernorm: RmsNorm,
+    pub mlp: Mlp,
+}
+
+impl Layer {
+    pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<3> {
+        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, bias);
+        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+    }
+}
+
+/// The whole encoder. Build it with [`crate::load`] from a checkpoint.
+#[derive(Module, Debug)]
+pub struct ConanModel {
+    pub embed_tokens: Embedding,
+    pub layers: Vec<Layer>,
+    pub norm: RmsNorm,
+    pub rope_theta: f64,
+    pub causal: bool,
+    #[module(skip)]
+    pub pooling: Pooling,
+}
+
+/// Rotary tables for one sequence length, in the Hugging Face convention: the head is split
+/// in halves `(x1, x2)` and rotated as `(x1·cos − x2·sin, x2·cos + x1·sin)` with
+/// `cos`/`sin` repeated over both halves. (burn's `RotaryEncoding` pairs adjacent
+/// elements instead, which would scramble HF weights.)
+pub struct Rope {
+    cos: Tensor<5>,
+    sin: Tensor<5>,
+    half: usize,
+}
+
+impl Rope {
+    pub fn new(seq: usize, head_dim: usize, theta: f64, device: &Device) -> Self {
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(seq * head_dim);
+        let mut sin = Vec::with_capacity(seq * head_dim);
+        for pos in 0..seq {
+            for i in 0..head_dim {
+                // Same angles as HF: inv_freq = theta^(-2i/d), computed in f64 for accuracy.
+                let inv_freq = theta.powf(-((2 * (i % half)) as f64) / head_dim as f64);
+                let angle = pos as f64 * inv_freq;
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        let shape = [1, 1, 1, seq, head_dim];
+        Self {
+            cos: Tensor::from_data(TensorData::new(cos, shape), device),
+            sin: Tensor::from_data(TensorData::new(sin, shape), device),
+            half,
+        }
+    }
+
+    /// `x`: `[.., .., .., seq, head_dim]`.
+    pub fn apply(&self, x: Tensor<5>) -> Tensor<5> {
+        let x1 = x.clone().narrow(4, 0, self.half);
+        let x2 = x.clone().narrow(4, self.half, self.half);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 4);
+        x * self.cos.clone() + rotated * self.sin.clone()
+    }
+}
+
+impl ConanModel {
+    pub fn head_dim(&self) -> usize {
+        self.layers
+            .first()
+            .map(|l| l.self_attn.head_dim)
+            .unwrap_or(0)
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.embed_tokens.weight.shape().dims::<2>()[1]
+    }
+
+    /// Final hidden states `[batch, seq, hidden]` for right-padded `ids` with `mask`
+    /// (1.0 real / 0.0 padding), both `[batch, seq]`.
+    pub fn hidden_states(&self, ids: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<3> {
+        let [b, t] = ids.dims();
+        let device = ids.device();
+        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &device);
+
+        // Padding keys are hidden from every query: (mask − 1) · 1e9 is 0 or −1e9.
+        let mut bias = (mask.clone() - 1.0).mul_scalar(-MASKED).reshape([b, 1, 1, 1, t]);
+        if self.causal {
+            let causal: Vec<f32> = (0..t * t)
+                .map(|ij| if ij % t > ij / t { MASKED } else { 0.0 })
+                .collect();
+            let causal = Tensor::<5>::from_data(TensorData::new(causal, [1, 1, 1, t, t]), &device);
+            bias = bias + causal;
+        }
+
+        let mut x = self.embed_tokens.forward(ids);
+        for layer in &self.layers {
+            x = layer.forward(x, &rope, bias.clone());
+        }
+        self.norm.forward(x)
+    }
+
+    /// Sentence vectors `[batch, dims]`, pooled, truncated to `dims` and L2-normalised.
+    pub fn embed(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], dims: usize) -> Tensor<2> {
+        let states = self.hidden_states(ids, mask.clone());
+        let [b, t, h] = states.dims();
+        let pooled = match self.pooling {
+            Pooling::Mean => {
+                let weights = mask.reshape([b, t, 1]);
+                let counts = weights.clone().sum_dim(1); // [b, 1, 1]
+                (states * weights).sum_dim(1).div(counts).reshape([b, h])
+            }
+            Pooling::LastToken | Pooling::Cls => {
+                let picks: Vec<i32> = lengths
+                    .iter()
+                    .map(|&len| match self.pooling {
+                        Pooling::Cls => 0,
+                        _ => len.saturating_sub(1) as i32,
+                    })
+                    .collect();
+                let index = Tensor::<3, Int>::from_data(TensorData::new(picks, [b, 1, 1]), &states.device())
+                    .expand([b, 1, h]);
+                states.gather(1, index).reshape([b, h])
+            }
+        };
+        l2_normalize(pooled.narrow(1, 0, dims.min(h)))
+    }
+}
+
+/// Rows scaled to unit length; an all-zero row stays zero instead of becoming NaN.
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}
+
+/// Shapes that `Config` promises, for the module built from it.
+pub fn describe(config: &Config) -> String {
+    format!(
+        "{} layers, hidden {}, {} heads / {} KV heads (head dim {}), FFN {}, vocab {}, {} attention, {} pooling",
+        config.num_hidden_layers,
+        config.hidden_size,
+        config.num_attention_heads,
+        config.kv_heads(),
+        config.head_dim(),
+        config.intermediate_size,
+        config.vocab_size,
+        if config.is_causal() { "causal" } else { "bidirectional" },
+        config.pooling().as_str()
+    )
+}

@@ -1,0 +1,251 @@
+//! Text → tokens. A thin layer over Hugging Face `tokenizers`: it loads any
+//! `tokenizer.json`, encodes a batch with right padding and truncation to the model's
+//! context, and reports what it did (lengths, truncation) so callers can tell the user.
+
+use std::str::FromStr;
+
+use tokenizers::Tokenizer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    #[error("tokenizer.json could not be read: {0}")]
+    Load(String),
+    #[error("tokenization failed for text {index}: {message}")]
+    Encode { index: usize, message: String },
+    #[error("text {index} is empty after tokenization; nothing to embed")]
+    Empty { index: usize },
+    #[error("no texts to embed")]
+    NoTexts,
+}
+
+impl TextError {
+    /// The same error with text positions shifted by `by`, for a chunk of a longer list.
+    pub fn offset(self, by: usize) -> Self {
+        match self {
+            TextError::Encode { index, message } => TextError::Encode {
+                index: index + by,
+                message,
+            },
+            TextError::Empty { index } => TextError::Empty { index: index + by },
+            other => other,
+        }
+    }
+}
+
+/// A right-padded batch of token ids, row-major `[batch, seq]`, ready for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBatch {
+    pub ids: Vec<u32>,
+    /// Real (non-padding) tokens per row, after truncation.
+    pub lengths: Vec<usize>,
+    /// Whether each text was cut to fit `max_len`.
+    pub truncated: Vec<bool>,
+    pub batch: usize,
+    pub seq: usize,
+}
+
+impl TokenBatch {
+    /// 1.0 for real tokens, 0.0 for padding, row-major like `ids`.
+    pub fn mask(&self) -> Vec<f32> {
+        let mut mask = vec![0.0; self.batch * self.seq];
+        for (row, &len) in self.lengths.iter().enumerate() {
+            mask[row * self.seq..row * self.seq + len].fill(1.0);
+        }
+        mask
+    }
+
+    pub fn max_id(&self) -> Option<u32> {
+        self.ids.iter().copied().max()
+    }
+}
+
+pub struct TextEncoder {
+    tokenizer: Tokenizer,
+    max_len: usize,
+}
+
+/// Padding never reaches the model's output (it is masked), so any valid id will do.
+const PAD_ID: u32 = 0;
+
+impl TextEncoder {
+    /// Load `tokenizer.json` text; `max_len` is the model's context length.
+    pub fn from_json(json: &str, max_len: usize) -> Result<Self, TextError> {
+        let tokenizer = Tokenizer::from_str(json).map_err(|e| TextError::Load(e.to_string()))?;
+        Ok(Self {
+            tokenizer,
+            max_len: max_len.max(1),
+        })
+    }
+
+    pub fn from_bytes(bytes: &[u8], max_len: usize) -> Result<Self, TextError> {
+        let json = std::str::from_utf8(bytes)
+            .map_err(|e| TextError::Load(format!("not UTF-8: {e}")))?;
+        Self::from_json(json, max_len)
+    }
+
+    /// Tokens including added special tokens.
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Token ids of one text, with the tokenizer's special tokens, not truncated.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, TextError> {
+        self.tokenizer
+            .encode(text, true)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| TextError::Encode {
+                index: 0,
+                message: e.to_string(),
+            })
+    }
+
+    /// Token strings of one text, for showing how the tokenizer splits it.
+    pub fn tokens(&self, text: &str) -> Result<Vec<(String, u32)>, TextError> {
+        let enc = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| TextError::Encode {
+                index: 0,
+                message: e.to_string(),
+            })?;
+        Ok(enc
+            .get_tokens()
+            .iter()
+            .cloned()
+            .zip(enc.get_ids().iter().copied())
+            .collect())
+    }
+
+    /// Encode, truncate to `max_len` and right-pad to the longest row.
+    pub fn encode_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<TokenBatch, TextError> {
+        if texts.is_empty() {
+            return Err(TextError::NoTexts);
+        }
+        let mut rows = Vec::with_capacity(texts.len());
+        let mut truncated = Vec::with_capacity(texts.len());
+        for (index, text) in texts.iter().enumerate() {
+            let mut ids = self
+                .tokenizer
+                .encode(text.as_ref(), true)
+                .map_err(|e| TextError::Encode {
+                    index,
+                    message: e.to_string(),
+                })?
+                .get_ids()
+                .to_vec();
+            if ids.is_empty() {
+                return Err(TextError::Empty { index });
+            }
+            truncated.push(ids.len() > self.max_len);
+            ids.truncate(self.max_len);
+            rows.push(ids);
+        }
+        let seq = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = vec![PAD_ID; rows.len() * seq];
+        for (r, row) in rows.iter().enumerate() {
+            ids[r * seq..r * seq + row.len()].copy_from_slice(row);
+        }
+        Ok(TokenBatch {
+            lengths: rows.iter().map(Vec::len).collect(),
+            truncated,
+            batch: rows.len(),
+            seq,
+            ids,
+        })
+    }
+}
+
+/// GPT-2's byte ↔ printable-character table: byte `b` is token id `b`.
+fn byte_chars() -> Vec<char> {
+    let mut printable: Vec<u32> = ('!' as u32..='~' as u32)
+        .chain('¡' as u32..='¬' as u32)
+        .chain('®' as u32..='ÿ' as u32)
+        .collect();
+    printable.sort_unstable();
+    let mut extra = 0;
+    (0u32..256)
+        .map(|b| {
+            if printable.binary_search(&b).is_ok() {
+                char::from_u32(b).unwrap()
+            } else {
+                extra += 1;
+                char::from_u32(255 + extra).unwrap()
+            }
+        })
+        .collect()
+}
+
+/// A byte-level BPE tokenizer with no merges: 256 tokens, one per byte, so any Unicode
+/// text tokenizes. Used for synthetic checkpoints, which have no trained vocabulary.
+pub fn byte_level_tokenizer_json() -> String {
+    let vocab: serde_json::Map<String, serde_json::Value> = byte_chars()
+        .into_iter()
+        .enumerate()
+        .map(|(id, c)| (c.to_string(), serde_json::Value::from(id)))
+        .collect();
+    let byte_level = serde_json::json!({
+        "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true
+    });
+    let json = serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [],
+        "normalizer": null,
+        "pre_tokenizer": byte_level,
+        "post_processor": null,
+        "decoder": byte_level,
+        "model": {
+            "type": "BPE", "dropout": null, "unk_token": null,
+            "continuing_subword_prefix": null, "end_of_word_suffix": null,
+            "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+            "vocab": vocab, "merges": []
+        }
+    });
+    serde_json::to_string_pretty(&json).expect("tokenizer JSON serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes() -> TextEncoder {
+        TextEncoder::from_json(&byte_level_tokenizer_json(), 8).unwrap()
+    }
+
+    #[test]
+    fn byte_tokenizer_maps_bytes_to_ids() {
+        let enc = bytes();
+        assert_eq!(enc.vocab_size(), 256);
+        for text in ["hello", "你好", "Ünïcödé 👋", "繁體中文", "שלום", "e\u{301}"] {
+            let ids = enc.encode(text).unwrap();
+            let expected: Vec<u32> = text.bytes().map(u32::from).collect();
+            assert_eq!(ids, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn batch_pads_right_and_truncates() {
+        let enc = bytes();
+        let b = enc.encode_batch(&["ab", "abcdefghijk", "x"]).unwrap();
+        assert_eq!((b.batch, b.seq), (3, 8));
+        assert_eq!(b.lengths, vec![2, 8, 1]);
+        assert_eq!(b.truncated, vec![false, true, false]);
+        assert_eq!(&b.ids[0..8], &[97, 98, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(b.mask()[16..24], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn empty_inputs_are_clear_errors() {
+        let enc = bytes();
+        assert!(matches!(enc.encode_batch::<&str>(&[]), Err(TextError::NoTexts)));
+        let err = enc.encode_batch(&["ok", ""]).unwrap_err();
+        assert!(matches!(err, TextError::Empty { index: 1 }), "{err}");
+        assert!(TextEncoder::from_json("{", 8).is_err());
+        assert!(TextEncoder::from_bytes(&[0xff, 0xfe], 8).is_err());
+    }
+}

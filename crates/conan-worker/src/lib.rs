@@ -1,0 +1,287 @@
+//! The inference worker: a dedicated Web Worker that owns the model, so the UI thread never
+//! blocks. It starts WebGPU through burn-wgpu once per page and falls back to burn's CPU
+//! backend (flex, in wasm) when no adapter is available, saying why.
+//!
+//! Messages are `conan_protocol::{Request, Response}`, handled strictly in arrival order.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use conan_model::burn::prelude::Device;
+use conan_model::burn::tensor::wgpu::WgpuBackend;
+use conan_model::{Embedder, FileSource, ModelError, read_files};
+use conan_protocol::{BackendInfo, EmbedResult, ModelSummary, Request, Response};
+use futures::StreamExt;
+use futures::channel::mpsc;
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn now_ms() -> f64 {
+    scope().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
+}
+
+fn post(response: &Response) {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    match serde::Serialize::serialize(response, &serializer) {
+        Ok(value) => {
+            let _ = scope().post_message(&value);
+        }
+        Err(e) => web_sys::console::error_1(&format!("cannot serialise response: {e}").into()),
+    }
+}
+
+/// Model files fetched over HTTP from `base` (same origin as the app).
+struct FetchSource {
+    base: String,
+}
+
+impl FileSource for FetchSource {
+    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
+        let url = format!("{}/{}", self.base.trim_end_matches('/'), path);
+        let io = |e: JsValue| ModelError::Io(format!("{url}: {}", js_error(&e)));
+        let response: web_sys::Response = JsFuture::from(scope().fetch_with_str(&url))
+            .await
+            .map_err(io)?
+            .unchecked_into();
+        if response.status() == 404 {
+            return Ok(None);
+        }
+        if !response.ok() {
+            return Err(ModelError::Io(format!("{url}: HTTP {}", response.status())));
+        }
+        let buffer = JsFuture::from(response.array_buffer().map_err(io)?).await.map_err(io)?;
+        post(&Response::Status {
+            message: format!("fetched {path}"),
+        });
+        Ok(Some(Uint8Array::new(&buffer).to_vec()))
+    }
+
+    fn describe(&self) -> String {
+        self.base.clone()
+    }
+}
+
+fn js_error(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// What the browser says about its WebGPU adapter (`GPUAdapter.info` and `.limits`).
+struct AdapterProbe {
+    vendor: Option<String>,
+    architecture: Option<String>,
+    description: Option<String>,
+    max_storage_buffer_binding_size: Option<u64>,
+    max_buffer_size: Option<u64>,
+}
+
+fn js_string(obj: &JsValue, key: &str) -> Option<String> {
+    Reflect::get(obj, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn js_u64(obj: &JsValue, key: &str) -> Option<u64> {
+    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_f64()).map(|v| v as u64)
+}
+
+/// Ask the browser for an adapter before burn does: burn would fail without one too, but
+/// asking here lets us say precisely why we fall back, and read the adapter's limits.
+async fn probe_webgpu() -> Result<AdapterProbe, String> {
+    let navigator = scope().navigator();
+    let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() || gpu.is_null() {
+        return Err("this browser exposes no WebGPU (navigator.gpu is missing)".into());
+    }
+    let request = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or("navigator.gpu.requestAdapter is missing")?;
+    let promise = request
+        .call0(&gpu)
+        .map_err(|e| format!("requestAdapter failed: {}", js_error(&e)))?;
+    let adapter = JsFuture::from(js_sys::Promise::from(promise))
+        .await
+        .map_err(|e| format!("requestAdapter failed: {}", js_error(&e)))?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("WebGPU is present but offers no adapter".into());
+    }
+    let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
+    let limits = Reflect::get(&adapter, &"limits".into()).unwrap_or(JsValue::UNDEFINED);
+    Ok(AdapterProbe {
+        vendor: js_string(&info, "vendor"),
+        architecture: js_string(&info, "architecture"),
+        description: js_string(&info, "description").or_else(|| js_string(&info, "device")),
+        max_storage_buffer_binding_size: js_u64(&limits, "maxStorageBufferBindingSize"),
+        max_buffer_size: js_u64(&limits, "maxBufferSize"),
+    })
+}
+
+async fn start_device(prefer_webgpu: bool) -> (Device, BackendInfo) {
+    let start = now_ms();
+    let cpu = |notice: String| {
+        let info = BackendInfo {
+            kind: "cpu".into(),
+            adapter: None,
+            vendor: None,
+            architecture: None,
+            max_storage_buffer_binding_size: None,
+            max_buffer_size: None,
+            notice: Some(notice),
+            init_ms: now_ms() - start,
+        };
+        (Device::flex(), info)
+    };
+    if !prefer_webgpu {
+        return cpu("CPU backend chosen by the user".into());
+    }
+    let probe = match probe_webgpu().await {
+        Ok(probe) => probe,
+        Err(reason) => return cpu(format!("{reason}; running on the CPU backend (flex, wasm) instead")),
+    };
+    match Device::wgpu_options()
+        .graphics_api(WgpuBackend::WebGpu)
+        .init_async()
+        .await
+    {
+        Ok(device) => {
+            let info = BackendInfo {
+                kind: "webgpu".into(),
+                adapter: probe.description,
+                vendor: probe.vendor,
+                architecture: probe.architecture,
+                max_storage_buffer_binding_size: probe.max_storage_buffer_binding_size,
+                max_buffer_size: probe.max_buffer_size,
+                notice: None,
+                init_ms: now_ms() - start,
+            };
+            (device, info)
+        }
+        Err(e) => cpu(format!("WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead")),
+    }
+}
+
+#[derive(Default)]
+struct State {
+    device: Option<(Device, BackendInfo)>,
+    embedder: Option<Rc<Embedder>>,
+}
+
+async fn handle(state: &RefCell<State>, request: Request) -> Response {
+    match request {
+        Request::Load { base_url, prefer_webgpu } => {
+            let start = now_ms();
+            // One device per page: burn's runtime cannot be initialised twice.
+            if state.borrow().device.is_none() {
+                let device = start_device(prefer_webgpu).await;
+                state.borrow_mut().device = Some(device);
+            }
+            let (device, backend) = state.borrow().device.clone().expect("set above");
+            post(&Response::Status {
+                message: format!("loading model from {base_url}"),
+            });
+            let loaded = async {
+                let files = read_files(&FetchSource { base: base_url.clone() }).await?;
+                Embedder::new(&files, &device)
+            }
+            .await;
+            match loaded {
+                Ok(embedder) => {
+                    let c = &embedder.config;
+                    let model = ModelSummary {
+                        source: base_url,
+                        model_type: c.model_type.clone(),
+                        architecture: conan_model::model::describe(c),
+                        hidden_size: c.hidden_size,
+                        parameters: c.num_params(),
+                        matryoshka_dims: c.matryoshka_dims.clone(),
+                        synthetic: c.synthetic,
+                    };
+                    state.borrow_mut().embedder = Some(Rc::new(embedder));
+                    Response::Loaded {
+                        model,
+                        backend,
+                        load_ms: now_ms() - start,
+                    }
+                }
+                Err(e) => Response::Failed {
+                    id: None,
+                    message: e.to_string(),
+                },
+            }
+        }
+        Request::Embed { id, texts, dims } => {
+            let start = now_ms();
+            let Some(embedder) = state.borrow().embedder.clone() else {
+                return Response::Failed {
+                    id: Some(id),
+                    message: "no model is loaded yet".into(),
+                };
+            };
+            let result = embedder.embed(&texts, dims).await;
+            match result {
+                Ok(out) => {
+                    let norms = out.vectors.iter().map(|v| dot(v, v).sqrt()).collect();
+                    let cosine = match out.vectors.as_slice() {
+                        [a, b, ..] => Some(dot(a, b)),
+                        _ => None,
+                    };
+                    Response::Embedded(EmbedResult {
+                        id,
+                        dims: out.dims,
+                        vectors: out.vectors,
+                        norms,
+                        cosine,
+                        tokens: out.tokens,
+                        truncated: out.truncated,
+                        embed_ms: now_ms() - start,
+                    })
+                }
+                Err(e) => Response::Failed {
+                    id: Some(id),
+                    message: e.to_string(),
+                },
+            }
+        }
+    }
+}
+
+/// Vectors arrive L2-normalised, so their dot product is the cosine.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    let (tx, mut rx) = mpsc::unbounded::<JsValue>();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let _ = tx.unbounded_send(event.data());
+    });
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget(); // lives as long as the worker
+
+    wasm_bindgen_futures::spawn_local(async move {
+        let state = RefCell::new(State::default());
+        while let Some(message) = rx.next().await {
+            let response = match serde_wasm_bindgen::from_value::<Request>(message) {
+                Ok(request) => handle(&state, request).await,
+                Err(e) => Response::Failed {
+                    id: None,
+                    message: format!("malformed request: {e}"),
+                },
+            };
+            post(&response);
+        }
+    });
+    post(&Response::Ready);
+}

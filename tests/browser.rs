@@ -1,0 +1,256 @@
+//! The web app in headless Chromium (Debian's chromium + chromedriver, real WebGPU on
+//! SwiftShader): it builds the app, serves it on 127.0.0.1, types texts into the page and
+//! checks the vectors the page shows against `conan embed` run natively.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const TEXTS: [&str; 3] = [
+    "The quick brown fox jumps over the lazy dog.",
+    "我们明天去北京看长城。",
+    "Mixed 中文 and English: 向量 search",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Build web/dist once per test run.
+fn build_app() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new("bash").arg("web/build.sh").current_dir(root()).output().expect("bash runs");
+        assert!(
+            out.status.success(),
+            "web/build.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// Kills the child process when the test ends, pass or fail.
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve() -> (Guard, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["serve", "web/dist", "--port", "0"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("conan serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().last().expect("serve prints its URL").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (Guard(child), url)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A minimal W3C WebDriver client: sessions, navigation and script execution are all
+/// these tests need.
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    session: String,
+    _driver: Guard,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start(webgpu: bool) -> Self {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (tools/setup.sh installs Debian's chromium-driver)");
+        let driver = Guard(driver);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent.get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--disable-dev-shm-usage".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if webgpu {
+            args.push("--enable-unsafe-webgpu".into());
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
+        }}});
+        let mut resp = agent.post(&format!("{base}/session")).send_json(&caps).expect("new session");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        Self {
+            agent,
+            base,
+            session,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}/{path}", self.base, self.session);
+        let mut resp = self.agent.post(&url).send_json(&body).expect("webdriver answers");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        if v["value"].get("error").is_some() {
+            panic!("webdriver {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.post("url", json!({ "url": url }));
+    }
+
+    fn js(&self, script: &str, args: Value) -> Value {
+        self.post("execute/sync", json!({ "script": script, "args": args }))
+    }
+
+    /// Poll `script` until it returns something other than null.
+    fn wait_for(&self, what: &str, script: &str, args: Value, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.js(script, args.clone());
+            if !v.is_null() {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let status = self.js("return document.body.innerText", json!([]));
+                panic!("timed out waiting for {what}; page says:\n{status}");
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&format!("{}/session/{}", self.base, self.session)).call();
+    }
+}
+
+fn native_vectors() -> Vec<Vec<f32>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["embed", "--model", "static/models/tiny"])
+        .args(TEXTS)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_value(doc["embeddings"].clone()).unwrap()
+}
+
+/// Load the page, wait for the model, embed each text through the UI and return the
+/// backend kind, its notice, and the vectors the page shows.
+fn embed_in_browser(webgpu: bool) -> (String, Value, Vec<Vec<f32>>) {
+    build_app();
+    let (_server, url) = serve();
+    let browser = Browser::start(webgpu);
+    browser.goto(&url);
+    let phase = browser.wait_for(
+        "the model to load",
+        "const s = document.querySelector('#status'); \
+         return s && (s.dataset.phase === 'ready' || s.dataset.phase === 'failed') ? s.dataset.phase : null",
+        json!([]),
+        Duration::from_secs(240),
+    );
+    let page = browser.js("return document.querySelector('#status').innerText", json!([]));
+    assert_eq!(phase, "ready", "{page}");
+    let kind = browser.js("return document.querySelector('#backend').dataset.kind", json!([]));
+    let notice = browser.js("const n = document.querySelector('#backend-notice'); return n ? n.innerText : null", json!([]));
+
+    let mut vectors = vec![];
+    for (i, text) in TEXTS.iter().enumerate() {
+        // Type into the page the way a user's input arrives, then press the button.
+        browser.js(
+            "document.querySelector('#text-a').value = arguments[0]; \
+             document.querySelector('#text-b').value = ''; \
+             document.querySelector('#embed').click();",
+            json!([text]),
+        );
+        let id = (i + 1).to_string();
+        let v = browser.wait_for(
+            "an embedding",
+            "const r = document.querySelector('#result'); \
+             const e = document.querySelector('#embed-error'); \
+             if (e) return 'error: ' + e.innerText; \
+             return r && r.dataset.id === arguments[0] ? document.querySelector('#vector-0').textContent : null",
+            json!([id]),
+            Duration::from_secs(120),
+        );
+        let text_json = v.as_str().unwrap();
+        assert!(!text_json.starts_with("error:"), "{text_json}");
+        vectors.push(serde_json::from_str::<Vec<f32>>(text_json).unwrap());
+    }
+    (kind.as_str().unwrap_or("").to_string(), notice, vectors)
+}
+
+fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
+    assert_eq!(browser.len(), native.len());
+    for (i, (b, n)) in browser.iter().zip(native).enumerate() {
+        assert_eq!(b.len(), n.len(), "{label} text {i}: length");
+        let dot: f32 = b.iter().zip(n).map(|(x, y)| x * y).sum();
+        let cos = dot / (b.iter().map(|x| x * x).sum::<f32>().sqrt() * n.iter().map(|x| x * x).sum::<f32>().sqrt());
+        let max = b.iter().zip(n).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        println!("{label} text {i}: cosine {cos:.7}, max |Δ| {max:.2e}");
+        assert!(cos >= 0.9999 && max <= 1e-4, "{label} text {i}: cosine {cos}, max |Δ| {max}");
+    }
+}
+
+#[test]
+fn browser_webgpu_matches_native() {
+    let native = native_vectors();
+    let (kind, notice, vectors) = embed_in_browser(true);
+    assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
+    assert_same(&vectors, &native, "webgpu");
+}
+
+#[test]
+fn browser_without_webgpu_falls_back_to_cpu() {
+    let native = native_vectors();
+    let (kind, notice, vectors) = embed_in_browser(false);
+    assert_eq!(kind, "cpu");
+    let notice = notice.as_str().unwrap_or_default().to_string();
+    assert!(notice.contains("CPU backend"), "the fallback must say so: {notice:?}");
+    assert_same(&vectors, &native, "cpu fallback");
+}

@@ -1,0 +1,160 @@
+//! The `conan` command as other checks use it: JSON contract, synth, info, and one clear
+//! line on stderr for every bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn conan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("conan runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = conan(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// A failure must be exit code 1 with one `error:` line and no panic.
+fn fails_with(args: &[&str], needle: &str) {
+    let out = conan(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?} should fail: {stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.trim_end().lines().count() == 1, "{args:?}: {stderr:?}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr:?} should mention {needle:?}");
+}
+
+fn vectors(doc: &Value) -> Vec<Vec<f32>> {
+    serde_json::from_value(doc["embeddings"].clone()).unwrap()
+}
+
+#[test]
+fn embed_prints_the_json_contract() {
+    let doc = ok_json(&["embed", "--model", "static/models/tiny", "hello", "你好"]);
+    assert_eq!(doc["backend"], "cpu");
+    assert_eq!(doc["dims"], 64);
+    assert_eq!(doc["model"], "static/models/tiny");
+    let v = vectors(&doc);
+    assert_eq!(v.len(), 2);
+    for x in &v {
+        assert_eq!(x.len(), 64);
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+    assert_ne!(v[0], v[1]);
+    let short = ok_json(&["embed", "--model", "static/models/tiny", "--dims", "32", "hello"]);
+    assert_eq!(short["dims"], 32);
+    assert_eq!(vectors(&short)[0].len(), 32);
+}
+
+#[test]
+fn input_file_gives_one_vector_per_line_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("texts.txt");
+    std::fs::write(&file, "first line\n第二行\nthird\n").unwrap();
+    let from_file = ok_json(&["embed", "--model", "static/models/tiny", "--input", file.to_str().unwrap()]);
+    let from_args = ok_json(&["embed", "--model", "static/models/tiny", "first line", "第二行", "third"]);
+    assert_eq!(vectors(&from_file).len(), 3);
+    assert_eq!(from_file["embeddings"], from_args["embeddings"]);
+}
+
+#[test]
+fn synth_dry_run_reports_the_conan_v2_parameter_count() {
+    let out = conan(&["synth", "--preset", "conan-v2", "--dry-run"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("parameters: 1499205120"), "{stdout}");
+    assert!(stdout.contains("\"hidden_size\": 3584") && stdout.contains("\"synthetic\": true"));
+}
+
+#[test]
+fn synth_is_seeded_and_loadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let status = conan(&["synth", "--preset", "tiny", "--seed", seed, "--layers", "1", "--out", out.to_str().unwrap()]);
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        out
+    };
+    let (a, b, c) = (write("a", "7"), write("b", "7"), write("c", "8"));
+    let weights = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert_eq!(weights(&a), weights(&b));
+    assert_ne!(weights(&a), weights(&c));
+    let doc = ok_json(&["embed", "--model", a.to_str().unwrap(), "synthetic"]);
+    assert_eq!(vectors(&doc)[0].len(), 64);
+    let info = ok_json(&["info", "--model", a.to_str().unwrap()]);
+    assert_eq!(info["config"]["synthetic"], true);
+    assert_eq!(info["config"]["num_hidden_layers"], 1);
+}
+
+#[test]
+fn info_reports_config_params_and_bytes() {
+    let info = ok_json(&["info", "--model", "static/models/tiny"]);
+    let params = info["parameters"].as_u64().unwrap();
+    assert_eq!(info["bytes_per_dtype"]["F32"].as_u64().unwrap(), params * 4);
+    assert_eq!(info["config"]["model_type"], "conan");
+    assert_eq!(info["tokenizer_vocab"], 256);
+    let qwen2 = ok_json(&["info", "--model", "tests/fixtures/tiny-qwen2"]);
+    assert!(qwen2["bytes_per_dtype"]["BF16"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    fails_with(&["embed", "--model", "no/such/dir", "x"], "config.json not found");
+    fails_with(&["embed", "--model", "static/models/tiny"], "no texts given");
+    fails_with(&["embed", "--model", "static/models/tiny", ""], "text 0 is empty");
+    fails_with(&["embed", "--model", "static/models/tiny", "--dims", "0", "x"], "--dims 0");
+    fails_with(&["embed", "--model", "static/models/tiny", "--dims", "65", "x"], "hidden size 64");
+    fails_with(&["embed", "--model", "static/models/tiny", "--input", "no/such/file", "x"], "no/such/file");
+    fails_with(&["info", "--model", "no/such/dir"], "not found");
+    fails_with(&["synth", "--preset", "tiny", "--dtype", "f8", "--out", "/tmp/x"], "--dtype");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = |name: &str, content: &[u8]| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+            std::fs::copy(root().join("static/models/tiny").join(f), d.join(f)).unwrap();
+        }
+        d
+    };
+    let d = bad("config", b"");
+    std::fs::write(d.join("config.json"), "{ not json").unwrap();
+    fails_with(&["embed", "--model", d.to_str().unwrap(), "x"], "config.json");
+    let d = bad("tokenizer", b"");
+    std::fs::write(d.join("tokenizer.json"), "[]").unwrap();
+    fails_with(&["embed", "--model", d.to_str().unwrap(), "x"], "tokenizer.json");
+    let d = bad("weights", b"");
+    std::fs::write(d.join("model.safetensors"), [1u8, 2, 3]).unwrap();
+    fails_with(&["embed", "--model", d.to_str().unwrap(), "x"], "not a valid safetensors file");
+    let d = bad("utf8", b"");
+    std::fs::write(d.join("texts"), [0xffu8, 0xfe, b'\n']).unwrap();
+    fails_with(&["embed", "--model", "static/models/tiny", "--input", d.join("texts").to_str().unwrap()], "not UTF-8");
+}
+
+#[test]
+fn wgpu_backend_matches_cpu() {
+    // Native wgpu (Vulkan; Mesa lavapipe on machines without a GPU).
+    let texts = ["hello", "你好，世界", "mixed 中英 text"];
+    let mut args = vec!["embed", "--model", "static/models/tiny"];
+    args.extend(texts);
+    let cpu = vectors(&ok_json(&args));
+    args.extend(["--backend", "wgpu"]);
+    let gpu_doc = ok_json(&args);
+    assert_eq!(gpu_doc["backend"], "wgpu");
+    let gpu = vectors(&gpu_doc);
+    for (a, b) in cpu.iter().zip(&gpu) {
+        let max = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(max <= 1e-4, "wgpu vs cpu: {max}");
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install what building and testing conan-web needs on a fresh machine of this kind
+# (Debian, Rust via rustup, root or sudo). Idempotent: skips what is already there.
+#   tools/setup.sh          the demo's needs: wasm32 target, wasm-bindgen-cli
+#   tools/setup.sh --test   also Chromium + ChromeDriver, Mesa's Vulkan (lavapipe),
+#                           and a Python venv with numpy + tokenizers for the reference
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly.
+want=$(grep -A1 'name = "wasm-bindgen"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p' | head -1)
+if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]]; then
+  cargo install wasm-bindgen-cli --version "$want"
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  sudo_() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  [[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json || -e /usr/share/vulkan/icd.d/lvp_icd.json ]] || missing+=(mesa-vulkan-drivers)
+  if (( ${#missing[@]} )); then
+    sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${missing[@]}"
+  fi
+  if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
+  .venv/bin/python -c 'import numpy, tokenizers' 2>/dev/null || .venv/bin/pip install -q numpy tokenizers
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the web app into web/dist: the yew UI (conan-web) and the inference worker
+# (conan-worker) to wasm32, bound with wasm-bindgen-cli, plus the page and static/.
+#   web/build.sh            debug build (faster to compile; what the tests use)
+#   web/build.sh --release  optimised build (what the demo uses)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=debug
+cargo_flags=()
+if [[ "${1:-}" == "--release" ]]; then profile=release; cargo_flags=(--release); fi
+
+want=$(grep -A1 'name = "wasm-bindgen"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p' | head -1)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+if [[ "$have" != "$want" ]]; then
+  echo "wasm-bindgen-cli $want is needed (found: ${have:-none}); run tools/setup.sh" >&2
+  exit 1
+fi
+
+cargo build --target wasm32-unknown-unknown -p conan-web -p conan-worker "${cargo_flags[@]}"
+out=web/dist
+rm -rf "$out"
+mkdir -p "$out"
+for crate in conan_web conan_worker; do
+  wasm-bindgen --target web --no-typescript --out-dir "$out" "target/wasm32-unknown-unknown/$profile/$crate.wasm"
+done
+cp web/index.html web/worker.js web/style.css "$out/"
+cp -r static "$out/static"
+echo "built $out ($profile)"
