@@ -120,7 +120,7 @@ fn bad_input_gets_one_clear_line() {
     fails_with(&["synth", "--preset", "tiny", "--dtype", "f8", "--out", "/tmp/x"], "--dtype");
 
     let dir = tempfile::tempdir().unwrap();
-    let bad = |name: &str, content: &[u8]| {
+    let copy_of_tiny = |name: &str| {
         let d = dir.path().join(name);
         std::fs::create_dir_all(&d).unwrap();
         for f in ["config.json", "tokenizer.json", "model.safetensors"] {
@@ -128,16 +128,16 @@ fn bad_input_gets_one_clear_line() {
         }
         d
     };
-    let d = bad("config", b"");
+    let d = copy_of_tiny("config");
     std::fs::write(d.join("config.json"), "{ not json").unwrap();
     fails_with(&["embed", "--model", d.to_str().unwrap(), "x"], "config.json");
-    let d = bad("tokenizer", b"");
+    let d = copy_of_tiny("tokenizer");
     std::fs::write(d.join("tokenizer.json"), "[]").unwrap();
     fails_with(&["embed", "--model", d.to_str().unwrap(), "x"], "tokenizer.json");
-    let d = bad("weights", b"");
+    let d = copy_of_tiny("weights");
     std::fs::write(d.join("model.safetensors"), [1u8, 2, 3]).unwrap();
     fails_with(&["embed", "--model", d.to_str().unwrap(), "x"], "not a valid safetensors file");
-    let d = bad("utf8", b"");
+    let d = copy_of_tiny("utf8");
     std::fs::write(d.join("texts"), [0xffu8, 0xfe, b'\n']).unwrap();
     fails_with(&["embed", "--model", "static/models/tiny", "--input", d.join("texts").to_str().unwrap()], "not UTF-8");
 }

@@ -161,8 +161,10 @@ fn run(command: Command) -> Result<()> {
                     _ => "qwen3",
                 }
                 .into();
+                // Family defaults decide these, as they would for a real checkpoint.
                 config.pooling = None;
                 config.is_causal = None;
+                config.attention_bias = None;
             }
             if let Some(p) = pooling {
                 config.pooling = Some(match p {

@@ -315,6 +315,7 @@ mod tests {
         c.model_type = "qwen2".into();
         c.pooling = None;
         c.is_causal = None;
+        c.attention_bias = None;
         assert!(c.qkv_bias() && !c.o_bias() && !c.qk_norm());
         assert_eq!(c.pooling(), Pooling::LastToken);
         assert!(c.is_causal());

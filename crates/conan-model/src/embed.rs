@@ -90,7 +90,7 @@ impl Embedder {
                 .await
                 .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
             let flat = data
-                .to_vec::<f32>()
+                .try_into_vec_as::<f32>()
                 .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
             out.vectors.extend(flat.chunks(dims).map(<[f32]>::to_vec));
             out.tokens.extend(batch.lengths);
