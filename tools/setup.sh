@@ -3,7 +3,8 @@
 # (Debian, Rust via rustup, root or sudo). Idempotent: skips what is already there.
 #   tools/setup.sh          the demo's needs: wasm32 target, wasm-bindgen-cli
 #   tools/setup.sh --test   also Chromium + ChromeDriver, Mesa's Vulkan (lavapipe),
-#                           and a Python venv with numpy + tokenizers for the reference
+#                           and a Python venv with numpy, tokenizers, scipy, scikit-learn
+#                           and pytrec-eval-terrier for the reference checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +27,7 @@ if [[ "${1:-}" == "--test" ]]; then
     DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${missing[@]}"
   fi
   if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
-  .venv/bin/python -c 'import numpy, tokenizers' 2>/dev/null || .venv/bin/pip install -q numpy tokenizers
+  # Pinned: the committed references were computed with these versions.
+  .venv/bin/python -c 'import numpy, tokenizers, scipy, sklearn, pytrec_eval' 2>/dev/null ||
+    .venv/bin/pip install -q numpy==2.4.6 tokenizers==0.23.3 scipy==1.17.1 scikit-learn==1.9.1 pytrec-eval-terrier==0.5.11
 fi

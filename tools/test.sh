@@ -11,6 +11,9 @@ for m in static/models/tiny:reference-tiny tests/fixtures/tiny-qwen2:reference-t
   .venv/bin/python tests/reference.py "${m%%:*}" --check "tests/fixtures/${m##*:}.json"
 done
 
+echo "== metric references (tests/eval_parity.py)"
+.venv/bin/python tests/eval_parity.py --check tests/fixtures/eval-parity.json
+
 echo "== cargo test"
 # One test thread for the browser tests: two Chromiums on SwiftShader would starve 2 cores.
 cargo test --workspace --exclude conan-web --exclude conan-worker --no-fail-fast -- --test-threads=1

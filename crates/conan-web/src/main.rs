@@ -175,9 +175,9 @@ fn app() -> Html {
             <section class="card">
                 <h2>{ "Embed" }</h2>
                 <label for="text-a">{ "Text A" }</label>
-                <textarea id="text-a" ref={text_a} rows="2" onkeydown={on_key.clone()} placeholder="Type English or 中文 …">{ "The weather is lovely today." }</textarea>
+                <textarea id="text-a" ref={text_a} rows="2" onkeydown={on_key.clone()} placeholder="Type English or 中文 …" defaultvalue="The weather is lovely today." />
                 <label for="text-b">{ "Text B (optional: cosine similarity with A)" }</label>
-                <textarea id="text-b" ref={text_b} rows="2" onkeydown={on_key} placeholder="今天天气很好。">{ "今天天气很好。" }</textarea>
+                <textarea id="text-b" ref={text_b} rows="2" onkeydown={on_key} placeholder="今天天气很好。" defaultvalue="今天天气很好。" />
                 <div class="row">
                     <label for="dims">{ "Dimensions" }</label>
                     <select id="dims" onchange={on_dims}>

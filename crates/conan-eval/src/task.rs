@@ -1,0 +1,370 @@
+//! Task folders: `task.json` plus data files by type (the BEIR/MTEB layout for retrieval).
+//! Files arrive as a name → bytes map, so a folder on disk, a browser upload and a zip all
+//! load through [`Task::from_files`]. Every refusal names the file and line.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::EvalError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    Retrieval,
+    Bitext,
+    Classification,
+    Clustering,
+    Pair,
+    Sts,
+    Reranking,
+}
+
+impl TaskType {
+    /// The metric MTEB reports as main score for this type.
+    pub fn default_main_score(self) -> &'static str {
+        match self {
+            TaskType::Retrieval => "ndcg_at_10",
+            TaskType::Bitext => "f1",
+            TaskType::Classification => "accuracy",
+            TaskType::Clustering => "v_measure",
+            TaskType::Pair => "max_ap",
+            TaskType::Sts => "cosine_spearman",
+            TaskType::Reranking => "map",
+        }
+    }
+
+    /// Data files this type reads, besides task.json.
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            TaskType::Retrieval => &["corpus.jsonl", "queries.jsonl", "qrels.tsv"],
+            TaskType::Bitext | TaskType::Pair | TaskType::Sts => &["pairs.jsonl"],
+            TaskType::Classification => &["train.jsonl", "test.jsonl"],
+            TaskType::Clustering | TaskType::Reranking => &["data.jsonl"],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskMeta {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub task_type: TaskType,
+    pub languages: Vec<String>,
+    #[serde(default)]
+    pub main_score: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub license: String,
+    #[serde(default)]
+    pub source: String,
+    /// Classification: training examples per label per experiment (MTEB default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples_per_label: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskData {
+    Retrieval {
+        corpus: Vec<(String, String)>,
+        queries: Vec<(String, String)>,
+        /// query id → corpus id → relevance
+        qrels: BTreeMap<String, HashMap<String, i64>>,
+    },
+    /// `(sentence1, sentence2)`; sentence2 of pair i is the gold match of sentence1 i.
+    Bitext(Vec<(String, String)>),
+    Classification {
+        train: Vec<(String, String)>,
+        test: Vec<(String, String)>,
+    },
+    Clustering(Vec<(String, String)>),
+    Pair(Vec<(String, String, bool)>),
+    Sts(Vec<(String, String, f64)>),
+    Reranking(Vec<RerankItem>),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RerankItem {
+    pub query: String,
+    pub positive: Vec<String>,
+    pub negative: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub meta: TaskMeta,
+    pub data: TaskData,
+    /// SHA-256 over the task's files (name and bytes), first 16 hex digits.
+    pub revision: String,
+}
+
+fn bad(file: &str, line: Option<usize>, message: impl Into<String>) -> EvalError {
+    EvalError::Task {
+        file: file.into(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// Each non-empty line of a JSONL file, parsed, with its 1-based line number.
+fn jsonl<T: for<'de> Deserialize<'de>>(file: &str, bytes: &[u8]) -> Result<Vec<(usize, T)>, EvalError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| bad(file, None, format!("not UTF-8: {e}")))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = serde_json::from_str(line).map_err(|e| bad(file, Some(i + 1), e.to_string()))?;
+        out.push((i + 1, value));
+    }
+    if out.is_empty() {
+        return Err(bad(file, None, "is empty"));
+    }
+    Ok(out)
+}
+
+/// Labels may be strings or numbers in JSON; they are compared as text.
+fn label_text(file: &str, line: usize, v: &Value) -> Result<String, EvalError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(bad(file, Some(line), "label must be a string or a number")),
+    }
+}
+
+#[derive(Deserialize)]
+struct IdText {
+    #[serde(rename = "_id")]
+    id: Value,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct TextLabel {
+    text: String,
+    label: Value,
+}
+
+#[derive(Deserialize)]
+struct SentencePair {
+    sentence1: String,
+    sentence2: String,
+    #[serde(default)]
+    label: Option<Value>,
+    #[serde(default)]
+    score: Option<f64>,
+}
+
+fn labelled(file: &str, bytes: &[u8]) -> Result<Vec<(String, String)>, EvalError> {
+    jsonl::<TextLabel>(file, bytes)?
+        .into_iter()
+        .map(|(line, r)| Ok((r.text, label_text(file, line, &r.label)?)))
+        .collect()
+}
+
+fn ids_and_texts(file: &str, bytes: &[u8]) -> Result<Vec<(String, String)>, EvalError> {
+    let rows = jsonl::<IdText>(file, bytes)?;
+    let mut seen = HashSet::new();
+    rows.into_iter()
+        .map(|(line, r)| {
+            let id = label_text(file, line, &r.id)?;
+            if !seen.insert(id.clone()) {
+                return Err(bad(file, Some(line), format!("duplicate _id {id:?}")));
+            }
+            Ok((id, r.text))
+        })
+        .collect()
+}
+
+fn two_classes_at_least(file: &str, rows: &[(String, String)]) -> Result<(), EvalError> {
+    let labels: HashSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    if labels.len() < 2 {
+        return Err(bad(file, None, format!("has {} label(s); at least 2 are needed", labels.len())));
+    }
+    Ok(())
+}
+
+impl Task {
+    /// Read a task folder from disk.
+    pub fn load_dir(dir: &Path) -> Result<Self, EvalError> {
+        let read = |name: &str| -> Result<Vec<u8>, EvalError> {
+            std::fs::read(dir.join(name)).map_err(|e| EvalError::Io(format!("{}: {e}", dir.join(name).display())))
+        };
+        let meta_bytes = read("task.json")?;
+        let mut files = BTreeMap::from([("task.json".to_string(), meta_bytes)]);
+        let meta = Self::meta(&files["task.json"])?;
+        for name in meta.task_type.files() {
+            files.insert((*name).to_string(), read(name)?);
+        }
+        Self::from_files(&files)
+    }
+
+    fn meta(bytes: &[u8]) -> Result<TaskMeta, EvalError> {
+        let meta: TaskMeta = serde_json::from_slice(bytes).map_err(|e| bad("task.json", Some(e.line()), e.to_string()))?;
+        if meta.name.trim().is_empty() {
+            return Err(bad("task.json", None, "name is empty"));
+        }
+        Ok(meta)
+    }
+
+    /// Parse and check a task from its files (`task.json` and the type's data files).
+    pub fn from_files(files: &BTreeMap<String, Vec<u8>>) -> Result<Self, EvalError> {
+        let get = |name: &str| files.get(name).ok_or_else(|| bad(name, None, "is missing"));
+        let meta = Self::meta(get("task.json")?)?;
+        let data = match meta.task_type {
+            TaskType::Retrieval => {
+                let corpus = ids_and_texts("corpus.jsonl", get("corpus.jsonl")?)?;
+                let queries = ids_and_texts("queries.jsonl", get("queries.jsonl")?)?;
+                let qrels = Self::qrels(get("qrels.tsv")?, &corpus, &queries)?;
+                TaskData::Retrieval { corpus, queries, qrels }
+            }
+            TaskType::Bitext => TaskData::Bitext(
+                jsonl::<SentencePair>("pairs.jsonl", get("pairs.jsonl")?)?
+                    .into_iter()
+                    .map(|(_, p)| (p.sentence1, p.sentence2))
+                    .collect(),
+            ),
+            TaskType::Classification => {
+                let train = labelled("train.jsonl", get("train.jsonl")?)?;
+                let test = labelled("test.jsonl", get("test.jsonl")?)?;
+                two_classes_at_least("train.jsonl", &train)?;
+                let known: HashSet<&str> = train.iter().map(|r| r.1.as_str()).collect();
+                if let Some(row) = test.iter().find(|r| !known.contains(r.1.as_str())) {
+                    return Err(bad("test.jsonl", None, format!("label {:?} never occurs in train.jsonl", row.1)));
+                }
+                TaskData::Classification { train, test }
+            }
+            TaskType::Clustering => {
+                let rows = labelled("data.jsonl", get("data.jsonl")?)?;
+                two_classes_at_least("data.jsonl", &rows)?;
+                TaskData::Clustering(rows)
+            }
+            TaskType::Pair => {
+                let mut rows = Vec::new();
+                for (line, p) in jsonl::<SentencePair>("pairs.jsonl", get("pairs.jsonl")?)? {
+                    let label = match p.label.as_ref().and_then(Value::as_i64) {
+                        Some(0) => false,
+                        Some(1) => true,
+                        _ => return Err(bad("pairs.jsonl", Some(line), "label must be 0 or 1")),
+                    };
+                    rows.push((p.sentence1, p.sentence2, label));
+                }
+                if rows.iter().all(|r| r.2) || rows.iter().all(|r| !r.2) {
+                    return Err(bad("pairs.jsonl", None, "needs both label 0 and label 1"));
+                }
+                TaskData::Pair(rows)
+            }
+            TaskType::Sts => {
+                let mut rows = Vec::new();
+                for (line, p) in jsonl::<SentencePair>("pairs.jsonl", get("pairs.jsonl")?)? {
+                    let score = p.score.filter(|s| s.is_finite()).ok_or_else(|| bad("pairs.jsonl", Some(line), "score must be a finite number"))?;
+                    rows.push((p.sentence1, p.sentence2, score));
+                }
+                if rows.len() < 2 {
+                    return Err(bad("pairs.jsonl", None, "needs at least 2 pairs for a correlation"));
+                }
+                TaskData::Sts(rows)
+            }
+            TaskType::Reranking => {
+                let rows = jsonl::<RerankItem>("data.jsonl", get("data.jsonl")?)?;
+                for (line, item) in &rows {
+                    if item.positive.is_empty() || item.negative.is_empty() {
+                        return Err(bad("data.jsonl", Some(*line), "needs at least one positive and one negative"));
+                    }
+                }
+                TaskData::Reranking(rows.into_iter().map(|(_, r)| r).collect())
+            }
+        };
+        let mut hash = Sha256::new();
+        for name in std::iter::once("task.json").chain(meta.task_type.files().iter().copied()) {
+            hash.update(name.as_bytes());
+            hash.update(&files[name]);
+        }
+        let revision = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(Self { meta, data, revision })
+    }
+
+    fn qrels(
+        bytes: &[u8],
+        corpus: &[(String, String)],
+        queries: &[(String, String)],
+    ) -> Result<BTreeMap<String, HashMap<String, i64>>, EvalError> {
+        let file = "qrels.tsv";
+        let corpus_ids: HashSet<&str> = corpus.iter().map(|c| c.0.as_str()).collect();
+        let query_ids: HashSet<&str> = queries.iter().map(|q| q.0.as_str()).collect();
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(bytes);
+        let mut qrels: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
+        for (i, record) in reader.records().enumerate() {
+            let line = i + 2; // after the header
+            let record = record.map_err(|e| bad(file, Some(line), e.to_string()))?;
+            if record.len() != 3 {
+                return Err(bad(file, Some(line), format!("expected 3 columns (query-id, corpus-id, score), found {}", record.len())));
+            }
+            let (q, d) = (&record[0], &record[1]);
+            let score: i64 = record[2].trim().parse().map_err(|_| bad(file, Some(line), format!("score {:?} is not an integer", &record[2])))?;
+            if !query_ids.contains(q) {
+                return Err(bad(file, Some(line), format!("unknown query id {q:?}")));
+            }
+            if !corpus_ids.contains(d) {
+                return Err(bad(file, Some(line), format!("unknown corpus id {d:?}")));
+            }
+            qrels.entry(q.to_string()).or_default().insert(d.to_string(), score);
+        }
+        if let Some((q, _)) = queries.iter().find(|(q, _)| !qrels.get(q).is_some_and(|r| r.values().any(|&s| s > 0))) {
+            return Err(bad(file, None, format!("query {q:?} has no relevant document")));
+        }
+        Ok(qrels)
+    }
+
+    /// Every distinct text the task needs embedded, in first-seen order.
+    pub fn texts(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        self.for_each_text(|t| {
+            if seen.insert(t) {
+                out.push(t);
+            }
+        });
+        out
+    }
+
+    fn for_each_text<'a>(&'a self, mut f: impl FnMut(&'a str)) {
+        match &self.data {
+            TaskData::Retrieval { corpus, queries, .. } => queries.iter().chain(corpus).for_each(|(_, t)| f(t)),
+            TaskData::Bitext(p) => p.iter().for_each(|(a, b)| {
+                f(a);
+                f(b)
+            }),
+            TaskData::Classification { train, test } => train.iter().chain(test).for_each(|(t, _)| f(t)),
+            TaskData::Clustering(rows) => rows.iter().for_each(|(t, _)| f(t)),
+            TaskData::Pair(p) => p.iter().for_each(|(a, b, _)| {
+                f(a);
+                f(b)
+            }),
+            TaskData::Sts(p) => p.iter().for_each(|(a, b, _)| {
+                f(a);
+                f(b)
+            }),
+            TaskData::Reranking(items) => items.iter().for_each(|r| {
+                f(&r.query);
+                r.positive.iter().chain(&r.negative).for_each(|t| f(t))
+            }),
+        }
+    }
+
+    pub fn main_score(&self) -> &str {
+        self.meta
+            .main_score
+            .as_deref()
+            .unwrap_or(self.meta.task_type.default_main_score())
+    }
+}
