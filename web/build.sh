@@ -20,8 +20,10 @@ cargo build --target wasm32-unknown-unknown -p conan-web -p conan-worker "${carg
 out=web/dist
 rm -rf "$out"
 mkdir -p "$out"
-for crate in conan_web conan_worker; do
-  wasm-bindgen --target web --no-typescript --out-dir "$out" "target/wasm32-unknown-unknown/$profile/$crate.wasm"
+# The UI is a binary (conan-web.wasm), the worker a library (conan_worker.wasm).
+for wasm in conan-web.wasm conan_worker.wasm; do
+  wasm-bindgen --target web --no-typescript --out-name "$(basename "${wasm//-/_}" .wasm)" \
+    --out-dir "$out" "target/wasm32-unknown-unknown/$profile/$wasm"
 done
 cp web/index.html web/worker.js web/style.css "$out/"
 cp -r static "$out/static"

@@ -13,6 +13,7 @@ use conan_model::synth::{WeightDtype, write_synthetic};
 use conan_model::{Config, DirSource, Embedder, Pooling, read_files};
 use serde_json::json;
 
+mod eval;
 mod serve;
 
 #[derive(Parser)]
@@ -91,6 +92,25 @@ enum Command {
         /// Print the config and parameter count without writing anything
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Evaluate on MTEB-style task folders; prints a table, optionally MTEB-style JSON.
+    Eval {
+        /// Model folder (or use --embeddings)
+        #[arg(long, required_unless_present = "embeddings", conflicts_with = "embeddings")]
+        model: Option<PathBuf>,
+        /// JSONL of {"text", "embedding"} to score instead of running a model
+        #[arg(long)]
+        embeddings: Option<PathBuf>,
+        /// Task folder (task.json + data files); repeat for several
+        #[arg(long = "task", required = true)]
+        tasks: Vec<PathBuf>,
+        #[arg(long)]
+        dims: Option<usize>,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+        /// Write results (a JSON array, one MTEB-style object per task)
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Print a model's config, parameter count and bytes per dtype.
     Info {
@@ -195,6 +215,14 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Eval {
+            model,
+            embeddings,
+            tasks,
+            dims,
+            backend,
+            json,
+        } => eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device(backend)?, json.as_deref()),
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port } => serve::serve(&dir, &host, port),
     }

@@ -155,7 +155,15 @@ fn app() -> Html {
         })
     };
     let on_click = on_embed.reform(|_: MouseEvent| ());
-    let on_key = on_embed.filter_reform(|e: KeyboardEvent| (e.key() == "Enter" && (e.ctrl_key() || e.meta_key())).then_some(()));
+    let on_key = {
+        let on_embed = on_embed.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Enter" && (e.ctrl_key() || e.meta_key()) {
+                e.prevent_default();
+                on_embed.emit(());
+            }
+        })
+    };
     let on_dims = {
         let dims = dims.clone();
         Callback::from(move |e: Event| {

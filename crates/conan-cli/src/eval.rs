@@ -1,0 +1,81 @@
+//! `conan eval`: embed each task's texts (or read given vectors), score with conan-eval,
+//! print a table and optionally write MTEB-style results JSON.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use conan_eval::results::task_result;
+use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
+use conan_model::burn::prelude::Device;
+use conan_model::{DirSource, Embedder, read_files};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct GivenVector {
+    text: String,
+    embedding: Vec<f32>,
+}
+
+/// Vectors from a JSONL file of {"text", "embedding"}.
+fn read_embeddings(path: &Path) -> Result<HashMap<String, Vec<f32>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: GivenVector = serde_json::from_str(line).with_context(|| format!("{} line {}", path.display(), i + 1))?;
+        out.insert(v.text, v.embedding);
+    }
+    Ok(out)
+}
+
+pub fn run(model: Option<&Path>, embeddings: Option<&Path>, task_dirs: &[PathBuf], dims: Option<usize>, device: Device, json: Option<&Path>) -> Result<()> {
+    let tasks: Vec<Task> = task_dirs
+        .iter()
+        .map(|d| Task::load_dir(d).with_context(|| format!("task {}", d.display())))
+        .collect::<Result<_>>()?;
+    let embedder = match model {
+        Some(m) => {
+            let files = pollster::block_on(read_files(&DirSource(m.to_path_buf())))?;
+            Some(Embedder::new(&files, &device)?)
+        }
+        None => None,
+    };
+    let given = embeddings.map(read_embeddings).transpose()?;
+    let source = model.or(embeddings).map(|p| p.display().to_string()).unwrap_or_default();
+    let opts = EvalOptions::default();
+
+    println!("{:<28} {:<15} {:<16} {:>9} {:>7} {:>8}", "task", "type", "main metric", "score", "texts", "seconds");
+    let mut results = Vec::new();
+    for task in &tasks {
+        let start = Instant::now();
+        let texts = task.texts();
+        let vectors = match (&embedder, &given) {
+            (Some(e), _) => pollster::block_on(e.embed(&texts, dims))?.vectors,
+            (None, Some(table)) => texts
+                .iter()
+                .map(|t| table.get(*t).cloned().with_context(|| format!("--embeddings has no vector for {:?}", t)))
+                .collect::<Result<_>>()?,
+            (None, None) => bail!("give --model or --embeddings"),
+        };
+        let used_dims = vectors.first().map_or(0, Vec::len);
+        let table = EmbeddingTable::new(&texts, vectors)?;
+        let scores = evaluate(task, &table, &opts).with_context(|| format!("task {}", task.meta.name))?;
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "{:<28} {:<15} {:<16} {:>9.4} {:>7} {:>8.2}",
+            task.meta.name,
+            format!("{:?}", task.meta.task_type).to_lowercase(),
+            scores.main_metric,
+            scores.main_score,
+            texts.len(),
+            seconds
+        );
+        results.push(task_result(task, &scores, seconds, &source, used_dims));
+    }
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n").with_context(|| format!("{}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
