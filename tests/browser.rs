@@ -254,3 +254,73 @@ fn browser_without_webgpu_falls_back_to_cpu() {
     assert!(notice.contains("CPU backend"), "the fallback must say so: {notice:?}");
     assert_same(&vectors, &native, "cpu fallback");
 }
+
+/// Slices of several task types that run in seconds on SwiftShader with the tiny model.
+const BENCH_TASKS: [&str; 3] = ["tatoeba-zh2en-retrieval", "hsk-topic-classification-en", "tatoeba-zh-en-pairs"];
+
+#[test]
+fn browser_benchmark_equals_conan_eval() {
+    build_app();
+    let dir = tempfile::tempdir().unwrap();
+    let cli_json = dir.path().join("cli.json");
+    let mut args = vec!["eval".to_string(), "--model".into(), "static/models/tiny".into(), "--json".into(), cli_json.display().to_string()];
+    for t in BENCH_TASKS {
+        args.extend(["--task".to_string(), format!("static/tasks/{t}")]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_conan")).args(&args).current_dir(root()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: Value = serde_json::from_slice(&std::fs::read(&cli_json).unwrap()).unwrap();
+
+    let (_server, url) = serve();
+    let browser = Browser::start(true);
+    browser.goto(&format!("{url}#benchmark"));
+    browser.wait_for(
+        "the model and the task list",
+        "const s = document.querySelector('#status'); \
+         return s && s.dataset.phase === 'ready' && document.querySelector('input[data-task]') ? true : null",
+        json!([]),
+        Duration::from_secs(240),
+    );
+    for t in BENCH_TASKS {
+        browser.js(&format!("document.querySelector('input[data-task=\"{t}\"]').click()"), json!([]));
+    }
+    browser.js("document.querySelector('#run-bench').click()", json!([]));
+    let page_json = browser.wait_for(
+        "benchmark results",
+        "const e = document.querySelector('#bench-error'); if (e) return 'error: ' + e.innerText; \
+         const r = document.querySelector('#results-json'); return r ? r.textContent : null",
+        json!([]),
+        Duration::from_secs(400),
+    );
+    let page_json = page_json.as_str().unwrap();
+    assert!(!page_json.starts_with("error:"), "{page_json}");
+    let page: Value = serde_json::from_str(page_json).unwrap();
+
+    let (cli, page) = (cli.as_array().unwrap(), page.as_array().unwrap());
+    assert_eq!(cli.len(), BENCH_TASKS.len());
+    assert_eq!(page.len(), cli.len());
+    for c in cli {
+        let name = c["task_name"].as_str().unwrap();
+        // The page runs tasks in its own order; match them by name.
+        let p = page.iter().find(|p| p["task_name"] == c["task_name"]).unwrap_or_else(|| panic!("{name} missing on the page"));
+        for key in ["task_name", "task_type", "dataset_revision", "main_metric", "model", "dims", "evaluator"] {
+            assert_eq!(c[key], p[key], "{name}: {key}");
+        }
+        let (cs, ps) = (c["scores"]["test"][0].as_object().unwrap(), p["scores"]["test"][0].as_object().unwrap());
+        assert_eq!(cs.keys().collect::<Vec<_>>(), ps.keys().collect::<Vec<_>>(), "{name}: metric names");
+        let mut worst = 0.0f64;
+        for (k, v) in cs {
+            if let (Some(a), Some(b)) = (v.as_f64(), ps[k].as_f64()) {
+                worst = worst.max((a - b).abs());
+                assert!((a - b).abs() <= 1e-4, "{name} {k}: cli {a} vs page {b}");
+            } else {
+                assert_eq!(v, &ps[k], "{name} {k}");
+            }
+        }
+        println!("{name}: {} = {:.4} in both; max |Δ| over {} metrics {worst:.1e}; page took {:.1} s", c["main_metric"], f(&cs["main_score"]), cs.len(), f(&p["evaluation_time"]));
+    }
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}

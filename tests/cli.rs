@@ -158,3 +158,82 @@ fn wgpu_backend_matches_cpu() {
         assert!(max <= 1e-4, "wgpu vs cpu: {max}");
     }
 }
+
+#[test]
+fn eval_runs_slices_and_writes_mteb_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = conan(&["eval", "--model", "static/models/tiny", "--task", "static/tasks/tatoeba-zh2en-bitext", "--dims", "32", "--json", json.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tatoeba-zh2en-bitext"));
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let t = &r[0];
+    assert_eq!(t["task_name"], "tatoeba-zh2en-bitext");
+    assert_eq!(t["dims"], 32);
+    assert_eq!(t["dataset_revision"].as_str().unwrap().len(), 16);
+    let s = &t["scores"]["test"][0];
+    assert_eq!(s["main_score"], s["f1"]);
+    assert_eq!(s["languages"], serde_json::json!(["cmn-Hans", "eng-Latn"]));
+}
+
+#[test]
+fn eval_on_given_vectors_scores_a_perfect_mapping_as_perfect() {
+    // Give each translation pair its own one-hot vector: mining must be exact.
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl")).unwrap();
+    let rows: Vec<Value> = pairs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut lines = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        let mut v = vec![0.0f32; rows.len()];
+        v[i] = 1.0;
+        for side in ["sentence1", "sentence2"] {
+            lines += &serde_json::json!({"text": r[side], "embedding": v}).to_string();
+            lines += "\n";
+        }
+    }
+    let file = dir.path().join("vectors.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let json = dir.path().join("r.json");
+    let out = conan(&["eval", "--embeddings", file.to_str().unwrap(), "--task", "static/tasks/tatoeba-zh2en-bitext", "--json", json.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for k in ["accuracy", "precision", "recall", "f1"] {
+        assert_eq!(r[0]["scores"]["test"][0][k], 1.0, "{k}");
+    }
+}
+
+#[test]
+fn malformed_tasks_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, files: &[(&str, &str)]| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for (f, content) in files {
+            std::fs::write(d.join(f), content).unwrap();
+        }
+        d.to_str().unwrap().to_string()
+    };
+    let retrieval = r#"{"name":"r","type":"retrieval","languages":["eng-Latn"]}"#;
+    let d = make("qrels", &[
+        ("task.json", retrieval),
+        ("corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"a\"}\n"),
+        ("queries.jsonl", "{\"_id\":\"q1\",\"text\":\"b\"}\n"),
+        ("qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\tnope\t1\n"),
+    ]);
+    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "qrels.tsv line 3: unknown corpus id \"nope\"");
+    let d = make("json", &[
+        ("task.json", r#"{"name":"c","type":"clustering","languages":["eng-Latn"]}"#),
+        ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\": \"b\", \"label\"\n"),
+    ]);
+    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "data.jsonl line 2");
+    let d = make("one-class", &[
+        ("task.json", r#"{"name":"c","type":"clustering","languages":["eng-Latn"]}"#),
+        ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"x\"}\n"),
+    ]);
+    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "at least 2 are needed");
+    let d = make("empty", &[
+        ("task.json", r#"{"name":"b","type":"bitext","languages":["eng-Latn"]}"#),
+        ("pairs.jsonl", "\n"),
+    ]);
+    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "pairs.jsonl: is empty");
+}

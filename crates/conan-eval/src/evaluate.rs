@@ -73,6 +73,21 @@ impl EmbeddingTable {
             .ok_or_else(|| EvalError::Embeddings(format!("no vector for text {:?}", truncate(text))))
     }
 
+    /// The same vectors cut to their first `dims` values and re-normalised: what a
+    /// Matryoshka model gives at `dims` (scaling a vector does not change its direction).
+    pub fn truncated(&self, dims: usize) -> Self {
+        let rows = self
+            .rows
+            .iter()
+            .map(|(t, v)| {
+                let cut = &v[..dims.min(v.len())];
+                let norm = cut.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                (t.clone(), cut.iter().map(|x| x / norm).collect())
+            })
+            .collect();
+        Self { rows }
+    }
+
     fn f64s(&self, text: &str) -> Result<Vec<f64>, EvalError> {
         Ok(self.get(text)?.iter().map(|&x| f64::from(x)).collect())
     }

@@ -325,6 +325,48 @@ impl Task {
         Ok(qrels)
     }
 
+    /// Every task in a zip archive: each folder holding a `task.json` (at any depth) is one
+    /// task. Files are read into memory; each entry is capped at 256 MiB.
+    pub fn from_zip(bytes: &[u8]) -> Result<Vec<Self>, EvalError> {
+        const MAX_ENTRY: u64 = 256 << 20;
+        let zip_err = |e: zip::result::ZipError| bad("archive", None, format!("not a readable zip: {e}"));
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+        let mut folders: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).map_err(zip_err)?;
+            if entry.is_dir() {
+                continue;
+            }
+            let path = entry.name().map_err(zip_err)?.to_string();
+            if entry.size() > MAX_ENTRY {
+                return Err(bad(&path, None, format!("is {} bytes; entries over {MAX_ENTRY} are refused", entry.size())));
+            }
+            let (folder, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, MAX_ENTRY), &mut data)
+                .map_err(|e| bad(&path, None, e.to_string()))?;
+            folders.entry(folder.to_string()).or_default().insert(file.to_string(), data);
+        }
+        let tasks: Vec<Self> = folders
+            .into_iter()
+            .filter(|(_, files)| files.contains_key("task.json"))
+            .map(|(folder, files)| {
+                Self::from_files(&files).map_err(|e| match e {
+                    EvalError::Task { file, line, message } => EvalError::Task {
+                        file: if folder.is_empty() { file } else { format!("{folder}/{file}") },
+                        line,
+                        message,
+                    },
+                    other => other,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        if tasks.is_empty() {
+            return Err(bad("archive", None, "holds no task.json"));
+        }
+        Ok(tasks)
+    }
+
     /// Every distinct text the task needs embedded, in first-seen order.
     pub fn texts(&self) -> Vec<&str> {
         let mut seen = HashSet::new();

@@ -15,6 +15,25 @@ pub enum Request {
         texts: Vec<String>,
         dims: Option<usize>,
     },
+    /// List the benchmark slices bundled with the app.
+    ListTasks,
+    /// Run benchmark tasks: embed their texts once at full size, score at `dims` (default:
+    /// full), and also at every Matryoshka dim for the curve.
+    Eval {
+        id: u32,
+        tasks: Vec<TaskSource>,
+        dims: Option<usize>,
+    },
+}
+
+/// Where a benchmark task comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum TaskSource {
+    /// A folder under static/tasks.
+    Bundled { name: String },
+    /// Files the user picked: a task folder (name → bytes), or a zip of task folders.
+    Files { label: String, files: Vec<(String, Vec<u8>)> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +48,22 @@ pub enum Response {
         load_ms: f64,
     },
     Embedded(EmbedResult),
+    Tasks { tasks: Vec<TaskInfo> },
+    EvalProgress {
+        id: u32,
+        task: String,
+        stage: String,
+        done: usize,
+        total: usize,
+    },
+    EvalDone {
+        id: u32,
+        /// One MTEB-style object per task, identical to `conan eval --json`.
+        results_json: String,
+        summary: Vec<TaskSummary>,
+        /// (dims, main score per task in `summary` order) for the Matryoshka curve.
+        curve: Vec<(usize, Vec<f64>)>,
+    },
     Failed { id: Option<u32>, message: String },
 }
 
@@ -69,4 +104,23 @@ pub struct ModelSummary {
     pub parameters: u64,
     pub matryoshka_dims: Vec<usize>,
     pub synthetic: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub name: String,
+    pub task_type: String,
+    pub languages: Vec<String>,
+    pub description: String,
+    pub license: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub name: String,
+    pub task_type: String,
+    pub main_metric: String,
+    pub main_score: f64,
+    pub texts: usize,
+    pub seconds: f64,
 }

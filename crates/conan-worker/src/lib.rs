@@ -10,7 +10,8 @@ use std::rc::Rc;
 use conan_model::burn::prelude::Device;
 use conan_model::burn::tensor::wgpu::WgpuBackend;
 use conan_model::{Embedder, FileSource, ModelError, read_files};
-use conan_protocol::{BackendInfo, EmbedResult, ModelSummary, Request, Response};
+use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
+use conan_protocol::{BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSource, TaskSummary};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Reflect, Uint8Array};
@@ -37,9 +38,19 @@ fn post(response: &Response) {
     }
 }
 
-/// Model files fetched over HTTP from `base` (same origin as the app).
+/// Files fetched over HTTP from `base` (same origin as the app).
 struct FetchSource {
     base: String,
+}
+
+impl FetchSource {
+    async fn require(&self, path: &str) -> Result<Vec<u8>, String> {
+        match self.read(path).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(format!("{}/{path}: not found", self.base)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 impl FileSource for FetchSource {
@@ -57,9 +68,6 @@ impl FileSource for FetchSource {
             return Err(ModelError::Io(format!("{url}: HTTP {}", response.status())));
         }
         let buffer = JsFuture::from(response.array_buffer().map_err(io)?).await.map_err(io)?;
-        post(&Response::Status {
-            message: format!("fetched {path}"),
-        });
         Ok(Some(Uint8Array::new(&buffer).to_vec()))
     }
 
@@ -171,10 +179,123 @@ async fn start_device(prefer_webgpu: bool) -> (Device, BackendInfo) {
     }
 }
 
+/// Where the bundled benchmark slices live, relative to the page.
+const TASKS_URL: &str = "static/tasks";
+
+async fn bundled_names() -> Result<Vec<String>, String> {
+    let index = FetchSource { base: TASKS_URL.into() }.require("index.json").await?;
+    serde_json::from_slice(&index).map_err(|e| format!("{TASKS_URL}/index.json: {e}"))
+}
+
+async fn bundled_task(name: &str) -> Result<Task, String> {
+    let src = FetchSource {
+        base: format!("{TASKS_URL}/{name}"),
+    };
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("task.json".to_string(), src.require("task.json").await?);
+    let meta: conan_eval::TaskMeta = serde_json::from_slice(&files["task.json"]).map_err(|e| format!("{name}/task.json: {e}"))?;
+    for file in meta.task_type.files() {
+        files.insert(file.to_string(), src.require(file).await?);
+    }
+    Task::from_files(&files).map_err(|e| format!("{name}: {e}"))
+}
+
+fn user_tasks(label: &str, files: Vec<(String, Vec<u8>)>) -> Result<Vec<Task>, String> {
+    let with_label = |e: conan_eval::EvalError| format!("{label}: {e}");
+    if let [(name, bytes)] = files.as_slice() {
+        if name.ends_with(".zip") {
+            return Task::from_zip(bytes).map_err(with_label);
+        }
+    }
+    // A picked folder: keep the file names, drop the folder path.
+    let files = files
+        .into_iter()
+        .map(|(path, bytes)| (path.rsplit('/').next().unwrap_or(&path).to_string(), bytes))
+        .collect();
+    Ok(vec![Task::from_files(&files).map_err(with_label)?])
+}
+
+async fn run_eval(embedder: &Embedder, id: u32, sources: Vec<TaskSource>, dims: Option<usize>, model: &str) -> Result<Response, String> {
+    let mut tasks = Vec::new();
+    for source in sources {
+        match source {
+            TaskSource::Bundled { name } => tasks.push(bundled_task(&name).await?),
+            TaskSource::Files { label, files } => tasks.extend(user_tasks(&label, files)?),
+        }
+    }
+    let hidden = embedder.config.hidden_size;
+    let dims = dims.unwrap_or(hidden);
+    embedder.config.check_dims(dims).map_err(|e| e.to_string())?;
+    let mut curve_dims: Vec<usize> = embedder.config.matryoshka_dims.iter().copied().filter(|&d| d <= hidden).collect();
+    if !curve_dims.contains(&hidden) {
+        curve_dims.push(hidden);
+    }
+    let opts = EvalOptions::default();
+    let (mut results, mut summary) = (Vec::new(), Vec::new());
+    let mut curve: Vec<(usize, Vec<f64>)> = curve_dims.iter().map(|&d| (d, vec![])).collect();
+    for task in &tasks {
+        let start = now_ms();
+        let texts = task.texts();
+        let mut vectors = Vec::with_capacity(texts.len());
+        // Embed at full size once; every dims below is a re-normalised prefix.
+        for chunk in texts.chunks(64) {
+            post(&Response::EvalProgress {
+                id,
+                task: task.meta.name.clone(),
+                stage: "embedding".into(),
+                done: vectors.len(),
+                total: texts.len(),
+            });
+            vectors.extend(embedder.embed(chunk, None).await.map_err(|e| format!("{}: {e}", task.meta.name))?.vectors);
+        }
+        post(&Response::EvalProgress {
+            id,
+            task: task.meta.name.clone(),
+            stage: "scoring".into(),
+            done: texts.len(),
+            total: texts.len(),
+        });
+        let full = EmbeddingTable::new(&texts, vectors).map_err(|e| e.to_string())?;
+        let truncated;
+        let table = if dims == hidden {
+            &full
+        } else {
+            truncated = full.truncated(dims);
+            &truncated
+        };
+        let scores = evaluate(task, table, &opts).map_err(|e| format!("{}: {e}", task.meta.name))?;
+        let seconds = (now_ms() - start) / 1000.0;
+        for (d, points) in &mut curve {
+            let s = if *d == dims {
+                scores.main_score
+            } else {
+                evaluate(task, &full.truncated(*d), &opts).map_err(|e| e.to_string())?.main_score
+            };
+            points.push(s);
+        }
+        results.push(conan_eval::results::task_result(task, &scores, seconds, model, dims));
+        summary.push(TaskSummary {
+            name: task.meta.name.clone(),
+            task_type: format!("{:?}", task.meta.task_type).to_lowercase(),
+            main_metric: scores.main_metric.clone(),
+            main_score: scores.main_score,
+            texts: texts.len(),
+            seconds,
+        });
+    }
+    Ok(Response::EvalDone {
+        id,
+        results_json: serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n",
+        summary,
+        curve,
+    })
+}
+
 #[derive(Default)]
 struct State {
     device: Option<(Device, BackendInfo)>,
     embedder: Option<Rc<Embedder>>,
+    model_source: String,
 }
 
 async fn handle(state: &RefCell<State>, request: Request) -> Response {
@@ -207,7 +328,9 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                         matryoshka_dims: c.matryoshka_dims.clone(),
                         synthetic: c.synthetic,
                     };
-                    state.borrow_mut().embedder = Some(Rc::new(embedder));
+                    let mut st = state.borrow_mut();
+                    st.embedder = Some(Rc::new(embedder));
+                    st.model_source = model.source.clone();
                     Response::Loaded {
                         model,
                         backend,
@@ -219,6 +342,41 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                     message: e.to_string(),
                 },
             }
+        }
+        Request::ListTasks => {
+            let listed = async {
+                let mut tasks = Vec::new();
+                for name in bundled_names().await? {
+                    let t = bundled_task(&name).await?;
+                    tasks.push(TaskInfo {
+                        name: t.meta.name,
+                        task_type: format!("{:?}", t.meta.task_type).to_lowercase(),
+                        languages: t.meta.languages,
+                        description: t.meta.description,
+                        license: t.meta.license,
+                    });
+                }
+                Ok::<_, String>(tasks)
+            };
+            match listed.await {
+                Ok(tasks) => Response::Tasks { tasks },
+                Err(message) => Response::Failed { id: None, message },
+            }
+        }
+        Request::Eval { id, tasks, dims } => {
+            let (embedder, model) = {
+                let st = state.borrow();
+                (st.embedder.clone(), st.model_source.clone())
+            };
+            let Some(embedder) = embedder else {
+                return Response::Failed {
+                    id: Some(id),
+                    message: "no model is loaded yet".into(),
+                };
+            };
+            run_eval(&embedder, id, tasks, dims, &model)
+                .await
+                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
         }
         Request::Embed { id, texts, dims } => {
             let start = now_ms();
