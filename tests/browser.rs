@@ -103,6 +103,7 @@ impl Browser {
             "--disable-sync".into(),
             "--disable-quic".into(),
             "--disable-dev-shm-usage".into(),
+            "--window-size=1100,1300".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
         if webgpu {
@@ -135,6 +136,17 @@ impl Browser {
             panic!("webdriver {path}: {}", v["value"]);
         }
         v["value"].clone()
+    }
+
+    /// Save a PNG of the page to target/screenshots/NAME.png (for docs and debugging).
+    fn screenshot(&self, name: &str) {
+        let url = format!("{}/session/{}/screenshot", self.base, self.session);
+        let mut resp = self.agent.get(&url).call().expect("webdriver answers");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v["value"].as_str().unwrap()).unwrap();
+        let dir = root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
     fn goto(&self, url: &str) {
@@ -222,6 +234,7 @@ fn embed_in_browser(webgpu: bool) -> (String, Value, Vec<Vec<f32>>) {
         assert!(!text_json.starts_with("error:"), "{text_json}");
         vectors.push(serde_json::from_str::<Vec<f32>>(text_json).unwrap());
     }
+    browser.screenshot(if webgpu { "embed-webgpu" } else { "embed-cpu-fallback" });
     (kind.as_str().unwrap_or("").to_string(), notice, vectors)
 }
 
@@ -295,6 +308,8 @@ fn browser_benchmark_equals_conan_eval() {
     let page_json = page_json.as_str().unwrap();
     assert!(!page_json.starts_with("error:"), "{page_json}");
     let page: Value = serde_json::from_str(page_json).unwrap();
+    browser.js("document.querySelector('#bench-results').scrollIntoView()", json!([]));
+    browser.screenshot("benchmark");
 
     let (cli, page) = (cli.as_array().unwrap(), page.as_array().unwrap());
     assert_eq!(cli.len(), BENCH_TASKS.len());

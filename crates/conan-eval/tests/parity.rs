@@ -163,3 +163,26 @@ fn bitext_scores_equal_sklearn_weighted() {
         close(f1, f(&c["f1"]), &format!("f1 {i}"));
     }
 }
+
+#[test]
+fn task_zips_load_every_task_folder() {
+    use std::io::Write;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../static/tasks");
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buf);
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for task in ["tatoeba-zh2en-bitext", "hsk-topic-clustering-en"] {
+        for entry in std::fs::read_dir(format!("{root}/{task}")).unwrap() {
+            let entry = entry.unwrap();
+            zip.start_file(format!("bundle/{task}/{}", entry.file_name().to_string_lossy()), opts).unwrap();
+            zip.write_all(&std::fs::read(entry.path()).unwrap()).unwrap();
+        }
+    }
+    zip.finish().unwrap();
+    let tasks = conan_eval::Task::from_zip(buf.get_ref()).unwrap();
+    let names: Vec<&str> = tasks.iter().map(|t| t.meta.name.as_str()).collect();
+    assert_eq!(names, ["hsk-topic-clustering-en", "tatoeba-zh2en-bitext"]);
+    let direct = conan_eval::Task::load_dir(std::path::Path::new(&format!("{root}/tatoeba-zh2en-bitext"))).unwrap();
+    assert_eq!(tasks[1], direct);
+    assert!(conan_eval::Task::from_zip(b"not a zip").unwrap_err().to_string().contains("not a readable zip"));
+}
