@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use conan_model::burn::prelude::Device;
 use clap::{Parser, Subcommand, ValueEnum};
+use conan_model::pack::{Encoding, PackOptions, write_pack};
 use conan_model::synth::{WeightDtype, write_synthetic};
 use conan_model::{Config, DirSource, Embedder, Pooling, read_files};
 use serde_json::json;
@@ -92,6 +93,19 @@ enum Command {
         /// Print the config and parameter count without writing anything
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Convert a Hugging Face folder (or a pack) into a pack: manifest + hashed shards.
+    Convert {
+        #[arg(long = "from")]
+        from: PathBuf,
+        /// f32, f16, q8 or q4 (symmetric, block 32 along the input dimension)
+        #[arg(long, default_value = "q8")]
+        quant: String,
+        /// Encoding of the token-embedding table (default: q8 for q4 packs, else --quant)
+        #[arg(long)]
+        table_quant: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Evaluate on MTEB-style task folders; prints a table, optionally MTEB-style JSON.
     Eval {
@@ -223,6 +237,28 @@ fn run(command: Command) -> Result<()> {
             backend,
             json,
         } => eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device(backend)?, json.as_deref()),
+        Command::Convert {
+            from,
+            quant,
+            table_quant,
+            out,
+        } => {
+            let parse = |flag: &str, v: &str| Encoding::parse(v).with_context(|| format!("{flag} {v:?}: expected f32, f16, q8 or q4"));
+            let mut opts = PackOptions::new(parse("--quant", &quant)?);
+            if let Some(t) = table_quant {
+                opts.table = parse("--table-quant", &t)?;
+            }
+            let files = pollster::block_on(read_files(&DirSource(from.clone())))?;
+            let tensors = conan_model::host_tensors(&files)?;
+            let manifest = write_pack(&files.config, &tensors, &files.tokenizer_json, opts, &out)?;
+            eprintln!(
+                "wrote {} ({quant}, {} shard(s), {:.2} MB)",
+                out.display(),
+                manifest.shards.len(),
+                manifest.total_bytes() as f64 / 1e6
+            );
+            Ok(())
+        }
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port } => serve::serve(&dir, &host, port),
     }
@@ -297,6 +333,7 @@ fn info(model: &Path) -> Result<()> {
         "parameters": files.config.num_params(),
         "bytes_per_dtype": bytes_per_dtype,
         "tokenizer_vocab": text.vocab_size(),
+        "pack": files.pack.as_ref().map(|m| json!({"quantization": m.quantization, "total_bytes": m.total_bytes()})),
         "shards": files.shards.iter().map(|(f, b)| json!({"file": f, "bytes": b.len()})).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -5,7 +5,7 @@ use conan_text::TextEncoder;
 
 use crate::config::Config;
 use crate::error::ModelError;
-use crate::load::{ModelFiles, build_model};
+use crate::load::{ModelFiles, build_model, host_tensors};
 use crate::model::ConanModel;
 
 /// Sentence vectors and what happened on the way.
@@ -41,7 +41,7 @@ impl Embedder {
                 config.vocab_size
             )));
         }
-        let model = build_model(&config, &files.shards, device)?;
+        let model = build_model(&config, host_tensors(files)?, device)?;
         Ok(Self {
             config,
             model,

@@ -4,6 +4,7 @@
 //! - [`model`]: the backend-generic forward pass.
 //! - [`load`]: Hugging Face checkpoints (safetensors, sharded or not) → modules.
 //! - [`embed`]: tokenizer + model on one device.
+//! - [`pack`]: quantized model packs (manifest + hashed shards ≤ 128 MiB).
 //! - [`synth`]: seeded random checkpoints for speed and memory work.
 
 pub mod config;
@@ -11,11 +12,12 @@ pub mod embed;
 pub mod error;
 pub mod load;
 pub mod model;
+pub mod pack;
 pub mod synth;
 
 pub use config::{Config, Pooling};
 pub use embed::{Embedder, Embeddings};
 pub use error::ModelError;
-pub use load::{DirSource, FileSource, ModelFiles, build_model, read_files};
+pub use load::{DirSource, FileSource, HostTensor, ModelFiles, build_model, host_tensors, read_files};
 pub use model::ConanModel;
 pub use burn;

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::config::{Config, Pooling};
 use crate::error::ModelError;
 use crate::model::{Attention, ConanModel, Layer, Mlp};
+use crate::pack::{Manifest, verify_shard};
 
 /// Where a model's files come from. Paths are relative to the model root, `/`-separated.
 #[allow(async_fn_in_trait)] // used on one thread (the browser worker or the CLI)
@@ -48,8 +49,10 @@ impl FileSource for DirSource {
 pub struct ModelFiles {
     pub config: Config,
     pub tokenizer_json: Vec<u8>,
-    /// `(file name, bytes)` of each safetensors shard.
+    /// `(file name, bytes)` of each safetensors shard (HF checkpoint or pack).
     pub shards: Vec<(String, Vec<u8>)>,
+    /// Set when the folder is a conan pack; its shards are already size- and hash-checked.
+    pub pack: Option<Manifest>,
 }
 
 #[derive(Deserialize)]
@@ -77,8 +80,28 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ModelError> {
     std::str::from_utf8(bytes).map_err(|e| ModelError::Config(format!("{what} is not UTF-8: {e}")))
 }
 
-/// Read a model's files. The config is validated; tensors are checked in [`build_model`].
+/// Read a model's files: a conan pack (`manifest.json`) or a Hugging Face folder. The
+/// config is validated, pack shards are verified; tensors are checked in [`host_tensors`].
 pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError> {
+    if let Some(bytes) = src.read("manifest.json").await? {
+        let manifest = Manifest::from_json(&bytes)?;
+        let tokenizer_json = require(src, &manifest.tokenizer).await?;
+        let mut shards = Vec::with_capacity(manifest.shards.len());
+        for entry in &manifest.shards {
+            let bytes = src
+                .read(&entry.file)
+                .await?
+                .ok_or_else(|| ModelError::Weights(format!("shard {} is missing from {}", entry.file, src.describe())))?;
+            verify_shard(entry, &bytes)?;
+            shards.push((entry.file.clone(), bytes));
+        }
+        return Ok(ModelFiles {
+            config: manifest.config.clone(),
+            tokenizer_json,
+            shards,
+            pack: Some(manifest),
+        });
+    }
     let config_bytes = require(src, "config.json").await?;
     let mut config = Config::from_json(utf8(&config_bytes, "config.json")?)?;
 
@@ -125,7 +148,16 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
         config,
         tokenizer_json,
         shards,
+        pack: None,
     })
+}
+
+/// The checkpoint's tensors as f32 in HF layout, each checked against the config.
+pub fn host_tensors(files: &ModelFiles) -> Result<HashMap<String, HostTensor>, ModelError> {
+    match &files.pack {
+        Some(manifest) => crate::pack::read_tensors(manifest, &files.shards),
+        None => checked_tensors(&files.config, &files.shards),
+    }
 }
 
 /// Tensors some checkpoints carry that an encoder does not use.
@@ -134,9 +166,9 @@ fn ignorable(name: &str) -> bool {
 }
 
 /// A checked tensor, as f32 in the checkpoint's (HF) layout.
-struct HostTensor {
-    values: Vec<f32>,
-    shape: Vec<usize>,
+pub struct HostTensor {
+    pub values: Vec<f32>,
+    pub shape: Vec<usize>,
 }
 
 /// The checkpoint's tensors by name (without `model.`), checked against `config`:
@@ -259,9 +291,8 @@ impl Builder<'_> {
     }
 }
 
-/// Check the shards against the config and upload the weights to `device`.
-pub fn build_model(config: &Config, shards: &[(String, Vec<u8>)], device: &Device) -> Result<ConanModel, ModelError> {
-    let tensors = checked_tensors(config, shards)?;
+/// Upload checked tensors (see [`host_tensors`]) to `device` as a model.
+pub fn build_model(config: &Config, tensors: HashMap<String, HostTensor>, device: &Device) -> Result<ConanModel, ModelError> {
     let mut b = Builder { tensors, device };
     let eps = config.rms_norm_eps;
 
