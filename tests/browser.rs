@@ -180,9 +180,9 @@ impl Drop for Browser {
     }
 }
 
-fn native_vectors() -> Vec<Vec<f32>> {
+fn native_vectors(model: &str) -> Vec<Vec<f32>> {
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(["embed", "--model", "static/models/tiny"])
+        .args(["embed", "--model", model])
         .args(TEXTS)
         .current_dir(root())
         .output()
@@ -194,11 +194,14 @@ fn native_vectors() -> Vec<Vec<f32>> {
 
 /// Load the page, wait for the model, embed each text through the UI and return the
 /// backend kind, its notice, and the vectors the page shows.
-fn embed_in_browser(webgpu: bool) -> (String, Value, Vec<Vec<f32>>) {
+fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Vec<f32>>) {
     build_app();
     let (_server, url) = serve();
     let browser = Browser::start(webgpu);
-    browser.goto(&url);
+    browser.goto(&match model {
+        Some(m) => format!("{url}?model={m}"),
+        None => url,
+    });
     let phase = browser.wait_for(
         "the model to load",
         "const s = document.querySelector('#status'); \
@@ -234,7 +237,9 @@ fn embed_in_browser(webgpu: bool) -> (String, Value, Vec<Vec<f32>>) {
         assert!(!text_json.starts_with("error:"), "{text_json}");
         vectors.push(serde_json::from_str::<Vec<f32>>(text_json).unwrap());
     }
-    browser.screenshot(if webgpu { "embed-webgpu" } else { "embed-cpu-fallback" });
+    if model.is_none() {
+        browser.screenshot(if webgpu { "embed-webgpu" } else { "embed-cpu-fallback" });
+    }
     (kind.as_str().unwrap_or("").to_string(), notice, vectors)
 }
 
@@ -252,20 +257,37 @@ fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
 
 #[test]
 fn browser_webgpu_matches_native() {
-    let native = native_vectors();
-    let (kind, notice, vectors) = embed_in_browser(true);
+    let native = native_vectors("static/models/tiny");
+    let (kind, notice, vectors) = embed_in_browser(true, None);
     assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
     assert_same(&vectors, &native, "webgpu");
 }
 
 #[test]
 fn browser_without_webgpu_falls_back_to_cpu() {
-    let native = native_vectors();
-    let (kind, notice, vectors) = embed_in_browser(false);
+    let native = native_vectors("static/models/tiny");
+    let (kind, notice, vectors) = embed_in_browser(false, None);
     assert_eq!(kind, "cpu");
     let notice = notice.as_str().unwrap_or_default().to_string();
     assert!(notice.contains("CPU backend"), "the fallback must say so: {notice:?}");
     assert_same(&vectors, &native, "cpu fallback");
+}
+
+#[test]
+fn browser_q4_pack_on_webgpu_matches_the_pack_natively() {
+    build_app();
+    // A pack served with the app (web/dist is build output, rebuilt by every run).
+    let pack = "web/dist/static/models/tiny-q4";
+    let out = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["convert", "--from", "static/models/tiny", "--quant", "q4", "--out", pack])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let native = native_vectors(pack);
+    let (kind, notice, vectors) = embed_in_browser(true, Some("static/models/tiny-q4"));
+    assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
+    assert_same(&vectors, &native, "q4 pack on webgpu");
 }
 
 /// Slices of several task types that run in seconds on SwiftShader with the tiny model.
