@@ -14,6 +14,7 @@ use conan_model::synth::{WeightDtype, write_synthetic};
 use conan_model::{Config, DirSource, Embedder, Pooling, read_files};
 use serde_json::json;
 
+mod bench;
 mod eval;
 mod serve;
 
@@ -123,6 +124,22 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         backend: Backend,
         /// Write results (a JSON array, one MTEB-style object per task)
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Forward-pass throughput at fixed shapes: tokens/s, sentences/s, first embedding, memory.
+    Bench {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 32)]
+        seq: usize,
+        /// Timed runs after warm-up (the median is reported; at least 5)
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -258,6 +275,20 @@ fn run(command: Command) -> Result<()> {
                 manifest.total_bytes() as f64 / 1e6
             );
             Ok(())
+        }
+        Command::Bench {
+            model,
+            backend,
+            batch,
+            seq,
+            runs,
+            json,
+        } => {
+            let name = match backend {
+                Backend::Cpu => "cpu",
+                Backend::Wgpu => "wgpu",
+            };
+            bench::run(&model, device(backend)?, name, batch, seq, runs, json.as_deref())
         }
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port } => serve::serve(&dir, &host, port),

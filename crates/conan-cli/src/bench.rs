@@ -1,0 +1,91 @@
+//! `conan bench`: forward-pass throughput at fixed shapes. Random token ids (seeded) stand in
+//! for text so the numbers measure the model, not the tokenizer. One untimed pass gives the
+//! time to first embedding (kernel compilation included on GPU backends), one more warms up,
+//! then the median of `runs` timed passes is reported.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use conan_model::burn::prelude::*;
+use conan_model::{DirSource, Embedder, read_files};
+use serde_json::json;
+
+/// Peak resident set of this process (Linux `VmHWM`), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+pub fn run(model: &Path, device: Device, backend: &str, batch: usize, seq: usize, runs: usize, json_out: Option<&Path>) -> Result<()> {
+    if batch == 0 || seq == 0 || runs < 5 {
+        bail!("--batch and --seq must be positive and --runs at least 5");
+    }
+    let start = Instant::now();
+    let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
+    let embedder = Embedder::new(&files, &device)?;
+    let config = &embedder.config;
+    if seq > config.max_position_embeddings {
+        bail!("--seq {seq} exceeds the model's context of {}", config.max_position_embeddings);
+    }
+    let load_s = start.elapsed().as_secs_f64();
+
+    // A fixed LCG keeps the ids identical across runs and backends.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let ids: Vec<i32> = (0..batch * seq)
+        .map(|_| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) % config.vocab_size as u64) as i32
+        })
+        .collect();
+    let lengths = vec![seq; batch];
+    let pass = || -> Result<f64> {
+        let t = Instant::now();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [batch, seq]), &device);
+        let mask = Tensor::<2>::ones([batch, seq], &device);
+        let out = embedder.model.embed(ids, mask, &lengths, config.hidden_size);
+        pollster::block_on(out.into_data_async()).map_err(|e| anyhow::anyhow!("{e:?}")).context("reading the result back")?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let first_s = pass()?;
+    pass()?; // warm-up
+    let mut times: Vec<f64> = (0..runs).map(|_| pass()).collect::<Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    let median = times[runs / 2];
+    let gpu = device.memory_pool_usage();
+    let doc = json!({
+        "model": model.display().to_string(),
+        "backend": backend,
+        "parameters": config.num_params(),
+        "batch": batch,
+        "seq": seq,
+        "runs": runs,
+        "load_s": load_s,
+        "time_to_first_embedding_s": first_s,
+        "median_s": median,
+        "min_s": times[0],
+        "max_s": times[runs - 1],
+        "tokens_per_s": (batch * seq) as f64 / median,
+        "sentences_per_s": batch as f64 / median,
+        "peak_rss_bytes": peak_rss(),
+        "device_bytes_reserved": gpu.as_ref().map(|g| g.bytes_reserved),
+        "device_bytes_in_use": gpu.as_ref().map(|g| g.bytes_in_use),
+    });
+    println!(
+        "{} on {backend}: batch {batch} × {seq} tokens, median of {runs}: {:.4} s → {:.0} tokens/s, {:.1} sentences/s; \
+         first embedding {:.3} s (load {:.3} s); peak RSS {:.1} MB",
+        model.display(),
+        median,
+        (batch * seq) as f64 / median,
+        batch as f64 / median,
+        first_s,
+        load_s,
+        peak_rss().unwrap_or(0) as f64 / 1e6
+    );
+    if let Some(path) = json_out {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n").with_context(|| format!("{}", path.display()))?;
+    }
+    Ok(())
+}
