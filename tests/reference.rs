@@ -234,3 +234,31 @@ fn sharded_checkpoints_load_like_single_files() {
     let err = pollster::block_on(read_files(&DirSource(dir.path().to_path_buf()))).err().unwrap().to_string();
     assert!(err.contains("model-00002-of-00002.safetensors not found"), "{err}");
 }
+
+#[test]
+fn soft_mask_moves_from_causal_to_bidirectional() {
+    use conan_model::burn::prelude::*;
+    use conan_model::{AttentionMode, soft_mask_bias};
+    // α = 0: every future key closed; α = 1: all open; in between, early queries open first.
+    assert!(soft_mask_bias(4, 4, 0.0).iter().enumerate().all(|(ij, &v)| (v < -1e8) == (ij % 4 > ij / 4)));
+    assert!(soft_mask_bias(4, 4, 1.0).iter().all(|&v| v == 0.0));
+    let half = soft_mask_bias(4, 4, 0.5);
+    assert_eq!(half[1], 0.0); // query 1: min(0.5·4/1, 1) = 1
+    assert!((half[3 * 4 + 3] - 0.0).abs() < 1e-12); // diagonal stays open
+    assert!((half[2 * 4 + 3] - (0.5f32 * 4.0 / 3.0).ln()).abs() < 1e-6); // query 3 sees key 4 at 2/3
+
+    let e = embedder("static/models/tiny");
+    let batch = e.text.encode_batch(&["soft masks blend causal and bidirectional attention"]).unwrap();
+    let device = Device::flex();
+    let run = |mode| {
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(batch.ids.iter().map(|&i| i as i32).collect::<Vec<_>>(), [1, batch.seq]), &device);
+        let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), [1, batch.seq]), &device);
+        e.model.hidden_states_with(ids, mask, &batch.lengths, mode).into_data().try_into_vec_as::<f32>().unwrap()
+    };
+    let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let (causal, bidi) = (run(AttentionMode::Causal), run(AttentionMode::Bidirectional));
+    assert!(diff(&run(AttentionMode::Soft { alpha: 0.0 }), &causal) < 1e-6);
+    assert!(diff(&run(AttentionMode::Soft { alpha: 1.0 }), &bidi) < 1e-6);
+    let mid = run(AttentionMode::Soft { alpha: 0.3 });
+    assert!(diff(&mid, &causal) > 1e-3 && diff(&mid, &bidi) > 1e-3);
+}

@@ -19,5 +19,5 @@ pub use config::{Config, Pooling};
 pub use embed::{Embedder, Embeddings};
 pub use error::ModelError;
 pub use load::{DirSource, FileSource, HostTensor, ModelFiles, build_model, host_tensors, read_files};
-pub use model::ConanModel;
+pub use model::{AttentionMode, ConanModel, soft_mask_bias};
 pub use burn;

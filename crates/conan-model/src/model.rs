@@ -158,21 +158,37 @@ impl ConanModel {
         self.embed_tokens.weight.shape().dims::<2>()[1]
     }
 
+    /// The attention this model was configured with.
+    pub fn attention_mode(&self) -> AttentionMode {
+        if self.causal { AttentionMode::Causal } else { AttentionMode::Bidirectional }
+    }
+
     /// Final hidden states `[batch, seq, hidden]` for right-padded `ids` with `mask`
     /// (1.0 real / 0.0 padding), both `[batch, seq]`.
     pub fn hidden_states(&self, ids: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<3> {
+        let [b, t] = ids.dims();
+        self.hidden_states_with(ids, mask, &vec![t; b], self.attention_mode())
+    }
+
+    /// [`Self::hidden_states`] under any [`AttentionMode`]; `lengths` are the real tokens
+    /// per row (the soft mask depends on them).
+    pub fn hidden_states_with(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<3> {
         let [b, t] = ids.dims();
         let device = ids.device();
         let rope = Rope::new(t, self.head_dim(), self.rope_theta, &device);
 
         // Padding keys are hidden from every query: (mask − 1) · 1e9 is 0 or −1e9.
         let mut bias = (mask.clone() - 1.0).mul_scalar(-MASKED).reshape([b, 1, 1, 1, t]);
-        if self.causal {
-            let causal: Vec<f32> = (0..t * t)
-                .map(|ij| if ij % t > ij / t { MASKED } else { 0.0 })
-                .collect();
-            let causal = Tensor::<5>::from_data(TensorData::new(causal, [1, 1, 1, t, t]), &device);
-            bias = bias + causal;
+        match mode {
+            AttentionMode::Bidirectional => {}
+            AttentionMode::Causal => {
+                let causal = soft_mask_bias(t, t, 0.0);
+                bias = bias + Tensor::<5>::from_data(TensorData::new(causal, [1, 1, 1, t, t]), &device);
+            }
+            AttentionMode::Soft { alpha } => {
+                let rows: Vec<f32> = lengths.iter().flat_map(|&len| soft_mask_bias(len, t, alpha)).collect();
+                bias = bias + Tensor::<5>::from_data(TensorData::new(rows, [b, 1, 1, t, t]), &device);
+            }
         }
 
         let mut x = self.embed_tokens.forward(ids);
@@ -207,6 +223,31 @@ impl ConanModel {
         };
         l2_normalize(pooled.narrow(1, 0, dims.min(h)))
     }
+}
+
+/// Which keys each query may see.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttentionMode {
+    Bidirectional,
+    Causal,
+    /// Conan-v2's soft mask between the two: α = 0 is causal, α ≥ 1 bidirectional.
+    Soft { alpha: f32 },
+}
+
+/// Conan-Embedding-v2's soft mask (arXiv 2509.12892) as an additive bias `log M`, row-major
+/// `[t, t]` (query i, key j): with 1-based i and the real length l,
+/// `M_ij = 1` for j ≤ i and `min(α·l/i, 1)` for j > i. Training raises α = step/τ from 0
+/// (causal) to 1 (bidirectional). log 0 is represented by the finite [`MASKED`].
+pub fn soft_mask_bias(len: usize, t: usize, alpha: f32) -> Vec<f32> {
+    let mut bias = vec![0.0; t * t];
+    for i in 0..t {
+        let open = (alpha * len as f32 / (i + 1) as f32).min(1.0);
+        let value = if open > 0.0 { open.ln() } else { MASKED };
+        for j in i + 1..t {
+            bias[i * t + j] = value;
+        }
+    }
+    bias
 }
 
 /// Rows scaled to unit length; an all-zero row stays zero instead of becoming NaN.
