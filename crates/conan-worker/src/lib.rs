@@ -187,13 +187,19 @@ async fn bundled_names() -> Result<Vec<String>, String> {
     serde_json::from_slice(&index).map_err(|e| format!("{TASKS_URL}/index.json: {e}"))
 }
 
-async fn bundled_task(name: &str) -> Result<Task, String> {
+async fn bundled_meta(name: &str) -> Result<(FetchSource, Vec<u8>, conan_eval::TaskMeta), String> {
     let src = FetchSource {
         base: format!("{TASKS_URL}/{name}"),
     };
+    let bytes = src.require("task.json").await?;
+    let meta = serde_json::from_slice(&bytes).map_err(|e| format!("{name}/task.json: {e}"))?;
+    Ok((src, bytes, meta))
+}
+
+async fn bundled_task(name: &str) -> Result<Task, String> {
+    let (src, task_json, meta) = bundled_meta(name).await?;
     let mut files = std::collections::BTreeMap::new();
-    files.insert("task.json".to_string(), src.require("task.json").await?);
-    let meta: conan_eval::TaskMeta = serde_json::from_slice(&files["task.json"]).map_err(|e| format!("{name}/task.json: {e}"))?;
+    files.insert("task.json".to_string(), task_json);
     for file in meta.task_type.files() {
         files.insert(file.to_string(), src.require(file).await?);
     }
@@ -346,14 +352,15 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
         Request::ListTasks => {
             let listed = async {
                 let mut tasks = Vec::new();
+                // Only task.json: the data files are fetched when a task runs.
                 for name in bundled_names().await? {
-                    let t = bundled_task(&name).await?;
+                    let (_, _, meta) = bundled_meta(&name).await?;
                     tasks.push(TaskInfo {
-                        name: t.meta.name,
-                        task_type: format!("{:?}", t.meta.task_type).to_lowercase(),
-                        languages: t.meta.languages,
-                        description: t.meta.description,
-                        license: t.meta.license,
+                        name,
+                        task_type: format!("{:?}", meta.task_type).to_lowercase(),
+                        languages: meta.languages,
+                        description: meta.description,
+                        license: meta.license,
                     });
                 }
                 Ok::<_, String>(tasks)
