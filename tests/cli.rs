@@ -236,4 +236,10 @@ fn malformed_tasks_name_file_and_line() {
         ("pairs.jsonl", "\n"),
     ]);
     fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "pairs.jsonl: is empty");
+    let d = make("zero-samples", &[
+        ("task.json", r#"{"name":"k","type":"classification","languages":["eng-Latn"],"samples_per_label":0}"#),
+        ("train.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"y\"}\n"),
+        ("test.jsonl", "{\"text\":\"c\",\"label\":\"x\"}\n"),
+    ]);
+    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "samples_per_label must be at least 1");
 }

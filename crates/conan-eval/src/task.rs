@@ -209,6 +209,9 @@ impl Task {
         if meta.name.trim().is_empty() {
             return Err(bad("task.json", None, "name is empty"));
         }
+        if meta.samples_per_label == Some(0) {
+            return Err(bad("task.json", None, "samples_per_label must be at least 1"));
+        }
         Ok(meta)
     }
 
