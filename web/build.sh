@@ -17,13 +17,14 @@ if [[ "$have" != "$want" ]]; then
 fi
 
 cargo build --target wasm32-unknown-unknown -p conan-web -p conan-worker "${cargo_flags[@]}"
+target_dir="${CARGO_TARGET_DIR:-target}"
 out=web/dist
 rm -rf "$out"
 mkdir -p "$out"
 # The UI is a binary (conan-web.wasm), the worker a library (conan_worker.wasm).
 for wasm in conan-web.wasm conan_worker.wasm; do
   wasm-bindgen --target web --no-typescript --out-name "$(basename "${wasm//-/_}" .wasm)" \
-    --out-dir "$out" "target/wasm32-unknown-unknown/$profile/$wasm"
+    --out-dir "$out" "$target_dir/wasm32-unknown-unknown/$profile/$wasm"
 done
 cp web/index.html web/worker.js web/style.css "$out/"
 cp -r static "$out/static"
