@@ -33,6 +33,16 @@ enum Backend {
     Wgpu,
 }
 
+impl Backend {
+    /// The name the JSON outputs use.
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Preset {
     ConanV2,
@@ -283,13 +293,7 @@ fn run(command: Command) -> Result<()> {
             seq,
             runs,
             json,
-        } => {
-            let name = match backend {
-                Backend::Cpu => "cpu",
-                Backend::Wgpu => "wgpu",
-            };
-            bench::run(&model, device(backend)?, name, batch, seq, runs, json.as_deref())
-        }
+        } => bench::run(&model, device(backend)?, backend.name(), batch, seq, runs, json.as_deref()),
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port } => serve::serve(&dir, &host, port),
     }
@@ -337,7 +341,7 @@ fn embed(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Pat
     }
     let doc = json!({
         "model": model.display().to_string(),
-        "backend": match backend { Backend::Cpu => "cpu", Backend::Wgpu => "wgpu" },
+        "backend": backend.name(),
         "dims": out.dims,
         "embeddings": out.vectors,
     });

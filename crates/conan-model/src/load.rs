@@ -25,6 +25,13 @@ pub trait FileSource {
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError>;
     /// Where the files come from, for messages.
     fn describe(&self) -> String;
+
+    /// The file's bytes; a missing file is an error naming it.
+    async fn require(&self, path: &str) -> Result<Vec<u8>, ModelError> {
+        self.read(path)
+            .await?
+            .ok_or_else(|| ModelError::Io(format!("{}: {path} not found", self.describe())))
+    }
 }
 
 /// A model folder on disk.
@@ -70,12 +77,6 @@ struct ShardIndex {
     weight_map: BTreeMap<String, String>,
 }
 
-async fn require(src: &impl FileSource, path: &str) -> Result<Vec<u8>, ModelError> {
-    src.read(path)
-        .await?
-        .ok_or_else(|| ModelError::Io(format!("{}: {path} not found", src.describe())))
-}
-
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ModelError> {
     std::str::from_utf8(bytes).map_err(|e| ModelError::Config(format!("{what} is not UTF-8: {e}")))
 }
@@ -85,7 +86,7 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ModelError> {
 pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError> {
     if let Some(bytes) = src.read("manifest.json").await? {
         let manifest = Manifest::from_json(&bytes)?;
-        let tokenizer_json = require(src, &manifest.tokenizer).await?;
+        let tokenizer_json = src.require(&manifest.tokenizer).await?;
         let mut shards = Vec::with_capacity(manifest.shards.len());
         for entry in &manifest.shards {
             let bytes = src
@@ -102,7 +103,7 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
             pack: Some(manifest),
         });
     }
-    let config_bytes = require(src, "config.json").await?;
+    let config_bytes = src.require("config.json").await?;
     let mut config = Config::from_json(utf8(&config_bytes, "config.json")?)?;
 
     // sentence-transformers' pooling file overrides the family default.
@@ -123,7 +124,7 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
         }
     }
 
-    let tokenizer_json = require(src, "tokenizer.json").await?;
+    let tokenizer_json = src.require("tokenizer.json").await?;
 
     let shards = match src.read("model.safetensors.index.json").await? {
         Some(bytes) => {
@@ -137,12 +138,12 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
                 if file.contains("..") || file.starts_with('/') {
                     return Err(ModelError::Weights(format!("shard name {file:?} leaves the model folder")));
                 }
-                let bytes = require(src, &file).await?;
+                let bytes = src.require(&file).await?;
                 shards.push((file, bytes));
             }
             shards
         }
-        None => vec![("model.safetensors".to_string(), require(src, "model.safetensors").await?)],
+        None => vec![("model.safetensors".to_string(), src.require("model.safetensors").await?)],
     };
     Ok(ModelFiles {
         config,

@@ -43,16 +43,6 @@ struct FetchSource {
     base: String,
 }
 
-impl FetchSource {
-    async fn require(&self, path: &str) -> Result<Vec<u8>, String> {
-        match self.read(path).await {
-            Ok(Some(bytes)) => Ok(bytes),
-            Ok(None) => Err(format!("{}/{path}: not found", self.base)),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-}
-
 impl FileSource for FetchSource {
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
         let url = format!("{}/{}", self.base.trim_end_matches('/'), path);
@@ -183,7 +173,10 @@ async fn start_device(prefer_webgpu: bool) -> (Device, BackendInfo) {
 const TASKS_URL: &str = "static/tasks";
 
 async fn bundled_names() -> Result<Vec<String>, String> {
-    let index = FetchSource { base: TASKS_URL.into() }.require("index.json").await?;
+    let index = FetchSource { base: TASKS_URL.into() }
+        .require("index.json")
+        .await
+        .map_err(|e| e.to_string())?;
     serde_json::from_slice(&index).map_err(|e| format!("{TASKS_URL}/index.json: {e}"))
 }
 
@@ -191,7 +184,7 @@ async fn bundled_meta(name: &str) -> Result<(FetchSource, Vec<u8>, conan_eval::T
     let src = FetchSource {
         base: format!("{TASKS_URL}/{name}"),
     };
-    let bytes = src.require("task.json").await?;
+    let bytes = src.require("task.json").await.map_err(|e| e.to_string())?;
     let meta = serde_json::from_slice(&bytes).map_err(|e| format!("{name}/task.json: {e}"))?;
     Ok((src, bytes, meta))
 }
@@ -201,7 +194,7 @@ async fn bundled_task(name: &str) -> Result<Task, String> {
     let mut files = std::collections::BTreeMap::new();
     files.insert("task.json".to_string(), task_json);
     for file in meta.task_type.files() {
-        files.insert(file.to_string(), src.require(file).await?);
+        files.insert(file.to_string(), src.require(file).await.map_err(|e| e.to_string())?);
     }
     Task::from_files(&files).map_err(|e| format!("{name}: {e}"))
 }
