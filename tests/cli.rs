@@ -242,4 +242,9 @@ fn malformed_tasks_name_file_and_line() {
         ("test.jsonl", "{\"text\":\"c\",\"label\":\"x\"}\n"),
     ]);
     fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "samples_per_label must be at least 1");
+    let d = make("empty-text", &[
+        ("task.json", r#"{"name":"b","type":"bitext","languages":["eng-Latn"]}"#),
+        ("pairs.jsonl", "{\"sentence1\":\"a\",\"sentence2\":\"\"}\n"),
+    ]);
+    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "pairs.jsonl: contains an empty text");
 }

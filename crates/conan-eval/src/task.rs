@@ -289,7 +289,14 @@ impl Task {
             hash.update(&files[name]);
         }
         let revision = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(Self { meta, data, revision })
+        let task = Self { meta, data, revision };
+        let mut empty = false;
+        task.for_each_text(|t| empty |= t.is_empty());
+        if empty {
+            let files = task.meta.task_type.files().join(", ");
+            return Err(bad(&files, None, "contains an empty text; every text must have at least one character"));
+        }
+        Ok(task)
     }
 
     fn qrels(
