@@ -180,7 +180,7 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
             let (y_train, y_test) = ids.split_at(train.len());
             let per_label = task.meta.samples_per_label.unwrap_or(opts.samples_per_label);
             let mut order = Vec::new();
-            let mut runs: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+            let mut runs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
             for _ in 0..opts.n_experiments.max(1) {
                 let picked = undersample(y_train, &mut order, per_label, opts.seed);
                 let x: Vec<Vec<f64>> = picked.iter().map(|&i| x_train[i].clone()).collect();
@@ -195,18 +195,18 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
                 let lr = LogisticRegression::fit(&x, &y, 1.0, opts.max_iter);
                 let pred: Vec<usize> = x_test.iter().map(|v| lr.predict(v)).collect();
                 let (acc, f1, f1w) = accuracy_f1(y_test, &pred);
-                runs.entry("accuracy").or_default().push(acc);
-                runs.entry("f1").or_default().push(f1);
-                runs.entry("f1_weighted").or_default().push(f1w);
+                runs.entry("accuracy".into()).or_default().push(acc);
+                runs.entry("f1".into()).or_default().push(f1);
+                runs.entry("f1_weighted".into()).or_default().push(f1w);
                 for (name, dist) in [("cosine", cosine_distance as fn(&[f64], &[f64]) -> f64), ("euclidean", euclidean)] {
                     let pred: Vec<usize> = x_test.iter().map(|v| knn_predict(&x, &y, v, opts.knn_k, dist)).collect();
                     let (acc, f1, _) = accuracy_f1(y_test, &pred);
-                    runs.entry(if name == "cosine" { "knn_accuracy_cosine" } else { "knn_accuracy_euclidean" }).or_default().push(acc);
-                    runs.entry(if name == "cosine" { "knn_f1_cosine" } else { "knn_f1_euclidean" }).or_default().push(f1);
+                    runs.entry(format!("knn_accuracy_{name}")).or_default().push(acc);
+                    runs.entry(format!("knn_f1_{name}")).or_default().push(f1);
                 }
             }
             for (k, v) in runs {
-                s.insert(k.to_string(), mean(&v));
+                s.insert(k, mean(&v));
             }
             s.insert("knn_accuracy".into(), s["knn_accuracy_cosine"].max(s["knn_accuracy_euclidean"]));
         }
