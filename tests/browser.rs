@@ -198,18 +198,10 @@ fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Ve
     build_app();
     let (_server, url) = serve();
     let browser = Browser::start(webgpu);
-    browser.goto(&match model {
+    let (phase, page) = open_page(&browser, &match model {
         Some(m) => format!("{url}?model={m}"),
         None => url,
     });
-    let phase = browser.wait_for(
-        "the model to load",
-        "const s = document.querySelector('#status'); \
-         return s && (s.dataset.phase === 'ready' || s.dataset.phase === 'failed') ? s.dataset.phase : null",
-        json!([]),
-        Duration::from_secs(240),
-    );
-    let page = browser.js("return document.querySelector('#status').innerText", json!([]));
     assert_eq!(phase, "ready", "{page}");
     let kind = browser.js("return document.querySelector('#backend').dataset.kind", json!([]));
     let notice = browser.js("const n = document.querySelector('#backend-notice'); return n ? n.innerText : null", json!([]));
@@ -255,9 +247,12 @@ fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
     }
 }
 
+/// What the page loads without `?model=`: conan-mini's q8 pack.
+const DEFAULT_MODEL: &str = "static/models/conan-mini/q8";
+
 #[test]
 fn browser_webgpu_matches_native() {
-    let native = native_vectors("static/models/tiny");
+    let native = native_vectors(DEFAULT_MODEL);
     let (kind, notice, vectors) = embed_in_browser(true, None);
     assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
     assert_same(&vectors, &native, "webgpu");
@@ -265,7 +260,7 @@ fn browser_webgpu_matches_native() {
 
 #[test]
 fn browser_without_webgpu_falls_back_to_cpu() {
-    let native = native_vectors("static/models/tiny");
+    let native = native_vectors(DEFAULT_MODEL);
     let (kind, notice, vectors) = embed_in_browser(false, None);
     assert_eq!(kind, "cpu");
     let notice = notice.as_str().unwrap_or_default().to_string();
@@ -290,6 +285,14 @@ fn browser_q4_pack_on_webgpu_matches_the_pack_natively() {
     assert_same(&vectors, &native, "q4 pack on webgpu");
 }
 
+#[test]
+fn browser_conan_mini_q4_on_webgpu_matches_native() {
+    let native = native_vectors("static/models/conan-mini/q4");
+    let (kind, notice, vectors) = embed_in_browser(true, Some("static/models/conan-mini/q4"));
+    assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
+    assert_same(&vectors, &native, "conan-mini q4 on webgpu");
+}
+
 /// Slices of several task types that run in seconds on SwiftShader with the tiny model.
 const BENCH_TASKS: [&str; 3] = ["tatoeba-zh2en-retrieval", "hsk-topic-classification-en", "tatoeba-zh-en-pairs"];
 
@@ -308,7 +311,8 @@ fn browser_benchmark_equals_conan_eval() {
 
     let (_server, url) = serve();
     let browser = Browser::start(true);
-    browser.goto(&format!("{url}#benchmark"));
+    // The tiny model keeps three slices within seconds on SwiftShader.
+    browser.goto(&format!("{url}?model=static/models/tiny#benchmark"));
     browser.wait_for(
         "the model and the task list",
         "const s = document.querySelector('#status'); \
@@ -360,4 +364,96 @@ fn browser_benchmark_equals_conan_eval() {
 
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Open `page` and wait for the model to be ready or failed; returns the phase and the
+/// status panel's text.
+fn open_page(browser: &Browser, page: &str) -> (String, String) {
+    browser.goto(page);
+    let phase = browser.wait_for(
+        "the model to load or fail",
+        "const s = document.querySelector('#status'); \
+         return s && (s.dataset.phase === 'ready' || s.dataset.phase === 'failed') ? s.dataset.phase : null",
+        json!([]),
+        Duration::from_secs(240),
+    );
+    let text = browser.js("return document.querySelector('#status').innerText", json!([]));
+    (phase.as_str().unwrap().to_string(), text.as_str().unwrap_or_default().to_string())
+}
+
+fn load_model(browser: &Browser, url: &str, model: &str) -> (String, String) {
+    open_page(browser, &format!("{url}?model={model}"))
+}
+
+/// (downloaded, from cache, fetched again) shard counts the page reports for the last load.
+fn download_counts(browser: &Browser) -> (u64, u64, u64) {
+    let v = browser.js(
+        "const d = document.querySelector('#download'); \
+         return d ? [d.dataset.fetched, d.dataset.cached, d.dataset.refetched].map(Number) : null",
+        json!([]),
+    );
+    let n: Vec<u64> = serde_json::from_value(v).expect("the page shows the download summary");
+    (n[0], n[1], n[2])
+}
+
+#[test]
+fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
+    build_app();
+    let pack = root().join("web/dist/static/models/tiny-shards");
+    let out = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["convert", "--from", "static/models/tiny", "--quant", "q8", "--shard-bytes", "30000", "--out"])
+        .arg(&pack)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
+    let shards: Vec<String> = manifest["shards"].as_array().unwrap().iter().map(|s| s["file"].as_str().unwrap().to_string()).collect();
+    let n = shards.len() as u64;
+    assert!(n >= 3, "want several shards, got {n}");
+
+    let (_server, url) = serve(); // one origin for the whole test: the cache is per origin
+    let browser = Browser::start(true);
+    let model = "static/models/tiny-shards";
+    let (phase, text) = load_model(&browser, &url, model);
+    assert_eq!(phase, "ready", "{text}");
+    assert_eq!(download_counts(&browser), (n, 0, 0), "first visit downloads every shard");
+
+    let (phase, text) = load_model(&browser, &url, model);
+    assert_eq!(phase, "ready", "{text}");
+    assert_eq!(download_counts(&browser), (0, n, 0), "second visit reads every shard from the cache");
+    browser.screenshot("pack-from-cache");
+
+    // An interrupted download: one stored shard is missing, the others are reused.
+    let removed = browser.js(
+        "return caches.open('conan-packs-v1').then(c => c.keys().then(ks => c.delete(ks[0]).then(() => ks.length)))",
+        json!([]),
+    );
+    assert_eq!(removed.as_u64(), Some(n));
+    let (phase, text) = load_model(&browser, &url, model);
+    assert_eq!(phase, "ready", "{text}");
+    assert_eq!(download_counts(&browser), (1, n - 1, 0), "resume fetches only the missing shard");
+
+    // A shard whose bytes no longer match the manifest: fetched once more, then refused by name.
+    browser.js("return caches.delete('conan-packs-v1')", json!([]));
+    let victim = pack.join(&shards[1]);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&victim, bytes).unwrap();
+    let (phase, text) = load_model(&browser, &url, model);
+    assert_eq!(phase, "failed", "{text}");
+    assert!(text.contains(&shards[1]) && text.contains("SHA-256") && text.contains("fetching it again"), "{text}");
+
+    // A model whose largest tensor cannot fit one GPU buffer is refused before any shard is
+    // fetched, with the numbers (SwiftShader allows 1 GiB).
+    let big = root().join("web/dist/static/models/too-big");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut m = manifest.clone();
+    m["config"]["vocab_size"] = json!(4_500_000); // 4.5M × 64 × 4 bytes = 1152 MB
+    std::fs::write(big.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    std::fs::copy(pack.join("tokenizer.json"), big.join("tokenizer.json")).unwrap();
+    let (phase, text) = load_model(&browser, &url, "static/models/too-big");
+    assert_eq!(phase, "failed", "{text}");
+    assert!(text.contains("1152.0 MB") && text.contains("maxStorageBufferBindingSize") && text.contains("nothing was downloaded"), "{text}");
 }

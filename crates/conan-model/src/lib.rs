@@ -6,6 +6,7 @@
 //! - [`embed`]: tokenizer + model on one device.
 //! - [`pack`]: quantized model packs (manifest + hashed shards ≤ 128 MiB).
 //! - [`synth`]: seeded random checkpoints for speed and memory work.
+//! - [`save`]: modules back to Hugging Face layout (for trained models).
 
 pub mod config;
 pub mod embed;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod load;
 pub mod model;
 pub mod pack;
+pub mod save;
 pub mod synth;
 
 pub use config::{Config, Pooling};

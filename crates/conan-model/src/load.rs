@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::config::{Config, Pooling};
 use crate::error::ModelError;
 use crate::model::{Attention, ConanModel, Layer, Mlp};
-use crate::pack::{Manifest, verify_shard};
+use crate::pack::{Manifest, ShardEntry, verify_shard};
 
 /// Where a model's files come from. Paths are relative to the model root, `/`-separated.
 #[allow(async_fn_in_trait)] // used on one thread (the browser worker or the CLI)
@@ -31,6 +31,23 @@ pub trait FileSource {
         self.read(path)
             .await?
             .ok_or_else(|| ModelError::Io(format!("{}: {path} not found", self.describe())))
+    }
+
+    /// Called once a pack's manifest is read, before any shard is: a source can refuse a
+    /// pack the device cannot hold, or announce the download, before fetching anything.
+    async fn before_shards(&self, _manifest: &Manifest) -> Result<(), ModelError> {
+        Ok(())
+    }
+
+    /// One pack shard, already checked against its size and SHA-256. A caching source
+    /// overrides this to serve verified copies and refetch bad ones.
+    async fn read_shard(&self, entry: &ShardEntry) -> Result<Vec<u8>, ModelError> {
+        let bytes = self
+            .read(&entry.file)
+            .await?
+            .ok_or_else(|| ModelError::Weights(format!("shard {} is missing from {}", entry.file, self.describe())))?;
+        verify_shard(entry, &bytes)?;
+        Ok(bytes)
     }
 }
 
@@ -87,14 +104,10 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
     if let Some(bytes) = src.read("manifest.json").await? {
         let manifest = Manifest::from_json(&bytes)?;
         let tokenizer_json = src.require(&manifest.tokenizer).await?;
+        src.before_shards(&manifest).await?;
         let mut shards = Vec::with_capacity(manifest.shards.len());
         for entry in &manifest.shards {
-            let bytes = src
-                .read(&entry.file)
-                .await?
-                .ok_or_else(|| ModelError::Weights(format!("shard {} is missing from {}", entry.file, src.describe())))?;
-            verify_shard(entry, &bytes)?;
-            shards.push((entry.file.clone(), bytes));
+            shards.push((entry.file.clone(), src.read_shard(entry).await?));
         }
         return Ok(ModelFiles {
             config: manifest.config.clone(),

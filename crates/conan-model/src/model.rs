@@ -200,9 +200,17 @@ impl ConanModel {
 
     /// Sentence vectors `[batch, dims]`, pooled, truncated to `dims` and L2-normalised.
     pub fn embed(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], dims: usize) -> Tensor<2> {
-        let states = self.hidden_states(ids, mask.clone());
+        let pooled = self.pooled(ids, mask, lengths, self.attention_mode());
+        let h = pooled.dims()[1];
+        l2_normalize(pooled.narrow(1, 0, dims.min(h)))
+    }
+
+    /// Pooled, not yet normalised sentence vectors `[batch, hidden]` under `mode`. Training
+    /// uses this directly: the Matryoshka loss normalises each prefix of the same vector.
+    pub fn pooled(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<2> {
+        let states = self.hidden_states_with(ids, mask.clone(), lengths, mode);
         let [b, t, h] = states.dims();
-        let pooled = match self.pooling {
+        match self.pooling {
             Pooling::Mean => {
                 let weights = mask.reshape([b, t, 1]);
                 let counts = weights.clone().sum_dim(1); // [b, 1, 1]
@@ -220,8 +228,7 @@ impl ConanModel {
                     .expand([b, 1, h]);
                 states.gather(1, index).reshape([b, h])
             }
-        };
-        l2_normalize(pooled.narrow(1, 0, dims.min(h)))
+        }
     }
 }
 

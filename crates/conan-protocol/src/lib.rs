@@ -46,6 +46,18 @@ pub enum Response {
         model: ModelSummary,
         backend: BackendInfo,
         load_ms: f64,
+        /// How a pack's shards arrived (network or the browser cache); `None` for a
+        /// Hugging Face folder, which is fetched plainly.
+        download: Option<DownloadSummary>,
+    },
+    /// A pack download in progress: bytes over all shards (cached ones count as loaded).
+    Download {
+        file: String,
+        loaded: u64,
+        total: u64,
+        files_done: usize,
+        files: usize,
+        bytes_per_s: f64,
     },
     Embedded(EmbedResult),
     Tasks { tasks: Vec<TaskInfo> },
@@ -123,4 +135,20 @@ pub struct TaskSummary {
     pub main_score: f64,
     pub texts: usize,
     pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DownloadSummary {
+    pub files: usize,
+    pub total_bytes: u64,
+    pub fetched_files: usize,
+    pub fetched_bytes: u64,
+    pub cached_files: usize,
+    pub cached_bytes: u64,
+    /// Shards fetched a second time after a failed hash.
+    pub refetched: usize,
+    /// The largest GPU buffer the model needs (one tensor as f32).
+    pub largest_buffer_bytes: u64,
+    /// Things the user should know (e.g. the cache was full).
+    pub notices: Vec<String>,
 }

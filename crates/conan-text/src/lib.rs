@@ -144,18 +144,28 @@ impl TextEncoder {
             ids.truncate(self.max_len);
             rows.push(ids);
         }
-        let seq = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut batch = TokenBatch::from_rows(&rows);
+        batch.truncated = truncated;
+        Ok(batch)
+    }
+}
+
+impl TokenBatch {
+    /// Right-pad already tokenized rows to the longest one (nothing truncated).
+    pub fn from_rows<R: AsRef<[u32]>>(rows: &[R]) -> Self {
+        let seq = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
         let mut ids = vec![PAD_ID; rows.len() * seq];
         for (r, row) in rows.iter().enumerate() {
+            let row = row.as_ref();
             ids[r * seq..r * seq + row.len()].copy_from_slice(row);
         }
-        Ok(TokenBatch {
-            lengths: rows.iter().map(Vec::len).collect(),
-            truncated,
+        TokenBatch {
+            lengths: rows.iter().map(|r| r.as_ref().len()).collect(),
+            truncated: vec![false; rows.len()],
             batch: rows.len(),
             seq,
             ids,
-        })
+        }
     }
 }
 

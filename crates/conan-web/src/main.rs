@@ -9,16 +9,16 @@ mod worker;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use conan_protocol::{BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSummary};
+use conan_protocol::{BackendInfo, DownloadSummary, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSummary};
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
 use crate::bench::BenchPage;
-use crate::panels::{ResultView, StatusPanel};
+use crate::panels::{DownloadProgress, ResultView, StatusPanel};
 use crate::worker::WorkerHandle;
 
 /// The model the app loads unless `?model=URL` says otherwise.
-const DEFAULT_MODEL: &str = "static/models/tiny";
+const DEFAULT_MODEL: &str = "static/models/conan-mini/q8";
 
 #[derive(Clone, PartialEq)]
 pub enum Phase {
@@ -64,6 +64,8 @@ struct AppState {
     backend: Option<BackendInfo>,
     model: Option<ModelSummary>,
     load_ms: Option<f64>,
+    download: Option<DownloadSummary>,
+    progress: Option<DownloadProgress>,
     result: Option<EmbedResult>,
     /// Texts of the last embed request, shown beside their vectors.
     last_texts: Vec<String>,
@@ -105,11 +107,23 @@ impl Reducible for AppState {
                         s.phase = Phase::Loading(message);
                     }
                 }
-                Response::Loaded { model, backend, load_ms } => {
+                Response::Loaded { model, backend, load_ms, download } => {
                     s.phase = Phase::Ready;
                     s.model = Some(model);
                     s.backend = Some(backend);
                     s.load_ms = Some(load_ms);
+                    s.download = download;
+                    s.progress = None;
+                }
+                Response::Download { file, loaded, total, files_done, files, bytes_per_s } => {
+                    s.progress = Some(DownloadProgress {
+                        file,
+                        loaded,
+                        total,
+                        files_done,
+                        files,
+                        bytes_per_s,
+                    });
                 }
                 Response::Embedded(result) => {
                     s.busy = false;
@@ -138,6 +152,7 @@ impl Reducible for AppState {
                 }
                 Response::Failed { id: None, message } if !matches!(s.phase, Phase::Ready) => {
                     s.phase = Phase::Failed(message);
+                    s.progress = None;
                 }
                 Response::Failed { message, .. } => {
                     s.busy = false;
@@ -168,6 +183,8 @@ fn app() -> Html {
         backend: None,
         model: None,
         load_ms: None,
+        download: None,
+        progress: None,
         result: None,
         last_texts: vec![],
         error: None,
@@ -242,7 +259,8 @@ fn app() -> Html {
                     { nav(Page::Benchmark, "Benchmark", "#benchmark") }
                 </nav>
             </header>
-            <StatusPanel phase={state.phase.clone()} backend={state.backend.clone()} model={state.model.clone()} load_ms={state.load_ms} />
+            <StatusPanel phase={state.phase.clone()} backend={state.backend.clone()} model={state.model.clone()} load_ms={state.load_ms}
+                download={state.download.clone()} progress={state.progress.clone()} />
             {
                 match *page {
                     Page::Embed => html! { <EmbedPage ready={ready} busy={state.busy} next_id={state.next_id}

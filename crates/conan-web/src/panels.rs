@@ -1,6 +1,6 @@
 //! Status of the worker, backend and model; and the Embed page's result view.
 
-use conan_protocol::{BackendInfo, EmbedResult, ModelSummary};
+use conan_protocol::{BackendInfo, DownloadSummary, EmbedResult, ModelSummary};
 use yew::prelude::*;
 
 use crate::Phase;
@@ -11,6 +11,23 @@ pub struct StatusProps {
     pub backend: Option<BackendInfo>,
     pub model: Option<ModelSummary>,
     pub load_ms: Option<f64>,
+    pub download: Option<DownloadSummary>,
+    pub progress: Option<DownloadProgress>,
+}
+
+/// The latest `Response::Download` of a pack being fetched.
+#[derive(Clone, PartialEq)]
+pub struct DownloadProgress {
+    pub file: String,
+    pub loaded: u64,
+    pub total: u64,
+    pub files_done: usize,
+    pub files: usize,
+    pub bytes_per_s: f64,
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 #[function_component(StatusPanel)]
@@ -43,6 +60,24 @@ pub fn status_panel(p: &StatusProps) -> Html {
                 if let Some(notice) = &b.notice {
                     <p class="notice" id="backend-notice">{ notice }</p>
                 }
+            }
+            if let (Some(d), false) = (&p.progress, matches!(p.phase, Phase::Ready)) {
+                <div class="download" id="download-progress">
+                    <progress max={d.total.max(1).to_string()} value={d.loaded.to_string()}></progress>
+                    <span class="muted">{ format!(" {} of {} ({:.0}%) · shard {} of {} ({}){}",
+                        mb(d.loaded), mb(d.total), 100.0 * d.loaded as f64 / d.total.max(1) as f64,
+                        (d.files_done + 1).min(d.files), d.files, d.file,
+                        if d.bytes_per_s > 0.0 { format!(" · {:.1} MB/s", d.bytes_per_s / 1e6) } else { String::new() }) }</span>
+                </div>
+            }
+            if let Some(d) = &p.download {
+                <p class="muted" id="download" data-fetched={d.fetched_files.to_string()} data-cached={d.cached_files.to_string()}
+                   data-refetched={d.refetched.to_string()}>
+                    { format!("Pack: {} shard(s), {}: {} downloaded, {} from this browser's cache{}",
+                        d.files, mb(d.total_bytes), d.fetched_files, d.cached_files,
+                        if d.refetched > 0 { format!(", {} fetched again after a bad hash", d.refetched) } else { String::new() }) }
+                    { for d.notices.iter().map(|n| html! { <span class="notice">{ format!(" {n}") }</span> }) }
+                </p>
             }
             if let Some(m) = &p.model {
                 <p id="model">

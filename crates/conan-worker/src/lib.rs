@@ -4,31 +4,35 @@
 //!
 //! Messages are `conan_protocol::{Request, Response}`, handled strictly in arrival order.
 
+mod download;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use download::{BufferLimits, FetchSource};
+
 use conan_model::burn::prelude::Device;
 use conan_model::burn::tensor::wgpu::WgpuBackend;
-use conan_model::{Embedder, FileSource, ModelError, read_files};
+use conan_model::{Embedder, FileSource, read_files};
 use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
 use conan_protocol::{BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSource, TaskSummary};
 use futures::StreamExt;
 use futures::channel::mpsc;
-use js_sys::{Reflect, Uint8Array};
+use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-fn scope() -> DedicatedWorkerGlobalScope {
+pub(crate) fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     scope().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }
 
-fn post(response: &Response) {
+pub(crate) fn post(response: &Response) {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     match serde::Serialize::serialize(response, &serializer) {
         Ok(value) => {
@@ -38,35 +42,7 @@ fn post(response: &Response) {
     }
 }
 
-/// Files fetched over HTTP from `base` (same origin as the app).
-struct FetchSource {
-    base: String,
-}
-
-impl FileSource for FetchSource {
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
-        let url = format!("{}/{}", self.base.trim_end_matches('/'), path);
-        let io = |e: JsValue| ModelError::Io(format!("{url}: {}", js_error(&e)));
-        let response: web_sys::Response = JsFuture::from(scope().fetch_with_str(&url))
-            .await
-            .map_err(io)?
-            .unchecked_into();
-        if response.status() == 404 {
-            return Ok(None);
-        }
-        if !response.ok() {
-            return Err(ModelError::Io(format!("{url}: HTTP {}", response.status())));
-        }
-        let buffer = JsFuture::from(response.array_buffer().map_err(io)?).await.map_err(io)?;
-        Ok(Some(Uint8Array::new(&buffer).to_vec()))
-    }
-
-    fn describe(&self) -> String {
-        self.base.clone()
-    }
-}
-
-fn js_error(e: &JsValue) -> String {
+pub(crate) fn js_error(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())
@@ -173,7 +149,7 @@ async fn start_device(prefer_webgpu: bool) -> (Device, BackendInfo) {
 const TASKS_URL: &str = "static/tasks";
 
 async fn bundled_names() -> Result<Vec<String>, String> {
-    let index = FetchSource { base: TASKS_URL.into() }
+    let index = FetchSource::new(TASKS_URL)
         .require("index.json")
         .await
         .map_err(|e| e.to_string())?;
@@ -181,9 +157,7 @@ async fn bundled_names() -> Result<Vec<String>, String> {
 }
 
 async fn bundled_meta(name: &str) -> Result<(FetchSource, Vec<u8>, conan_eval::TaskMeta), String> {
-    let src = FetchSource {
-        base: format!("{TASKS_URL}/{name}"),
-    };
+    let src = FetchSource::new(format!("{TASKS_URL}/{name}"));
     let bytes = src.require("task.json").await.map_err(|e| e.to_string())?;
     let meta = serde_json::from_slice(&bytes).map_err(|e| format!("{name}/task.json: {e}"))?;
     Ok((src, bytes, meta))
@@ -310,13 +284,21 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             post(&Response::Status {
                 message: format!("loading model from {base_url}"),
             });
+            let mut source = FetchSource::new(base_url.clone());
+            if backend.kind == "webgpu" {
+                source.limits = BufferLimits {
+                    max_storage_buffer_binding_size: backend.max_storage_buffer_binding_size,
+                    max_buffer_size: backend.max_buffer_size,
+                };
+            }
             let loaded = async {
-                let files = read_files(&FetchSource { base: base_url.clone() }).await?;
-                Embedder::new(&files, &device)
+                let files = read_files(&source).await?;
+                let is_pack = files.pack.is_some();
+                Embedder::new(&files, &device).map(|e| (e, is_pack))
             }
             .await;
             match loaded {
-                Ok(embedder) => {
+                Ok((embedder, is_pack)) => {
                     let c = &embedder.config;
                     let model = ModelSummary {
                         source: base_url,
@@ -334,6 +316,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                         model,
                         backend,
                         load_ms: now_ms() - start,
+                        download: is_pack.then(|| source.summary.take()),
                     }
                 }
                 Err(e) => Response::Failed {

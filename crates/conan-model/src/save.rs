@@ -1,0 +1,98 @@
+//! Modules → Hugging Face layout: the inverse of [`crate::load::build_model`], so a model
+//! trained here is written as `config.json` + `model.safetensors` + `tokenizer.json` and
+//! loads back through the same checked path as any downloaded checkpoint.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::module::Param;
+use burn::nn::{Linear, RmsNorm};
+use burn::prelude::*;
+
+use crate::config::Config;
+use crate::error::ModelError;
+use crate::load::HostTensor;
+use crate::model::ConanModel;
+
+fn host<const D: usize>(tensor: Tensor<D>) -> HostTensor {
+    let shape = tensor.dims().to_vec();
+    let values = tensor.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 tensor data");
+    HostTensor { values, shape }
+}
+
+fn vector(out: &mut HashMap<String, HostTensor>, name: String, p: &Param<Tensor<1>>) {
+    out.insert(name, host(p.val()));
+}
+
+fn norm(out: &mut HashMap<String, HostTensor>, name: String, n: &RmsNorm) {
+    vector(out, name, &n.gamma);
+}
+
+/// burn's `Linear` holds `[in, out]`; HF stores `[out, in]`.
+fn linear(out: &mut HashMap<String, HostTensor>, prefix: String, l: &Linear) {
+    out.insert(format!("{prefix}.weight"), host(l.weight.val().transpose()));
+    if let Some(bias) = &l.bias {
+        vector(out, format!("{prefix}.bias"), bias);
+    }
+}
+
+/// Every weight of `model` under its checkpoint name (without `model.`), as f32 on the host.
+/// Reads tensors back synchronously, so it is for native callers (training, conversion).
+pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
+    let mut out = HashMap::new();
+    out.insert("embed_tokens.weight".into(), host(model.embed_tokens.weight.val()));
+    for (i, layer) in model.layers.iter().enumerate() {
+        let p = format!("layers.{i}");
+        norm(&mut out, format!("{p}.input_layernorm.weight"), &layer.input_layernorm);
+        let attn = &layer.self_attn;
+        for (name, l) in [("q_proj", &attn.q_proj), ("k_proj", &attn.k_proj), ("v_proj", &attn.v_proj), ("o_proj", &attn.o_proj)] {
+            linear(&mut out, format!("{p}.self_attn.{name}"), l);
+        }
+        if let Some(n) = &attn.q_norm {
+            norm(&mut out, format!("{p}.self_attn.q_norm.weight"), n);
+        }
+        if let Some(n) = &attn.k_norm {
+            norm(&mut out, format!("{p}.self_attn.k_norm.weight"), n);
+        }
+        norm(&mut out, format!("{p}.post_attention_layernorm.weight"), &layer.post_attention_layernorm);
+        for (name, l) in [("gate_proj", &layer.mlp.gate_proj), ("up_proj", &layer.mlp.up_proj), ("down_proj", &layer.mlp.down_proj)] {
+            linear(&mut out, format!("{p}.mlp.{name}"), l);
+        }
+    }
+    norm(&mut out, "norm.weight".into(), &model.norm);
+    out
+}
+
+/// Write an f32 checkpoint in HF layout to `out`: `config.json`, `model.safetensors`
+/// (names prefixed `model.`, in `config.tensor_shapes()` order) and `tokenizer.json`.
+pub fn write_checkpoint(config: &Config, tensors: &HashMap<String, HostTensor>, tokenizer_json: &str, out: &Path) -> Result<(), ModelError> {
+    config.validate()?;
+    let io = |p: &Path, e: std::io::Error| ModelError::Io(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
+    let mut views = Vec::new();
+    for (name, shape) in config.tensor_shapes() {
+        let t = tensors
+            .get(&name)
+            .ok_or_else(|| ModelError::Weights(format!("{name} is missing from the tensors to save")))?;
+        if t.shape != shape {
+            return Err(ModelError::Weights(format!("{name} has shape {:?}, the config says {shape:?}", t.shape)));
+        }
+        let bytes: Vec<u8> = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        views.push((format!("model.{name}"), shape, bytes));
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView)> = views
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .expect("shape and byte length agree");
+            (name.clone(), view)
+        })
+        .collect();
+    let weights = out.join("model.safetensors");
+    safetensors::serialize_to_file(views, None, &weights).map_err(|e| ModelError::Io(format!("{}: {e}", weights.display())))?;
+    let config_path = out.join("config.json");
+    std::fs::write(&config_path, config.to_json() + "\n").map_err(|e| io(&config_path, e))?;
+    let tok_path = out.join("tokenizer.json");
+    std::fs::write(&tok_path, tokenizer_json).map_err(|e| io(&tok_path, e))?;
+    Ok(())
+}

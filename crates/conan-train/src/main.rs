@@ -1,0 +1,238 @@
+//! `conan-train`: trains conan-mini from scratch with a fixed seed.
+//!
+//! train files → own BPE vocabulary → random Conan-architecture model → weakly supervised
+//! stage (soft mask, distillation, cross-lingual InfoNCE) → supervised stage (dynamic hard
+//! negatives, Matryoshka) → f32 checkpoint in HF layout + loss log, curve and summary.
+//! `tools/train_mini.sh` chains it with the teacher step and `conan convert`.
+
+mod chart;
+mod corpus;
+mod recipe;
+mod train;
+mod vocab;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use clap::Parser;
+use conan_model::{Config, HostTensor, build_model};
+use conan_text::TextEncoder;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use corpus::{Corpus, Teacher, read_tatoeba};
+use train::{Recipe, Trainer, dev_bitext};
+
+#[derive(Parser, Debug)]
+#[command(name = "conan-train", about = "Train conan-mini with the Conan-Embedding-v2 recipe on the train files")]
+struct Cli {
+    /// ../shared/data (train files are read; dev only for the progress numbers).
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    /// Teacher vectors from tools/teacher.py; without them the distillation term is off.
+    #[arg(long, default_value = "target/teacher")]
+    teacher: PathBuf,
+    /// Output folder: checkpoint/ (HF layout), losses.csv, loss.svg, training.json.
+    #[arg(long, default_value = "target/conan-mini")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 16384)]
+    vocab: usize,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 4)]
+    layers: usize,
+    #[arg(long, default_value_t = 768)]
+    ffn: usize,
+    #[arg(long, default_value_t = 1400)]
+    weak_steps: usize,
+    #[arg(long, default_value_t = 600)]
+    supervised_steps: usize,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 16)]
+    dictionary_pairs: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 20.0)]
+    distill_weight: f64,
+    #[arg(long, default_value_t = 200)]
+    eval_every: usize,
+    /// Ablation: bidirectional attention from the first step.
+    #[arg(long)]
+    no_soft_mask: bool,
+    /// Ablation: no translation-pair InfoNCE (alignment from distillation alone).
+    #[arg(long)]
+    no_cross_lingual: bool,
+    /// Ablation: hard negatives mined once and never replaced.
+    #[arg(long)]
+    no_dynamic_negatives: bool,
+    /// Print the tokenizer study (own BPE at 8k/16k/32k vs pruned Qwen3) and exit.
+    #[arg(long)]
+    vocab_study: bool,
+    /// Use at most this many sentence pairs (for quick runs and tests).
+    #[arg(long)]
+    limit_pairs: Option<usize>,
+}
+
+/// Llama-style initialisation (uniform with std 0.02; norms at 1), seeded.
+fn init_tensors(config: &Config, seed: u64) -> HashMap<String, HostTensor> {
+    let mut rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(seed);
+    let spread = 0.02f32 * 3f32.sqrt();
+    config
+        .tensor_shapes()
+        .into_iter()
+        .map(|(name, shape)| {
+            let len: usize = shape.iter().product();
+            let values = if name.ends_with("norm.weight") {
+                vec![1.0; len]
+            } else {
+                (0..len).map(|_| rng.random_range(-spread..spread)).collect()
+            };
+            (name, HostTensor { values, shape })
+        })
+        .collect()
+}
+
+fn vocab_study(cli: &Cli, corpus: &Corpus) -> Result<()> {
+    let train: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
+    let dev = read_tatoeba(&cli.data.join("tatoeba/dev.tsv"))?;
+    let zh: Vec<&str> = dev.iter().map(|p| p.0.as_str()).collect();
+    let en: Vec<&str> = dev.iter().map(|p| p.1.as_str()).collect();
+    let qwen3 = std::fs::read_to_string(cli.data.join("tokenizers/qwen3/tokenizer.json")).ok();
+    let rows = vocab::study(&train, &zh, &en, qwen3.as_deref())?;
+    println!("| tokenizer | vocabulary | embedding rows | tokens/zh dev sentence | tokens/en dev sentence | dev ids without a row |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!("| {} | {} | {} | {:.2} | {:.2} | {} |", r.name, r.vocabulary, r.rows, r.zh_tokens, r.en_tokens, r.dev_ids_without_row);
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let started = std::time::Instant::now();
+    let mut corpus = Corpus::load_train(&cli.data)?;
+    if let Some(limit) = cli.limit_pairs {
+        corpus = corpus.limited(limit);
+    }
+    eprintln!(
+        "train data: {} sentence pairs, {} dictionary pairs, {} distinct texts",
+        corpus.sentences.len(),
+        corpus.dictionary.len(),
+        corpus.texts.len()
+    );
+    let teacher = match Teacher::load(&cli.teacher) {
+        Ok(t) => {
+            eprintln!("teacher: {} vectors × {}", t.len(), t.dims);
+            Some(t)
+        }
+        Err(e) if cli.distill_weight == 0.0 => {
+            eprintln!("teacher: not used ({e:#})");
+            None
+        }
+        Err(e) => bail!("{e:#}\n(run tools/teacher.py first, or pass --distill-weight 0)"),
+    };
+
+    if cli.vocab_study {
+        return vocab_study(&cli, &corpus);
+    }
+    let vocab_started = std::time::Instant::now();
+    let tokenizer_json = vocab::train_bpe(corpus.texts.iter().map(String::as_str), cli.vocab)?;
+    let encoder = TextEncoder::from_json(&tokenizer_json, 512)?;
+    eprintln!("vocabulary: {} tokens in {:.1} s", encoder.vocab_size(), vocab_started.elapsed().as_secs_f64());
+
+    let heads = (cli.hidden / 64).max(1);
+    let config = Config {
+        hidden_size: cli.hidden,
+        num_hidden_layers: cli.layers,
+        num_attention_heads: heads,
+        num_key_value_heads: Some((heads / 2).max(1)),
+        head_dim: Some(cli.hidden / heads),
+        intermediate_size: cli.ffn,
+        vocab_size: encoder.vocab_size(),
+        max_position_embeddings: 512,
+        matryoshka_dims: [64, 128, 256, 384, 512].into_iter().filter(|&d| d < cli.hidden).chain([cli.hidden]).collect(),
+        ..Config::conan_v2()
+    };
+    config.validate()?;
+    eprintln!("model: {} ({} parameters)", conan_model::model::describe(&config), config.num_params());
+
+    let recipe = Recipe {
+        seed: cli.seed,
+        weak_steps: cli.weak_steps,
+        supervised_steps: cli.supervised_steps,
+        batch: cli.batch,
+        dictionary_pairs: cli.dictionary_pairs.min(cli.batch / 2),
+        max_len: 32,
+        peak_lr: cli.lr,
+        warmup: (cli.weak_steps + cli.supervised_steps).min(100),
+        temperature: 0.05,
+        distill_weight: if teacher.is_some() { cli.distill_weight } else { 0.0 },
+        soft_mask_share: 0.5,
+        soft_mask: !cli.no_soft_mask,
+        cross_lingual: !cli.no_cross_lingual,
+        dynamic_negatives: !cli.no_dynamic_negatives,
+        remine_every: 200,
+        eval_every: cli.eval_every,
+    };
+    let dev: Vec<(String, String)> = {
+        // One English per Chinese sentence, the first 1,000 as in the published teacher numbers.
+        let mut seen = std::collections::HashSet::new();
+        read_tatoeba(&cli.data.join("tatoeba/dev.tsv"))?
+            .into_iter()
+            .filter(|(zh, _)| seen.insert(zh.clone()))
+            .take(1000)
+            .collect()
+    };
+
+    let device = Device::flex().autodiff();
+    let model = build_model(&config, init_tensors(&config, cli.seed), &device)?;
+    let trainer = Trainer {
+        config: config.clone(),
+        recipe: recipe.clone(),
+        corpus: &corpus,
+        teacher: teacher.as_ref(),
+        encoder: &encoder,
+        dev: &dev,
+    };
+    let outcome = trainer.run(model, &device)?;
+
+    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+    let tensors = conan_model::save::model_tensors(&outcome.model);
+    let checkpoint = cli.out.join("checkpoint");
+    conan_model::save::write_checkpoint(&config, &tensors, &tokenizer_json, &checkpoint)?;
+
+    let mut csv = std::fs::File::create(cli.out.join("losses.csv"))?;
+    writeln!(csv, "step,stage,alpha,lr,loss,contrastive,distill,replaced,seconds")?;
+    for s in &outcome.log {
+        writeln!(csv, "{},{},{},{},{},{},{},{},{:.2}", s.step, s.stage, s.alpha, s.lr, s.loss, s.contrastive, s.distill, s.replaced, s.seconds)?;
+    }
+    chart::loss_curve(&outcome.log, recipe.weak_steps, &cli.out.join("loss.svg"))?;
+    let (zh_en, en_zh) = dev_bitext(&outcome.model, &encoder, &dev, &Device::flex());
+    let summary = serde_json::json!({
+        "config": config,
+        "parameters": config.num_params(),
+        "recipe": recipe,
+        "train_sentence_pairs": corpus.sentences.len(),
+        "train_dictionary_pairs": corpus.dictionary.len(),
+        "teacher": teacher.as_ref().map(|t| t.len()),
+        "vocabulary": encoder.vocab_size(),
+        "train_seconds": outcome.seconds,
+        "total_seconds": started.elapsed().as_secs_f64(),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "dev_tatoeba_bitext": { "zh_to_en": zh_en, "en_to_zh": en_zh, "pairs": dev.len() },
+        "dev_progress": outcome.dev,
+    });
+    std::fs::write(cli.out.join("training.json"), serde_json::to_string_pretty(&summary)? + "\n")?;
+    eprintln!(
+        "done in {:.0} s: dev Tatoeba bitext zh→en {zh_en:.4}, en→zh {en_zh:.4}; checkpoint in {}",
+        started.elapsed().as_secs_f64(),
+        checkpoint.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! The training loop: stage "weakly supervised" (teacher distillation + cross-lingual
+//! InfoNCE under the soft mask) then stage "supervised" (InfoNCE with dynamically mined
+//! hard negatives, Matryoshka dims), logging every step.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::prelude::*;
+use conan_model::model::l2_normalize;
+use conan_model::{AttentionMode, ConanModel, Config};
+use conan_text::{TextEncoder, TokenBatch};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::corpus::{Corpus, Pair, Teacher};
+use crate::recipe::{info_nce, learning_rate, replace_negative, similarity_distillation, soft_mask_alpha};
+
+/// Everything that decides a run; written to training.json with the results.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recipe {
+    pub seed: u64,
+    pub weak_steps: usize,
+    pub supervised_steps: usize,
+    /// Translation pairs per step (Chinese and English rows each).
+    pub batch: usize,
+    /// Of those, CC-CEDICT word pairs.
+    pub dictionary_pairs: usize,
+    pub max_len: usize,
+    pub peak_lr: f64,
+    pub warmup: usize,
+    pub temperature: f64,
+    pub distill_weight: f64,
+    /// Soft-mask τ as a share of the weakly supervised stage.
+    pub soft_mask_share: f64,
+    pub soft_mask: bool,
+    pub cross_lingual: bool,
+    pub dynamic_negatives: bool,
+    /// Steps between two full re-minings of hard negatives in the supervised stage.
+    pub remine_every: usize,
+    pub eval_every: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepLog {
+    pub step: usize,
+    pub stage: &'static str,
+    pub alpha: f32,
+    pub lr: f64,
+    pub loss: f32,
+    pub contrastive: f32,
+    pub distill: f32,
+    pub replaced: usize,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DevScore {
+    pub step: usize,
+    pub zh_to_en: f64,
+    pub en_to_zh: f64,
+}
+
+pub struct Outcome {
+    pub model: ConanModel,
+    pub log: Vec<StepLog>,
+    pub dev: Vec<DevScore>,
+    pub seconds: f64,
+}
+
+/// Pre-tokenized texts: every row the loop will ever feed, truncated once.
+struct Tokens {
+    rows: Vec<Vec<u32>>,
+}
+
+impl Tokens {
+    fn new(texts: &[String], encoder: &TextEncoder, max_len: usize) -> Result<Self> {
+        let rows = texts
+            .iter()
+            .map(|t| {
+                let mut ids = encoder.encode(t)?;
+                ids.truncate(max_len);
+                Ok(ids)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { rows })
+    }
+
+    fn batch(&self, ids: &[usize], device: &Device) -> (Tensor<2, Int>, Tensor<2>, Vec<usize>) {
+        let rows: Vec<&[u32]> = ids.iter().map(|&i| self.rows[i].as_slice()).collect();
+        to_tensors(&TokenBatch::from_rows(&rows), device)
+    }
+}
+
+fn to_tensors(b: &TokenBatch, device: &Device) -> (Tensor<2, Int>, Tensor<2>, Vec<usize>) {
+    let ids: Vec<i32> = b.ids.iter().map(|&i| i as i32).collect();
+    (
+        Tensor::from_data(TensorData::new(ids, [b.batch, b.seq]), device),
+        Tensor::from_data(TensorData::new(b.mask(), [b.batch, b.seq]), device),
+        b.lengths.clone(),
+    )
+}
+
+/// Batches of sentence pairs with similar lengths (little padding), in random order, with
+/// no text twice in one batch (a repeated text would be its own false negative).
+fn epoch_batches(pairs: &[Pair], tokens: &Tokens, batch: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<Pair>> {
+    let mut order: Vec<Pair> = pairs.to_vec();
+    order.shuffle(rng);
+    let mut out = Vec::new();
+    for chunk in order.chunks(batch * 50) {
+        let mut chunk = chunk.to_vec();
+        chunk.sort_by_key(|p| tokens.rows[p.zh].len().max(tokens.rows[p.en].len()));
+        let mut current = Vec::new();
+        let mut seen = HashSet::new();
+        for p in chunk {
+            if seen.contains(&p.zh) || seen.contains(&p.en) {
+                continue;
+            }
+            seen.insert(p.zh);
+            seen.insert(p.en);
+            current.push(p);
+            if current.len() == batch {
+                out.push(std::mem::take(&mut current));
+                seen.clear();
+            }
+        }
+    }
+    out.shuffle(rng);
+    out
+}
+
+/// Unit vectors `[n, dims]` for `ids`, forward only, on the model's (inner) device.
+fn embed_all(model: &ConanModel, tokens: &Tokens, ids: &[usize], dims: usize, device: &Device) -> Tensor<2> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| tokens.rows[ids[i]].len());
+    let mut parts = Vec::new();
+    for chunk in order.chunks(256) {
+        let rows: Vec<usize> = chunk.iter().map(|&i| ids[i]).collect();
+        let (ids_t, mask, lengths) = tokens.batch(&rows, device);
+        let pooled = model.pooled(ids_t, mask, &lengths, AttentionMode::Bidirectional);
+        parts.push(l2_normalize(pooled.narrow(1, 0, dims)));
+    }
+    let sorted = Tensor::cat(parts, 0);
+    // Undo the length sort.
+    let mut inverse = vec![0i32; ids.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        inverse[i] = pos as i32;
+    }
+    let inverse = Tensor::<1, Int>::from_data(TensorData::new(inverse, [ids.len()]), device);
+    sorted.select(0, inverse)
+}
+
+fn host(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
+}
+
+/// Tatoeba dev bitext top-1 accuracy in both directions (one English per Chinese).
+pub fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)], device: &Device) -> (f64, f64) {
+    let texts: Vec<String> = dev.iter().flat_map(|(z, e)| [z.clone(), e.clone()]).collect();
+    let tokens = Tokens::new(&texts, encoder, 64).expect("dev texts tokenize");
+    let n = dev.len();
+    let zh: Vec<usize> = (0..n).map(|i| 2 * i).collect();
+    let en: Vec<usize> = (0..n).map(|i| 2 * i + 1).collect();
+    let h = model.hidden_size();
+    let z = embed_all(model, &tokens, &zh, h, device);
+    let e = embed_all(model, &tokens, &en, h, device);
+    let sims = host(z.matmul(e.transpose()));
+    let top1 = |by_row: bool| {
+        (0..n)
+            .filter(|&i| {
+                let score = |j: usize| if by_row { sims[i * n + j] } else { sims[j * n + i] };
+                let own = score(i);
+                (0..n).all(|j| j == i || score(j) < own)
+            })
+            .count() as f64
+            / n as f64
+    };
+    (top1(true), top1(false))
+}
+
+/// Hard-negative state of one Chinese query: candidate English sentences from the last
+/// mining, best first, with their scores then (S0), and which one is in use.
+#[derive(Default, Clone)]
+struct Negatives {
+    candidates: Vec<(usize, f32)>,
+    current: usize,
+}
+
+impl Negatives {
+    fn active(&self) -> Option<(usize, f32)> {
+        self.candidates.get(self.current).copied()
+    }
+}
+
+/// Mine hard negatives for every sentence pair's Chinese side among all English sentences:
+/// top candidates by cosine (128-d prefix, for speed), minus its own translations and any
+/// candidate scoring above 0.95× the positive (likely an unlabelled paraphrase), and minus
+/// those the paper's rule already rejects (S0 < 0.4).
+fn mine(model: &ConanModel, tokens: &Tokens, pairs: &[Pair], device: &Device) -> HashMap<usize, Negatives> {
+    let mut translations: HashMap<usize, HashSet<usize>> = HashMap::new();
+    for p in pairs {
+        translations.entry(p.zh).or_default().insert(p.en);
+    }
+    let queries: Vec<usize> = translations.keys().copied().collect();
+    let mut pool: Vec<usize> = pairs.iter().map(|p| p.en).collect::<HashSet<_>>().into_iter().collect();
+    pool.sort_unstable();
+    let dims = 128.min(model.hidden_size());
+    let q = embed_all(model, tokens, &queries, dims, device);
+    let p = embed_all(model, tokens, &pool, dims, device);
+    let pool_index: HashMap<usize, usize> = pool.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+    let k = 8;
+    let mut out = HashMap::new();
+    let p_host = host(p.clone());
+    let p_t = p.transpose();
+    for (c, chunk) in queries.chunks(512).enumerate() {
+        let rows = q.clone().narrow(0, c * 512, chunk.len());
+        let sims = rows.clone().matmul(p_t.clone());
+        let (scores, idx) = sims.topk_with_indices(k, 1);
+        let scores = host(scores);
+        let idx: Vec<i64> = idx.into_data().convert::<i64>().try_into_vec::<i64>().expect("indices");
+        let rows_host = host(rows);
+        for (r, &query) in chunk.iter().enumerate() {
+            let own = &translations[&query];
+            let positive = own
+                .iter()
+                .map(|e| {
+                    let j = pool_index[e];
+                    let pv = &p_host[j * dims..(j + 1) * dims];
+                    rows_host[r * dims..(r + 1) * dims].iter().zip(pv).map(|(a, b)| a * b).sum::<f32>()
+                })
+                .fold(f32::MIN, f32::max);
+            let candidates: Vec<(usize, f32)> = (0..k)
+                .map(|j| (pool[idx[r * k + j] as usize], scores[r * k + j]))
+                .filter(|(t, s)| !own.contains(t) && *s <= 0.95 * positive && !replace_negative(*s, *s))
+                .collect();
+            out.insert(query, Negatives { candidates, current: 0 });
+        }
+    }
+    out
+}
+
+pub struct Trainer<'a> {
+    pub config: Config,
+    pub recipe: Recipe,
+    pub corpus: &'a Corpus,
+    pub teacher: Option<&'a Teacher>,
+    pub encoder: &'a TextEncoder,
+    pub dev: &'a [(String, String)],
+}
+
+impl Trainer<'_> {
+    pub fn run(&self, model: ConanModel, device: &Device) -> Result<Outcome> {
+        let r = &self.recipe;
+        let mut rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(r.seed);
+        let tokens = Tokens::new(&self.corpus.texts, self.encoder, r.max_len)?;
+        let inner = device.clone().inner();
+        let mut model = model;
+        let mut optim: ModuleOptimizer = AdamWConfig::new()
+            .with_weight_decay(0.01)
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+            .init();
+
+        let total = r.weak_steps + r.supervised_steps;
+        let tau = ((r.weak_steps as f64) * r.soft_mask_share).round() as usize;
+        let sentence_pairs = r.batch - r.dictionary_pairs;
+        let mut batches: Vec<Vec<Pair>> = Vec::new();
+        let mut negatives: HashMap<usize, Negatives> = HashMap::new();
+        let mut log = Vec::new();
+        let mut dev = Vec::new();
+        let start = Instant::now();
+        let bar = ProgressBar::new(total as u64).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}").expect("template"),
+        );
+        let h = self.config.hidden_size;
+        let mrl: Vec<usize> = if self.config.matryoshka_dims.is_empty() { vec![h] } else { self.config.matryoshka_dims.clone() };
+
+        for step in 0..total {
+            let supervised = step >= r.weak_steps;
+            if supervised && (step == r.weak_steps || (r.dynamic_negatives && (step - r.weak_steps) % r.remine_every == 0)) {
+                bar.set_message("mining hard negatives");
+                negatives = mine(&model.valid(), &tokens, &self.corpus.sentences, &inner);
+            }
+            let batch_pairs = {
+                if batches.is_empty() {
+                    batches = epoch_batches(&self.corpus.sentences, &tokens, sentence_pairs, &mut rng);
+                }
+                let mut b = batches.pop().expect("an epoch has batches");
+                let seen: HashSet<usize> = b.iter().flat_map(|p| [p.zh, p.en]).collect();
+                let mut added = 0;
+                while added < r.dictionary_pairs && !self.corpus.dictionary.is_empty() {
+                    let p = self.corpus.dictionary[rng.random_range(0..self.corpus.dictionary.len())];
+                    if !seen.contains(&p.zh) && !seen.contains(&p.en) {
+                        b.push(p);
+                        added += 1;
+                    }
+                }
+                b
+            };
+            let n = batch_pairs.len();
+            // Rows: Chinese 0..n, English n..2n, then one hard negative per Chinese query
+            // that has one (supervised stage).
+            let mut rows: Vec<usize> = batch_pairs.iter().map(|p| p.zh).collect();
+            rows.extend(batch_pairs.iter().map(|p| p.en));
+            let in_batch: HashSet<usize> = rows.iter().copied().collect();
+            let mut hard: Vec<(usize, usize, f32)> = Vec::new(); // (pair index, text, S0)
+            if supervised {
+                for (i, p) in batch_pairs.iter().enumerate() {
+                    if let Some((t, s0)) = negatives.get(&p.zh).and_then(Negatives::active) {
+                        if !in_batch.contains(&t) {
+                            hard.push((i, t, s0));
+                        }
+                    }
+                }
+                rows.extend(hard.iter().map(|&(_, t, _)| t));
+            }
+            let alpha = if r.soft_mask && !supervised { soft_mask_alpha(step, tau) } else { 1.0 };
+            let mode = if alpha >= 1.0 { AttentionMode::Bidirectional } else { AttentionMode::Soft { alpha } };
+            let (ids, mask, lengths) = tokens.batch(&rows, device);
+            let pooled = model.pooled(ids, mask, &lengths, mode);
+            let full = l2_normalize(pooled.clone());
+
+            let dims: Vec<usize> = if supervised { mrl.clone() } else { vec![h] };
+            let mut contrastive = Tensor::<1>::zeros([1], device);
+            if r.cross_lingual {
+                for &d in &dims {
+                    let e = if d == h { full.clone() } else { l2_normalize(pooled.clone().narrow(1, 0, d)) };
+                    let zh = e.clone().narrow(0, 0, n);
+                    let en = e.clone().narrow(0, n, n);
+                    // zh → en sees the hard negatives (English) as extra passages.
+                    let passages = if hard.is_empty() { en.clone() } else { Tensor::cat(vec![en.clone(), e.clone().narrow(0, 2 * n, hard.len())], 0) };
+                    contrastive = contrastive + info_nce(zh.clone(), passages, r.temperature) + info_nce(en, zh, r.temperature);
+                }
+                contrastive = contrastive.div_scalar((2 * dims.len()) as f64);
+            }
+            // Distillation over the sentence rows that have teacher vectors.
+            let mut distill = Tensor::<1>::zeros([1], device);
+            if let Some(teacher) = self.teacher {
+                let (mut keep, mut vectors) = (Vec::new(), Vec::new());
+                for (row, &text) in rows.iter().enumerate().take(2 * n) {
+                    if let Some(v) = teacher.get(&self.corpus.texts[text]) {
+                        keep.push(row as i32);
+                        vectors.extend_from_slice(v);
+                    }
+                }
+                if keep.len() > 1 {
+                    let k = keep.len();
+                    let index = Tensor::<1, Int>::from_data(TensorData::new(keep, [k]), device);
+                    let t = Tensor::<2>::from_data(TensorData::new(vectors, [k, teacher.dims]), device);
+                    distill = similarity_distillation(full.clone().select(0, index), t);
+                }
+            }
+            let loss = contrastive.clone() + distill.clone().mul_scalar(r.distill_weight);
+
+            // Dynamic hard negatives: score each used negative now and apply the rule.
+            let mut replaced = 0;
+            if supervised && !hard.is_empty() {
+                let e = host(full.clone().inner());
+                let dot = |a: usize, b: usize| e[a * h..(a + 1) * h].iter().zip(&e[b * h..(b + 1) * h]).map(|(x, y)| x * y).sum::<f32>();
+                for (k, &(i, _, s0)) in hard.iter().enumerate() {
+                    if r.dynamic_negatives && replace_negative(s0, dot(i, 2 * n + k)) {
+                        if let Some(state) = negatives.get_mut(&batch_pairs[i].zh) {
+                            state.current += 1;
+                            replaced += 1;
+                        }
+                    }
+                }
+            }
+
+            let lr = learning_rate(step, total, r.warmup, r.peak_lr);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+
+            let entry = StepLog {
+                step,
+                stage: if supervised { "supervised" } else { "weak" },
+                alpha,
+                lr,
+                loss: loss.into_scalar::<f32>(),
+                contrastive: contrastive.into_scalar::<f32>(),
+                distill: distill.into_scalar::<f32>(),
+                replaced,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            bar.set_message(format!("{} loss {:.4} (nce {:.4}, distill {:.5}) α {:.2}", entry.stage, entry.loss, entry.contrastive, entry.distill, alpha));
+            bar.inc(1);
+            if bar.is_hidden() && step % 50 == 0 {
+                eprintln!("step {step}/{total} {:.0} s: {}", entry.seconds, bar.message());
+            }
+            log.push(entry);
+            let last = step + 1 == total;
+            if (r.eval_every > 0 && (step + 1) % r.eval_every == 0) || last || step + 1 == r.weak_steps {
+                let (z, e) = dev_bitext(&model.valid(), self.encoder, self.dev, &inner);
+                // eprintln, not bar.println: a log file (no terminal) must get these lines too.
+                bar.suspend(|| eprintln!("step {}: dev Tatoeba bitext top-1 zh→en {z:.4}, en→zh {e:.4}", step + 1));
+                dev.push(DevScore { step: step + 1, zh_to_en: z, en_to_zh: e });
+            }
+        }
+        bar.finish();
+        Ok(Outcome {
+            model: model.valid(),
+            log,
+            dev,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+}

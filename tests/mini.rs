@@ -1,0 +1,95 @@
+//! conan-mini, the demo's default model, as shipped in static/models/conan-mini, on the
+//! *dev* split (never trained on): the quality bars of its model card, and its quantized
+//! packs agreeing with each other.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use conan_model::burn::prelude::Device;
+use conan_model::{DirSource, Embedder, read_files};
+
+/// Regression floors for the shipped model, a little under what it measured (see its model
+/// card): a retrained or re-quantized pack that falls below them is a worse model. The
+/// issue's goal for conan-mini (0.93 both ways) is above these; the card says how far.
+const MIN_BITEXT: f64 = 0.80;
+const MIN_CROSS_LINGUAL: f64 = 0.80;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn embedder(pack: &str) -> Embedder {
+    let files = pollster::block_on(read_files(&DirSource(root().join(pack)))).unwrap();
+    let mut e = Embedder::new(&files, &Device::flex()).unwrap();
+    e.batch_size = 64;
+    e
+}
+
+fn embed(e: &Embedder, texts: &[String]) -> Vec<Vec<f32>> {
+    pollster::block_on(e.embed(texts, None)).unwrap().vectors
+}
+
+/// The first 1,000 dev pairs with distinct Chinese sides (the model card's numbers).
+fn dev_pairs() -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(root().join("../shared/data/tatoeba/dev.tsv")).unwrap();
+    let mut seen = HashSet::new();
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[1].to_string(), c[3].to_string())
+        })
+        .filter(|(zh, _)| seen.insert(zh.clone()))
+        .take(1000)
+        .collect();
+    pairs.into_iter().unzip()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Share of rows whose own partner scores above every other candidate.
+fn top1(queries: &[Vec<f32>], docs: &[Vec<f32>]) -> f64 {
+    let hits = (0..queries.len())
+        .filter(|&i| {
+            let own = dot(&queries[i], &docs[i]);
+            (0..docs.len()).all(|j| j == i || dot(&queries[i], &docs[j]) < own)
+        })
+        .count();
+    hits as f64 / queries.len() as f64
+}
+
+#[test]
+fn conan_mini_finds_translations_and_does_not_rank_by_language() {
+    let e = embedder("static/models/conan-mini/q8");
+    let (zh, en) = dev_pairs();
+    let (z, v) = (embed(&e, &zh), embed(&e, &en));
+    let (zh_en, en_zh) = (top1(&z, &v), top1(&v, &z));
+    println!("Tatoeba dev bitext top-1 ({} pairs): zh→en {zh_en:.4}, en→zh {en_zh:.4}", zh.len());
+    assert!(zh_en >= MIN_BITEXT && en_zh >= MIN_BITEXT, "zh→en {zh_en}, en→zh {en_zh}");
+
+    // Mixed-language corpus: for a Chinese query, its English translation must outscore
+    // every *other* Chinese sentence, or search would rank by language, not meaning.
+    let beats = (0..z.len())
+        .filter(|&i| {
+            let own = dot(&z[i], &v[i]);
+            (0..z.len()).all(|j| j == i || dot(&z[i], &z[j]) < own)
+        })
+        .count() as f64
+        / z.len() as f64;
+    println!("translation above all other Chinese sentences: {beats:.4}");
+    assert!(beats >= MIN_CROSS_LINGUAL, "{beats}");
+}
+
+#[test]
+fn conan_mini_q4_agrees_with_q8() {
+    let (zh, en) = dev_pairs();
+    let texts: Vec<String> = zh.into_iter().take(100).chain(en.into_iter().take(100)).collect();
+    let a = embed(&embedder("static/models/conan-mini/q8"), &texts);
+    let b = embed(&embedder("static/models/conan-mini/q4"), &texts);
+    let mean = a.iter().zip(&b).map(|(x, y)| dot(x, y) as f64).sum::<f64>() / a.len() as f64;
+    println!("q4 vs q8 mean cosine over {} dev sentences: {mean:.6}", a.len());
+    assert!(mean >= 0.99, "{mean}");
+}
