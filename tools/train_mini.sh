@@ -13,14 +13,15 @@ if [[ ! -f target/teacher/meta.json ]]; then
   tools/setup.sh --train
   .venv/bin/python tools/teacher.py --data ../shared/data --out target/teacher
 fi
-cargo build --release -p conan-train -p conan-cli
+cargo build --release -p conan-train
+cargo build -p conan-cli # converting 7M parameters needs no optimised build
 ./target/release/conan-train --data ../shared/data --teacher target/teacher --out "$OUT" "$@"
 
 if [[ "$OUT" == target/conan-mini && $# -eq 0 ]]; then
   ship=static/models/conan-mini
   rm -rf "$ship/q8" "$ship/q4"
-  ./target/release/conan convert --from "$OUT/checkpoint" --quant q8 --out "$ship/q8"
-  ./target/release/conan convert --from "$OUT/checkpoint" --quant q4 --out "$ship/q4"
+  ./target/debug/conan convert --from "$OUT/checkpoint" --quant q8 --out "$ship/q8"
+  ./target/debug/conan convert --from "$OUT/checkpoint" --quant q4 --out "$ship/q4"
   cp "$OUT/loss.svg" "$OUT/training.json" "$ship/"
   echo "packs written to $ship; update its README.md with the numbers in $OUT/training.json"
 fi
