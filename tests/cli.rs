@@ -204,47 +204,43 @@ fn eval_on_given_vectors_scores_a_perfect_mapping_as_perfect() {
 
 #[test]
 fn malformed_tasks_name_file_and_line() {
+    let retrieval = r#"{"name":"r","type":"retrieval","languages":["eng-Latn"]}"#;
+    let clustering = r#"{"name":"c","type":"clustering","languages":["eng-Latn"]}"#;
+    let bitext = r#"{"name":"b","type":"bitext","languages":["eng-Latn"]}"#;
+    // (folder, its files, what the error must say)
+    let cases: [(&str, &[(&str, &str)], &str); 6] = [
+        ("qrels", &[
+            ("task.json", retrieval),
+            ("corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"a\"}\n"),
+            ("queries.jsonl", "{\"_id\":\"q1\",\"text\":\"b\"}\n"),
+            ("qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\tnope\t1\n"),
+        ], "qrels.tsv line 3: unknown corpus id \"nope\""),
+        ("json", &[
+            ("task.json", clustering),
+            ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\": \"b\", \"label\"\n"),
+        ], "data.jsonl line 2"),
+        ("one-class", &[
+            ("task.json", clustering),
+            ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"x\"}\n"),
+        ], "at least 2 are needed"),
+        ("empty", &[("task.json", bitext), ("pairs.jsonl", "\n")], "pairs.jsonl: is empty"),
+        ("zero-samples", &[
+            ("task.json", r#"{"name":"k","type":"classification","languages":["eng-Latn"],"samples_per_label":0}"#),
+            ("train.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"y\"}\n"),
+            ("test.jsonl", "{\"text\":\"c\",\"label\":\"x\"}\n"),
+        ], "samples_per_label must be at least 1"),
+        ("empty-text", &[
+            ("task.json", bitext),
+            ("pairs.jsonl", "{\"sentence1\":\"a\",\"sentence2\":\"\"}\n"),
+        ], "pairs.jsonl: contains an empty text"),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let make = |name: &str, files: &[(&str, &str)]| {
+    for (name, files, needle) in cases {
         let d = dir.path().join(name);
         std::fs::create_dir_all(&d).unwrap();
         for (f, content) in files {
             std::fs::write(d.join(f), content).unwrap();
         }
-        d.to_str().unwrap().to_string()
-    };
-    let retrieval = r#"{"name":"r","type":"retrieval","languages":["eng-Latn"]}"#;
-    let d = make("qrels", &[
-        ("task.json", retrieval),
-        ("corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"a\"}\n"),
-        ("queries.jsonl", "{\"_id\":\"q1\",\"text\":\"b\"}\n"),
-        ("qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\tnope\t1\n"),
-    ]);
-    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "qrels.tsv line 3: unknown corpus id \"nope\"");
-    let d = make("json", &[
-        ("task.json", r#"{"name":"c","type":"clustering","languages":["eng-Latn"]}"#),
-        ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\": \"b\", \"label\"\n"),
-    ]);
-    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "data.jsonl line 2");
-    let d = make("one-class", &[
-        ("task.json", r#"{"name":"c","type":"clustering","languages":["eng-Latn"]}"#),
-        ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"x\"}\n"),
-    ]);
-    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "at least 2 are needed");
-    let d = make("empty", &[
-        ("task.json", r#"{"name":"b","type":"bitext","languages":["eng-Latn"]}"#),
-        ("pairs.jsonl", "\n"),
-    ]);
-    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "pairs.jsonl: is empty");
-    let d = make("zero-samples", &[
-        ("task.json", r#"{"name":"k","type":"classification","languages":["eng-Latn"],"samples_per_label":0}"#),
-        ("train.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"y\"}\n"),
-        ("test.jsonl", "{\"text\":\"c\",\"label\":\"x\"}\n"),
-    ]);
-    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "samples_per_label must be at least 1");
-    let d = make("empty-text", &[
-        ("task.json", r#"{"name":"b","type":"bitext","languages":["eng-Latn"]}"#),
-        ("pairs.jsonl", "{\"sentence1\":\"a\",\"sentence2\":\"\"}\n"),
-    ]);
-    fails_with(&["eval", "--model", "static/models/tiny", "--task", &d], "pairs.jsonl: contains an empty text");
+        fails_with(&["eval", "--model", "static/models/tiny", "--task", d.to_str().unwrap()], needle);
+    }
 }
