@@ -24,7 +24,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use corpus::{Corpus, Teacher, read_tatoeba};
-use train::{Recipe, Trainer, dev_bitext};
+use train::{Recipe, Trainer};
 
 #[derive(Parser, Debug)]
 #[command(name = "conan-train", about = "Train conan-mini with the Conan-Embedding-v2 recipe on the train files")]
@@ -213,7 +213,9 @@ fn main() -> Result<()> {
         writeln!(csv, "{},{},{},{},{},{},{},{},{:.2}", s.step, s.stage, s.alpha, s.lr, s.loss, s.contrastive, s.distill, s.replaced, s.seconds)?;
     }
     chart::loss_curve(&outcome.log, recipe.weak_steps, &cli.out.join("loss.svg"))?;
-    let (zh_en, en_zh) = dev_bitext(&outcome.model, &encoder, &dev, &Device::flex());
+    // The loop always scores the final model; no need to embed the dev set again.
+    let last = outcome.dev.last().expect("the training loop scores its final step");
+    let (zh_en, en_zh) = (last.zh_to_en, last.en_to_zh);
     let summary = serde_json::json!({
         "config": config,
         "parameters": config.num_params(),

@@ -160,7 +160,7 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 }
 
 /// Tatoeba dev bitext top-1 accuracy in both directions (one English per Chinese).
-pub fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)], device: &Device) -> (f64, f64) {
+fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)], device: &Device) -> (f64, f64) {
     let texts: Vec<String> = dev.iter().flat_map(|(z, e)| [z.clone(), e.clone()]).collect();
     let tokens = Tokens::new(&texts, encoder, 64).expect("dev texts tokenize");
     let n = dev.len();
