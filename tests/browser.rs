@@ -1,184 +1,20 @@
-//! The web app in headless Chromium (Debian's chromium + chromedriver, real WebGPU on
-//! SwiftShader): it builds the app, serves it on 127.0.0.1, types texts into the page and
-//! checks the vectors the page shows against `conan embed` run natively.
+//! The web app in headless Chromium (real WebGPU on SwiftShader, and the CPU fallback):
+//! types texts into the page and checks the vectors it shows against `conan embed` run
+//! natively; the Benchmark page against `conan eval`; pack caching and refusals.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::{Browser, build_app, load_model, open_page, root, serve};
 
 const TEXTS: [&str; 3] = [
     "The quick brown fox jumps over the lazy dog.",
     "我们明天去北京看长城。",
     "Mixed 中文 and English: 向量 search",
 ];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Build web/dist once per test run.
-fn build_app() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = Command::new("bash").arg("web/build.sh").current_dir(root()).output().expect("bash runs");
-        assert!(
-            out.status.success(),
-            "web/build.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-}
-
-/// Kills the child process when the test ends, pass or fail.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve() -> (Guard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(["serve", "web/dist", "--port", "0"])
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("conan serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().last().expect("serve prints its URL").to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    (Guard(child), url)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A minimal W3C WebDriver client: sessions, navigation and script execution are all
-/// these tests need.
-struct Browser {
-    agent: ureq::Agent,
-    base: String,
-    session: String,
-    _driver: Guard,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    fn start(webgpu: bool) -> Self {
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed (tools/setup.sh installs Debian's chromium-driver)");
-        let driver = Guard(driver);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build()
-            .into();
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while agent.get(&format!("{base}/status")).call().is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let profile = tempfile::tempdir().unwrap();
-        let mut args = vec![
-            "--headless=new".to_string(),
-            "--no-sandbox".into(),
-            "--no-first-run".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--disable-quic".into(),
-            "--disable-dev-shm-usage".into(),
-            "--window-size=1100,1300".into(),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
-        if webgpu {
-            args.push("--enable-unsafe-webgpu".into());
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
-        }}});
-        let mut resp = agent.post(&format!("{base}/session")).send_json(&caps).expect("new session");
-        let v: Value = resp.body_mut().read_json().unwrap();
-        let session = v["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {v}"))
-            .to_string();
-        Self {
-            agent,
-            base,
-            session,
-            _driver: driver,
-            _profile: profile,
-        }
-    }
-
-    fn post(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}/session/{}/{path}", self.base, self.session);
-        let mut resp = self.agent.post(&url).send_json(&body).expect("webdriver answers");
-        let v: Value = resp.body_mut().read_json().unwrap();
-        if v["value"].get("error").is_some() {
-            panic!("webdriver {path}: {}", v["value"]);
-        }
-        v["value"].clone()
-    }
-
-    /// Save a PNG of the page to target/screenshots/NAME.png (for docs and debugging).
-    fn screenshot(&self, name: &str) {
-        let url = format!("{}/session/{}/screenshot", self.base, self.session);
-        let mut resp = self.agent.get(&url).call().expect("webdriver answers");
-        let v: Value = resp.body_mut().read_json().unwrap();
-        let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v["value"].as_str().unwrap()).unwrap();
-        let dir = root().join("target/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    }
-
-    fn goto(&self, url: &str) {
-        self.post("url", json!({ "url": url }));
-    }
-
-    fn js(&self, script: &str, args: Value) -> Value {
-        self.post("execute/sync", json!({ "script": script, "args": args }))
-    }
-
-    /// Poll `script` until it returns something other than null.
-    fn wait_for(&self, what: &str, script: &str, args: Value, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let v = self.js(script, args.clone());
-            if !v.is_null() {
-                return v;
-            }
-            if Instant::now() > deadline {
-                let status = self.js("return document.body.innerText", json!([]));
-                panic!("timed out waiting for {what}; page says:\n{status}");
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.agent.delete(&format!("{}/session/{}", self.base, self.session)).call();
-    }
-}
 
 fn native_vectors(model: &str) -> Vec<Vec<f32>> {
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
@@ -187,7 +23,11 @@ fn native_vectors(model: &str) -> Vec<Vec<f32>> {
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     serde_json::from_value(doc["embeddings"].clone()).unwrap()
 }
@@ -198,13 +38,22 @@ fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Ve
     build_app();
     let (_server, url) = serve();
     let browser = Browser::start(webgpu);
-    let (phase, page) = open_page(&browser, &match model {
-        Some(m) => format!("{url}?model={m}"),
-        None => url,
-    });
+    let (phase, page) = open_page(
+        &browser,
+        &match model {
+            Some(m) => format!("{url}?model={m}#embed"),
+            None => format!("{url}#embed"),
+        },
+    );
     assert_eq!(phase, "ready", "{page}");
-    let kind = browser.js("return document.querySelector('#backend').dataset.kind", json!([]));
-    let notice = browser.js("const n = document.querySelector('#backend-notice'); return n ? n.innerText : null", json!([]));
+    let kind = browser.js(
+        "return document.querySelector('#backend').dataset.kind",
+        json!([]),
+    );
+    let notice = browser.js(
+        "const n = document.querySelector('#backend-notice'); return n ? n.innerText : null",
+        json!([]),
+    );
 
     let mut vectors = vec![];
     for (i, text) in TEXTS.iter().enumerate() {
@@ -230,7 +79,11 @@ fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Ve
         vectors.push(serde_json::from_str::<Vec<f32>>(text_json).unwrap());
     }
     if model.is_none() {
-        browser.screenshot(if webgpu { "embed-webgpu" } else { "embed-cpu-fallback" });
+        browser.screenshot(if webgpu {
+            "embed-webgpu"
+        } else {
+            "embed-cpu-fallback"
+        });
     }
     (kind.as_str().unwrap_or("").to_string(), notice, vectors)
 }
@@ -240,10 +93,19 @@ fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
     for (i, (b, n)) in browser.iter().zip(native).enumerate() {
         assert_eq!(b.len(), n.len(), "{label} text {i}: length");
         let dot: f32 = b.iter().zip(n).map(|(x, y)| x * y).sum();
-        let cos = dot / (b.iter().map(|x| x * x).sum::<f32>().sqrt() * n.iter().map(|x| x * x).sum::<f32>().sqrt());
-        let max = b.iter().zip(n).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let cos = dot
+            / (b.iter().map(|x| x * x).sum::<f32>().sqrt()
+                * n.iter().map(|x| x * x).sum::<f32>().sqrt());
+        let max = b
+            .iter()
+            .zip(n)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
         println!("{label} text {i}: cosine {cos:.7}, max |Δ| {max:.2e}");
-        assert!(cos >= 0.9999 && max <= 1e-4, "{label} text {i}: cosine {cos}, max |Δ| {max}");
+        assert!(
+            cos >= 0.9999 && max <= 1e-4,
+            "{label} text {i}: cosine {cos}, max |Δ| {max}"
+        );
     }
 }
 
@@ -264,7 +126,10 @@ fn browser_without_webgpu_falls_back_to_cpu() {
     let (kind, notice, vectors) = embed_in_browser(false, None);
     assert_eq!(kind, "cpu");
     let notice = notice.as_str().unwrap_or_default().to_string();
-    assert!(notice.contains("CPU backend"), "the fallback must say so: {notice:?}");
+    assert!(
+        notice.contains("CPU backend"),
+        "the fallback must say so: {notice:?}"
+    );
     assert_same(&vectors, &native, "cpu fallback");
 }
 
@@ -274,11 +139,23 @@ fn browser_q4_pack_on_webgpu_matches_the_pack_natively() {
     // A pack served with the app (web/dist is build output, rebuilt by every run).
     let pack = "web/dist/static/models/tiny-q4";
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(["convert", "--from", "static/models/tiny", "--quant", "q4", "--out", pack])
+        .args([
+            "convert",
+            "--from",
+            "static/models/tiny",
+            "--quant",
+            "q4",
+            "--out",
+            pack,
+        ])
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let native = native_vectors(pack);
     let (kind, notice, vectors) = embed_in_browser(true, Some("static/models/tiny-q4"));
     assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
@@ -294,19 +171,37 @@ fn browser_conan_mini_q4_on_webgpu_matches_native() {
 }
 
 /// Slices of several task types that run in seconds on SwiftShader with the tiny model.
-const BENCH_TASKS: [&str; 3] = ["tatoeba-zh2en-retrieval", "hsk-topic-classification-en", "tatoeba-zh-en-pairs"];
+const BENCH_TASKS: [&str; 3] = [
+    "tatoeba-zh2en-retrieval",
+    "hsk-topic-classification-en",
+    "tatoeba-zh-en-pairs",
+];
 
 #[test]
 fn browser_benchmark_equals_conan_eval() {
     build_app();
     let dir = tempfile::tempdir().unwrap();
     let cli_json = dir.path().join("cli.json");
-    let mut args = vec!["eval".to_string(), "--model".into(), "static/models/tiny".into(), "--json".into(), cli_json.display().to_string()];
+    let mut args = vec![
+        "eval".to_string(),
+        "--model".into(),
+        "static/models/tiny".into(),
+        "--json".into(),
+        cli_json.display().to_string(),
+    ];
     for t in BENCH_TASKS {
         args.extend(["--task".to_string(), format!("static/tasks/{t}")]);
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_conan")).args(&args).current_dir(root()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(&args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cli: Value = serde_json::from_slice(&std::fs::read(&cli_json).unwrap()).unwrap();
 
     let (_server, url) = serve();
@@ -321,7 +216,10 @@ fn browser_benchmark_equals_conan_eval() {
         Duration::from_secs(240),
     );
     for t in BENCH_TASKS {
-        browser.js(&format!("document.querySelector('input[data-task=\"{t}\"]').click()"), json!([]));
+        browser.js(
+            &format!("document.querySelector('input[data-task=\"{t}\"]').click()"),
+            json!([]),
+        );
     }
     browser.js("document.querySelector('#run-bench').click()", json!([]));
     let page_json = browser.wait_for(
@@ -334,7 +232,10 @@ fn browser_benchmark_equals_conan_eval() {
     let page_json = page_json.as_str().unwrap();
     assert!(!page_json.starts_with("error:"), "{page_json}");
     let page: Value = serde_json::from_str(page_json).unwrap();
-    browser.js("document.querySelector('#bench-results').scrollIntoView()", json!([]));
+    browser.js(
+        "document.querySelector('#bench-results').scrollIntoView()",
+        json!([]),
+    );
     browser.screenshot("benchmark");
 
     let (cli, page) = (cli.as_array().unwrap(), page.as_array().unwrap());
@@ -343,12 +244,30 @@ fn browser_benchmark_equals_conan_eval() {
     for c in cli {
         let name = c["task_name"].as_str().unwrap();
         // The page runs tasks in its own order; match them by name.
-        let p = page.iter().find(|p| p["task_name"] == c["task_name"]).unwrap_or_else(|| panic!("{name} missing on the page"));
-        for key in ["task_name", "task_type", "dataset_revision", "main_metric", "model", "dims", "evaluator"] {
+        let p = page
+            .iter()
+            .find(|p| p["task_name"] == c["task_name"])
+            .unwrap_or_else(|| panic!("{name} missing on the page"));
+        for key in [
+            "task_name",
+            "task_type",
+            "dataset_revision",
+            "main_metric",
+            "model",
+            "dims",
+            "evaluator",
+        ] {
             assert_eq!(c[key], p[key], "{name}: {key}");
         }
-        let (cs, ps) = (c["scores"]["test"][0].as_object().unwrap(), p["scores"]["test"][0].as_object().unwrap());
-        assert_eq!(cs.keys().collect::<Vec<_>>(), ps.keys().collect::<Vec<_>>(), "{name}: metric names");
+        let (cs, ps) = (
+            c["scores"]["test"][0].as_object().unwrap(),
+            p["scores"]["test"][0].as_object().unwrap(),
+        );
+        assert_eq!(
+            cs.keys().collect::<Vec<_>>(),
+            ps.keys().collect::<Vec<_>>(),
+            "{name}: metric names"
+        );
         let mut worst = 0.0f64;
         for (k, v) in cs {
             if let (Some(a), Some(b)) = (v.as_f64(), ps[k].as_f64()) {
@@ -358,31 +277,18 @@ fn browser_benchmark_equals_conan_eval() {
                 assert_eq!(v, &ps[k], "{name} {k}");
             }
         }
-        println!("{name}: {} = {:.4} in both; max |Δ| over {} metrics {worst:.1e}; page took {:.1} s", c["main_metric"], f(&cs["main_score"]), cs.len(), f(&p["evaluation_time"]));
+        println!(
+            "{name}: {} = {:.4} in both; max |Δ| over {} metrics {worst:.1e}; page took {:.1} s",
+            c["main_metric"],
+            f(&cs["main_score"]),
+            cs.len(),
+            f(&p["evaluation_time"])
+        );
     }
 }
 
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
-}
-
-/// Open `page` and wait for the model to be ready or failed; returns the phase and the
-/// status panel's text.
-fn open_page(browser: &Browser, page: &str) -> (String, String) {
-    browser.goto(page);
-    let phase = browser.wait_for(
-        "the model to load or fail",
-        "const s = document.querySelector('#status'); \
-         return s && (s.dataset.phase === 'ready' || s.dataset.phase === 'failed') ? s.dataset.phase : null",
-        json!([]),
-        Duration::from_secs(240),
-    );
-    let text = browser.js("return document.querySelector('#status').innerText", json!([]));
-    (phase.as_str().unwrap().to_string(), text.as_str().unwrap_or_default().to_string())
-}
-
-fn load_model(browser: &Browser, url: &str, model: &str) -> (String, String) {
-    open_page(browser, &format!("{url}?model={model}"))
 }
 
 /// (downloaded, from cache, fetched again) shard counts the page reports for the last load.
@@ -401,14 +307,33 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     build_app();
     let pack = root().join("web/dist/static/models/tiny-shards");
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(["convert", "--from", "static/models/tiny", "--quant", "q8", "--shard-bytes", "30000", "--out"])
+        .args([
+            "convert",
+            "--from",
+            "static/models/tiny",
+            "--quant",
+            "q8",
+            "--shard-bytes",
+            "30000",
+            "--out",
+        ])
         .arg(&pack)
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let manifest: Value = serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
-    let shards: Vec<String> = manifest["shards"].as_array().unwrap().iter().map(|s| s["file"].as_str().unwrap().to_string()).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
+    let shards: Vec<String> = manifest["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["file"].as_str().unwrap().to_string())
+        .collect();
     let n = shards.len() as u64;
     assert!(n >= 3, "want several shards, got {n}");
 
@@ -417,11 +342,19 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     let model = "static/models/tiny-shards";
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "ready", "{text}");
-    assert_eq!(download_counts(&browser), (n, 0, 0), "first visit downloads every shard");
+    assert_eq!(
+        download_counts(&browser),
+        (n, 0, 0),
+        "first visit downloads every shard"
+    );
 
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "ready", "{text}");
-    assert_eq!(download_counts(&browser), (0, n, 0), "second visit reads every shard from the cache");
+    assert_eq!(
+        download_counts(&browser),
+        (0, n, 0),
+        "second visit reads every shard from the cache"
+    );
     browser.screenshot("pack-from-cache");
 
     // An interrupted download: one stored shard is missing, the others are reused.
@@ -432,7 +365,11 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     assert_eq!(removed.as_u64(), Some(n));
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "ready", "{text}");
-    assert_eq!(download_counts(&browser), (1, n - 1, 0), "resume fetches only the missing shard");
+    assert_eq!(
+        download_counts(&browser),
+        (1, n - 1, 0),
+        "resume fetches only the missing shard"
+    );
 
     // A shard whose bytes no longer match the manifest: fetched once more, then refused by name.
     browser.js("return caches.delete('conan-packs-v1')", json!([]));
@@ -443,7 +380,10 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     std::fs::write(&victim, bytes).unwrap();
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "failed", "{text}");
-    assert!(text.contains(&shards[1]) && text.contains("SHA-256") && text.contains("fetching it again"), "{text}");
+    assert!(
+        text.contains(&shards[1]) && text.contains("SHA-256") && text.contains("fetching it again"),
+        "{text}"
+    );
 
     // A model whose largest tensor cannot fit one GPU buffer is refused before any shard is
     // fetched, with the numbers (SwiftShader allows 1 GiB).
@@ -455,5 +395,10 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     std::fs::copy(pack.join("tokenizer.json"), big.join("tokenizer.json")).unwrap();
     let (phase, text) = load_model(&browser, &url, "static/models/too-big");
     assert_eq!(phase, "failed", "{text}");
-    assert!(text.contains("1152.0 MB") && text.contains("maxStorageBufferBindingSize") && text.contains("nothing was downloaded"), "{text}");
+    assert!(
+        text.contains("1152.0 MB")
+            && text.contains("maxStorageBufferBindingSize")
+            && text.contains("nothing was downloaded"),
+        "{text}"
+    );
 }

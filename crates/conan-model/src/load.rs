@@ -42,10 +42,13 @@ pub trait FileSource {
     /// One pack shard, already checked against its size and SHA-256. A caching source
     /// overrides this to serve verified copies and refetch bad ones.
     async fn read_shard(&self, entry: &ShardEntry) -> Result<Vec<u8>, ModelError> {
-        let bytes = self
-            .read(&entry.file)
-            .await?
-            .ok_or_else(|| ModelError::Weights(format!("shard {} is missing from {}", entry.file, self.describe())))?;
+        let bytes = self.read(&entry.file).await?.ok_or_else(|| {
+            ModelError::Weights(format!(
+                "shard {} is missing from {}",
+                entry.file,
+                self.describe()
+            ))
+        })?;
         verify_shard(entry, &bytes)?;
         Ok(bytes)
     }
@@ -77,6 +80,31 @@ pub struct ModelFiles {
     pub shards: Vec<(String, Vec<u8>)>,
     /// Set when the folder is a conan pack; its shards are already size- and hash-checked.
     pub pack: Option<Manifest>,
+}
+
+impl ModelFiles {
+    /// A short hash that changes whenever the vectors could: the config, the tokenizer and
+    /// every weight byte. Stored search indexes are keyed by it, so a changed model never
+    /// serves stale vectors. A pack's shards are named by their manifest hashes (already
+    /// verified), so only an HF folder's weights are hashed here.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(&self.config).unwrap_or_default());
+        h.update(crate::pack::sha256_hex(&self.tokenizer_json));
+        match &self.pack {
+            Some(m) => m.shards.iter().for_each(|s| h.update(&s.sha256)),
+            None => self
+                .shards
+                .iter()
+                .for_each(|(_, b)| h.update(crate::pack::sha256_hex(b))),
+        }
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -124,16 +152,23 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
         if let Some(bytes) = src.read("1_Pooling/config.json").await? {
             let p: PoolingConfig = serde_json::from_slice(&bytes)
                 .map_err(|e| ModelError::Config(format!("1_Pooling/config.json: {e}")))?;
-            config.pooling = Some(match (p.pooling_mode_mean_tokens, p.pooling_mode_cls_token, p.pooling_mode_lasttoken) {
-                (true, false, false) => Pooling::Mean,
-                (false, true, false) => Pooling::Cls,
-                (false, false, true) => Pooling::LastToken,
-                _ => {
-                    return Err(ModelError::Config(
-                        "1_Pooling/config.json must enable exactly one of mean, cls, lasttoken".into(),
-                    ));
-                }
-            });
+            config.pooling = Some(
+                match (
+                    p.pooling_mode_mean_tokens,
+                    p.pooling_mode_cls_token,
+                    p.pooling_mode_lasttoken,
+                ) {
+                    (true, false, false) => Pooling::Mean,
+                    (false, true, false) => Pooling::Cls,
+                    (false, false, true) => Pooling::LastToken,
+                    _ => {
+                        return Err(ModelError::Config(
+                            "1_Pooling/config.json must enable exactly one of mean, cls, lasttoken"
+                                .into(),
+                        ));
+                    }
+                },
+            );
         }
     }
 
@@ -149,14 +184,19 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
             let mut shards = Vec::with_capacity(files.len());
             for file in files {
                 if file.contains("..") || file.starts_with('/') {
-                    return Err(ModelError::Weights(format!("shard name {file:?} leaves the model folder")));
+                    return Err(ModelError::Weights(format!(
+                        "shard name {file:?} leaves the model folder"
+                    )));
                 }
                 let bytes = src.require(&file).await?;
                 shards.push((file, bytes));
             }
             shards
         }
-        None => vec![("model.safetensors".to_string(), src.require("model.safetensors").await?)],
+        None => vec![(
+            "model.safetensors".to_string(),
+            src.require("model.safetensors").await?,
+        )],
     };
     Ok(ModelFiles {
         config,
@@ -188,13 +228,18 @@ pub struct HostTensor {
 /// The checkpoint's tensors by name (without `model.`), checked against `config`:
 /// every expected tensor present once with its exact shape, nothing unexpected, a float
 /// dtype, and finite values.
-fn checked_tensors(config: &Config, shards: &[(String, Vec<u8>)]) -> Result<HashMap<String, HostTensor>, ModelError> {
+fn checked_tensors(
+    config: &Config,
+    shards: &[(String, Vec<u8>)],
+) -> Result<HashMap<String, HostTensor>, ModelError> {
     let parsed: Vec<(&str, SafeTensors)> = shards
         .iter()
         .map(|(file, bytes)| {
             SafeTensors::deserialize(bytes)
                 .map(|st| (file.as_str(), st))
-                .map_err(|e| ModelError::Weights(format!("{file}: not a valid safetensors file: {e}")))
+                .map_err(|e| {
+                    ModelError::Weights(format!("{file}: not a valid safetensors file: {e}"))
+                })
         })
         .collect::<Result<_, _>>()?;
 
@@ -205,8 +250,13 @@ fn checked_tensors(config: &Config, shards: &[(String, Vec<u8>)]) -> Result<Hash
             if ignorable(name) {
                 continue;
             }
-            if views.insert(name.to_string(), (*file, raw_name, view)).is_some() {
-                return Err(ModelError::Weights(format!("tensor {name} appears more than once")));
+            if views
+                .insert(name.to_string(), (*file, raw_name, view))
+                .is_some()
+            {
+                return Err(ModelError::Weights(format!(
+                    "tensor {name} appears more than once"
+                )));
             }
         }
     }
@@ -217,7 +267,11 @@ fn checked_tensors(config: &Config, shards: &[(String, Vec<u8>)]) -> Result<Hash
         let Some((file, raw_name, view)) = views.remove(&name) else {
             return Err(ModelError::Weights(format!(
                 "missing tensor {name} (expected shape {shape:?}) in {}",
-                shards.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+                shards
+                    .iter()
+                    .map(|s| s.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         if view.shape() != shape.as_slice() {
@@ -226,8 +280,11 @@ fn checked_tensors(config: &Config, shards: &[(String, Vec<u8>)]) -> Result<Hash
                 view.shape()
             )));
         }
-        let values = to_f32(view.dtype(), view.data())
-            .map_err(|dtype| ModelError::Weights(format!("tensor {raw_name} in {file} has dtype {dtype}; expected F32, F16 or BF16")))?;
+        let values = to_f32(view.dtype(), view.data()).map_err(|dtype| {
+            ModelError::Weights(format!(
+                "tensor {raw_name} in {file} has dtype {dtype}; expected F32, F16 or BF16"
+            ))
+        })?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(ModelError::Weights(format!(
                 "tensor {raw_name} in {file} holds a non-finite value ({}) at element {i}",
@@ -272,12 +329,17 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn take(&mut self, name: &str) -> HostTensor {
         // checked_tensors guaranteed presence; a miss here is a bug in this file.
-        self.tensors.remove(name).unwrap_or_else(|| panic!("tensor {name} was not checked"))
+        self.tensors
+            .remove(name)
+            .unwrap_or_else(|| panic!("tensor {name} was not checked"))
     }
 
     fn vector(&mut self, name: &str) -> Param<Tensor<1>> {
         let t = self.take(name);
-        Param::from_tensor(Tensor::from_data(TensorData::new(t.values, [t.shape[0]]), self.device))
+        Param::from_tensor(Tensor::from_data(
+            TensorData::new(t.values, [t.shape[0]]),
+            self.device,
+        ))
     }
 
     /// HF stores projections as `[out, in]`; burn's `Linear` multiplies by `[in, out]`.
@@ -306,7 +368,11 @@ impl Builder<'_> {
 }
 
 /// Upload checked tensors (see [`host_tensors`]) to `device` as a model.
-pub fn build_model(config: &Config, tensors: HashMap<String, HostTensor>, device: &Device) -> Result<ConanModel, ModelError> {
+pub fn build_model(
+    config: &Config,
+    tensors: HashMap<String, HostTensor>,
+    device: &Device,
+) -> Result<ConanModel, ModelError> {
     let mut b = Builder { tensors, device };
     let eps = config.rms_norm_eps;
 
@@ -337,7 +403,8 @@ pub fn build_model(config: &Config, tensors: HashMap<String, HostTensor>, device
                     num_kv_heads: config.kv_heads(),
                     head_dim: config.head_dim(),
                 },
-                post_attention_layernorm: b.rms_norm(&format!("{p}.post_attention_layernorm.weight"), eps),
+                post_attention_layernorm: b
+                    .rms_norm(&format!("{p}.post_attention_layernorm.weight"), eps),
                 mlp: Mlp {
                     gate_proj: b.linear(&format!("{p}.mlp.gate_proj"), false),
                     up_proj: b.linear(&format!("{p}.mlp.up_proj"), false),

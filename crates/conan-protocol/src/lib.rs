@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "type")]
 pub enum Request {
     /// Load the model whose files live under `base_url` (config.json, tokenizer.json, ...).
-    Load { base_url: String, prefer_webgpu: bool },
+    Load {
+        base_url: String,
+        prefer_webgpu: bool,
+    },
     /// Embed texts; vectors come back in order. `dims` truncates (Matryoshka).
     Embed {
         id: u32,
@@ -24,6 +27,26 @@ pub enum Request {
         tasks: Vec<TaskSource>,
         dims: Option<usize>,
     },
+    /// Build the search index over the bundled corpus and the user's documents for the
+    /// loaded model, reusing vectors stored in IndexedDB for this model when there are any.
+    OpenSearch { id: u32 },
+    /// Embed `query` and return the `k` nearest passages at `dims` (default: full).
+    Search {
+        id: u32,
+        query: String,
+        dims: Option<usize>,
+        k: usize,
+    },
+    /// Split, embed and store the user's documents (file name → bytes; pasted text comes
+    /// as a .txt). Stored only in this browser's IndexedDB.
+    AddDocuments {
+        id: u32,
+        files: Vec<(String, Vec<u8>)>,
+    },
+    /// Remove every document the user added, from the index and from IndexedDB.
+    ForgetDocuments { id: u32 },
+    /// Time a flat search over `passages` random vectors of the model's width, at every dims.
+    SpeedCheck { id: u32, passages: usize },
 }
 
 /// Where a benchmark task comes from.
@@ -33,7 +56,10 @@ pub enum TaskSource {
     /// A folder under static/tasks.
     Bundled { name: String },
     /// Files the user picked: a task folder (name → bytes), or a zip of task folders.
-    Files { label: String, files: Vec<(String, Vec<u8>)> },
+    Files {
+        label: String,
+        files: Vec<(String, Vec<u8>)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,7 +67,9 @@ pub enum TaskSource {
 pub enum Response {
     /// The worker's wasm started and listens.
     Ready,
-    Status { message: String },
+    Status {
+        message: String,
+    },
     Loaded {
         model: ModelSummary,
         backend: BackendInfo,
@@ -60,7 +88,9 @@ pub enum Response {
         bytes_per_s: f64,
     },
     Embedded(EmbedResult),
-    Tasks { tasks: Vec<TaskInfo> },
+    Tasks {
+        tasks: Vec<TaskInfo>,
+    },
     EvalProgress {
         id: u32,
         task: String,
@@ -76,7 +106,97 @@ pub enum Response {
         /// (dims, main score per task in `summary` order) for the Matryoshka curve.
         curve: Vec<(usize, Vec<f64>)>,
     },
-    Failed { id: Option<u32>, message: String },
+    /// Building the search index: embedding the corpus or the user's documents.
+    IndexProgress {
+        id: u32,
+        stage: String,
+        done: usize,
+        total: usize,
+    },
+    IndexReady {
+        id: u32,
+        index: IndexInfo,
+    },
+    SearchResults(SearchResult),
+    SpeedChecked {
+        id: u32,
+        passages: usize,
+        width: usize,
+        /// (dims, median milliseconds of a top-10 search)
+        rows: Vec<(usize, f64)>,
+    },
+    Failed {
+        id: Option<u32>,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexInfo {
+    /// Which model's vectors these are (a hash of config, tokenizer and weights).
+    pub model_fingerprint: String,
+    pub corpus_passages: usize,
+    pub user_passages: usize,
+    pub documents: Vec<UserDocument>,
+    /// The full vector width; searches may use any of `tradeoff`'s dims.
+    pub width: usize,
+    pub tradeoff: Vec<DimsRow>,
+    /// Passages whose vectors came from IndexedDB, and those embedded for this opening.
+    pub restored: usize,
+    pub embedded: usize,
+    pub seconds: f64,
+    /// False when IndexedDB is unavailable or full: the index then lives in memory only.
+    pub persistent: bool,
+    pub notices: Vec<String>,
+    /// How uploaded documents are split into passages (shown beside the upload button).
+    pub split_rule: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserDocument {
+    pub name: String,
+    pub passages: usize,
+}
+
+/// The Matryoshka trade-off at one dims, measured on the open index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DimsRow {
+    pub dims: usize,
+    /// Bytes a float32 index of this width takes for the current passages.
+    pub index_bytes: u64,
+    /// Median milliseconds of one top-10 search over the index.
+    pub search_ms: f64,
+    /// Share of the corpus's Chinese passages whose English translation ranks first among
+    /// all passages (both languages): quality at this dims.
+    pub translation_top1: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub id: u32,
+    pub query: String,
+    /// "zh", "en" or "other".
+    pub query_lang: String,
+    pub dims: usize,
+    pub hits: Vec<SearchHit>,
+    pub tokens: usize,
+    pub truncated: bool,
+    pub tokenize_ms: f64,
+    pub embed_ms: f64,
+    pub search_ms: f64,
+    pub passages: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub text: String,
+    pub lang: String,
+    pub source: String,
+    pub score: f32,
+    /// The hit is in the other language than the query.
+    pub cross_lingual: bool,
+    /// The passage comes from a document the user added.
+    pub yours: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +236,8 @@ pub struct ModelSummary {
     pub parameters: u64,
     pub matryoshka_dims: Vec<usize>,
     pub synthetic: bool,
+    /// A hash of config, tokenizer and weights: stored indexes are keyed by it.
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,12 +21,13 @@ pub struct BenchProps {
     pub tasks: Vec<TaskInfo>,
     pub eval: EvalState,
     pub ready: bool,
+    pub next_id: u32,
     pub matryoshka_dims: Vec<usize>,
     pub send: Callback<Request>,
 }
 
 /// Read every picked file into memory, keeping its folder-relative path.
-async fn read_files(input: HtmlInputElement) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub(crate) async fn read_files(input: HtmlInputElement) -> Result<Vec<(String, Vec<u8>)>, String> {
     let list = input.files().ok_or("no files")?;
     let mut out = Vec::new();
     for i in 0..list.length() {
@@ -73,7 +74,9 @@ pub fn bench_page(p: &BenchProps) -> Html {
     };
     let select_all = {
         let (selected, tasks) = (selected.clone(), p.tasks.clone());
-        Callback::from(move |_: MouseEvent| selected.set(tasks.iter().map(|t| t.name.clone()).collect()))
+        Callback::from(move |_: MouseEvent| {
+            selected.set(tasks.iter().map(|t| t.name.clone()).collect())
+        })
     };
     let on_files = {
         let (uploads, upload_error) = (uploads.clone(), upload_error.clone());
@@ -102,14 +105,27 @@ pub fn bench_page(p: &BenchProps) -> Html {
     let on_dims = {
         let dims = dims.clone();
         Callback::from(move |e: Event| {
-            dims.set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value().parse().ok());
+            dims.set(
+                e.target_unchecked_into::<web_sys::HtmlSelectElement>()
+                    .value()
+                    .parse()
+                    .ok(),
+            );
         })
     };
     let run = {
-        let (selected, uploads, dims, send) = (selected.clone(), uploads.clone(), dims.clone(), p.send.clone());
-        let next_id = p.eval.next_id;
+        let (selected, uploads, dims, send) = (
+            selected.clone(),
+            uploads.clone(),
+            dims.clone(),
+            p.send.clone(),
+        );
+        let next_id = p.next_id;
         Callback::from(move |_: MouseEvent| {
-            let mut tasks: Vec<TaskSource> = selected.iter().map(|name| TaskSource::Bundled { name: name.clone() }).collect();
+            let mut tasks: Vec<TaskSource> = selected
+                .iter()
+                .map(|name| TaskSource::Bundled { name: name.clone() })
+                .collect();
             tasks.extend(uploads.iter().cloned());
             send.emit(Request::Eval {
                 id: next_id,
@@ -220,8 +236,13 @@ fn results(p: &ResultsProps) -> Html {
             let parts = js_sys::Array::of1(&json.clone().into());
             let options = web_sys::BlobPropertyBag::new();
             options.set_type("application/json");
-            let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
-            let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+            let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
+            else {
+                return;
+            };
+            let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+                return;
+            };
             if let Some(a) = web_sys::window()
                 .and_then(|w| w.document())
                 .and_then(|d| d.create_element("a").ok())
@@ -234,13 +255,22 @@ fn results(p: &ResultsProps) -> Html {
             let _ = web_sys::Url::revoke_object_url(&url);
         })
     };
-    let bars: Vec<(String, f64)> = v.summary.iter().map(|s| (format!("{} ({})", s.name, s.main_metric), s.main_score)).collect();
+    let bars: Vec<(String, f64)> = v
+        .summary
+        .iter()
+        .map(|s| (format!("{} ({})", s.name, s.main_metric), s.main_score))
+        .collect();
     let xs: Vec<usize> = v.curve.iter().map(|(d, _)| *d).collect();
     let series: Vec<(String, Vec<f64>)> = v
         .summary
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.name.clone(), v.curve.iter().map(|(_, ys)| ys[i]).collect()))
+        .map(|(i, s)| {
+            (
+                s.name.clone(),
+                v.curve.iter().map(|(_, ys)| ys[i]).collect(),
+            )
+        })
         .collect();
     html! {
         <div id="bench-results">

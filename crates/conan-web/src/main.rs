@@ -4,17 +4,22 @@
 mod bench;
 mod charts;
 mod panels;
+mod search;
 mod worker;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use conan_protocol::{BackendInfo, DownloadSummary, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSummary};
+use conan_protocol::{
+    BackendInfo, DownloadSummary, EmbedResult, ModelSummary, Request, Response, TaskInfo,
+    TaskSummary,
+};
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
 use crate::bench::BenchPage;
 use crate::panels::{DownloadProgress, ResultView, StatusPanel};
+use crate::search::{SearchPage, SearchView};
 use crate::worker::WorkerHandle;
 
 /// The model the app loads unless `?model=URL` says otherwise.
@@ -30,6 +35,7 @@ pub enum Phase {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Page {
+    Search,
     Embed,
     Benchmark,
 }
@@ -51,7 +57,6 @@ pub struct EvalView {
 
 #[derive(Clone, PartialEq)]
 pub struct EvalState {
-    pub next_id: u32,
     pub running_id: Option<u32>,
     pub running: Option<EvalProgress>,
     pub view: Option<EvalView>,
@@ -74,6 +79,21 @@ struct AppState {
     next_id: u32,
     tasks: Vec<TaskInfo>,
     eval: EvalState,
+    search: SearchView,
+}
+
+/// The id a request carries (every page draws from one counter, so replies never collide).
+fn request_id(r: &Request) -> Option<u32> {
+    match r {
+        Request::Embed { id, .. }
+        | Request::Eval { id, .. }
+        | Request::OpenSearch { id }
+        | Request::Search { id, .. }
+        | Request::AddDocuments { id, .. }
+        | Request::ForgetDocuments { id }
+        | Request::SpeedCheck { id, .. } => Some(*id),
+        Request::Load { .. } | Request::ListTasks => None,
+    }
 }
 
 enum Action {
@@ -86,18 +106,38 @@ impl Reducible for AppState {
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
+        if let Action::Sent(r) = &action {
+            if let Some(id) = request_id(r) {
+                s.next_id = s.next_id.max(id + 1);
+            }
+        }
         match action {
             Action::Sent(Request::Embed { texts, .. }) => {
                 s.busy = true;
                 s.error = None;
                 s.last_texts = texts;
-                s.next_id += 1;
             }
             Action::Sent(Request::Eval { id, .. }) => {
                 s.eval.running_id = Some(id);
                 s.eval.running = Some(EvalProgress::default());
                 s.eval.error = None;
-                s.eval.next_id = id + 1;
+            }
+            Action::Sent(Request::OpenSearch { id }) => {
+                s.search.start(id, "Building the search index")
+            }
+            Action::Sent(Request::AddDocuments { id, .. }) => {
+                s.search.start(id, "Adding your documents")
+            }
+            Action::Sent(Request::ForgetDocuments { id }) => {
+                s.search.start(id, "Forgetting your documents")
+            }
+            Action::Sent(Request::Search { id, .. }) => {
+                s.search.searching = Some(id);
+                s.search.error = None;
+            }
+            Action::Sent(Request::SpeedCheck { id, .. }) => {
+                s.search.speed_running = Some(id);
+                s.search.speed = None;
             }
             Action::Sent(_) => {}
             Action::FromWorker(response) => match response {
@@ -107,15 +147,28 @@ impl Reducible for AppState {
                         s.phase = Phase::Loading(message);
                     }
                 }
-                Response::Loaded { model, backend, load_ms, download } => {
+                Response::Loaded {
+                    model,
+                    backend,
+                    load_ms,
+                    download,
+                } => {
                     s.phase = Phase::Ready;
                     s.model = Some(model);
                     s.backend = Some(backend);
                     s.load_ms = Some(load_ms);
                     s.download = download;
                     s.progress = None;
+                    s.search = SearchView::default(); // another model's index does not apply
                 }
-                Response::Download { file, loaded, total, files_done, files, bytes_per_s } => {
+                Response::Download {
+                    file,
+                    loaded,
+                    total,
+                    files_done,
+                    files,
+                    bytes_per_s,
+                } => {
                     s.progress = Some(DownloadProgress {
                         file,
                         loaded,
@@ -130,7 +183,13 @@ impl Reducible for AppState {
                     s.result = Some(result);
                 }
                 Response::Tasks { tasks } => s.tasks = tasks,
-                Response::EvalProgress { id, task, stage, done, total } if Some(id) == s.eval.running_id => {
+                Response::EvalProgress {
+                    id,
+                    task,
+                    stage,
+                    done,
+                    total,
+                } if Some(id) == s.eval.running_id => {
                     s.eval.running = Some(EvalProgress {
                         task: Some(task),
                         stage,
@@ -139,13 +198,61 @@ impl Reducible for AppState {
                     });
                 }
                 Response::EvalProgress { .. } => {}
-                Response::EvalDone { id, results_json, summary, curve } if Some(id) == s.eval.running_id => {
+                Response::EvalDone {
+                    id,
+                    results_json,
+                    summary,
+                    curve,
+                } if Some(id) == s.eval.running_id => {
                     s.eval.running = None;
                     s.eval.running_id = None;
-                    s.eval.view = Some(EvalView { summary, curve, results_json });
+                    s.eval.view = Some(EvalView {
+                        summary,
+                        curve,
+                        results_json,
+                    });
                 }
                 Response::EvalDone { .. } => {}
-                Response::Failed { id: Some(id), message } if Some(id) == s.eval.running_id => {
+                Response::IndexProgress {
+                    id,
+                    stage,
+                    done,
+                    total,
+                } if s.search.working_id() == Some(id) => {
+                    s.search.progress = Some((stage, done, total));
+                }
+                Response::IndexProgress { .. } => {}
+                Response::IndexReady { id, index } if s.search.working_id() == Some(id) => {
+                    s.search.index = Some(index);
+                    s.search.working = None;
+                    s.search.progress = None;
+                }
+                Response::IndexReady { .. } => {}
+                Response::SearchResults(result) if s.search.searching == Some(result.id) => {
+                    s.search.searching = None;
+                    s.search.result = Some(result);
+                }
+                Response::SearchResults(_) => {}
+                Response::SpeedChecked {
+                    id,
+                    passages,
+                    width,
+                    rows,
+                } if s.search.speed_running == Some(id) => {
+                    s.search.speed_running = None;
+                    s.search.speed = Some((passages, width, rows));
+                }
+                Response::SpeedChecked { .. } => {}
+                Response::Failed {
+                    id: Some(id),
+                    message,
+                } if s.search.owns(id) => {
+                    s.search.fail(id, message);
+                }
+                Response::Failed {
+                    id: Some(id),
+                    message,
+                } if Some(id) == s.eval.running_id => {
                     s.eval.running = None;
                     s.eval.running_id = None;
                     s.eval.error = Some(message);
@@ -166,13 +273,19 @@ impl Reducible for AppState {
 
 fn query_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 fn initial_page() -> Page {
-    match web_sys::window().and_then(|w| w.location().hash().ok()).as_deref() {
+    match web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .as_deref()
+    {
         Some("#benchmark") => Page::Benchmark,
-        _ => Page::Embed,
+        Some("#embed") => Page::Embed,
+        _ => Page::Search,
     }
 }
 
@@ -191,8 +304,8 @@ fn app() -> Html {
         busy: false,
         next_id: 1,
         tasks: vec![],
+        search: SearchView::default(),
         eval: EvalState {
-            next_id: 1,
             running_id: None,
             running: None,
             view: None,
@@ -212,7 +325,10 @@ fn app() -> Html {
                     let base_url = query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into());
                     let prefer_webgpu = query_param("backend").as_deref() != Some("cpu");
                     if let Some(w) = slot.borrow().as_ref() {
-                        w.send(&Request::Load { base_url, prefer_webgpu });
+                        w.send(&Request::Load {
+                            base_url,
+                            prefer_webgpu,
+                        });
                     }
                 }
                 state.dispatch(Action::FromWorker(response));
@@ -255,6 +371,7 @@ fn app() -> Html {
                 <h1>{ "conan-web" }</h1>
                 <p class="tagline">{ "Conan-Embedding-v2 architecture in your browser: burn on WebGPU, in a worker, nothing leaves the page." }</p>
                 <nav class="tabs" aria-label="pages">
+                    { nav(Page::Search, "Search", "#search") }
                     { nav(Page::Embed, "Embed", "#embed") }
                     { nav(Page::Benchmark, "Benchmark", "#benchmark") }
                 </nav>
@@ -263,10 +380,12 @@ fn app() -> Html {
                 download={state.download.clone()} progress={state.progress.clone()} />
             {
                 match *page {
+                    Page::Search => html! { <SearchPage ready={ready} model={state.model.clone()} view={state.search.clone()}
+                        next_id={state.next_id} send={send.clone()} /> },
                     Page::Embed => html! { <EmbedPage ready={ready} busy={state.busy} next_id={state.next_id}
                         model={state.model.clone()} result={state.result.clone()} texts={state.last_texts.clone()}
                         error={state.error.clone()} send={send.clone()} /> },
-                    Page::Benchmark => html! { <BenchPage tasks={state.tasks.clone()} eval={state.eval.clone()} ready={ready}
+                    Page::Benchmark => html! { <BenchPage tasks={state.tasks.clone()} eval={state.eval.clone()} ready={ready} next_id={state.next_id}
                         matryoshka_dims={state.model.as_ref().map(|m| m.matryoshka_dims.clone()).unwrap_or_default()} send={send.clone()} /> },
                 }
             }
@@ -293,15 +412,29 @@ fn embed_page(p: &EmbedProps) -> Html {
     let dims = use_state(|| None::<usize>);
 
     let on_embed = {
-        let (text_a, text_b, dims, send, id) = (text_a.clone(), text_b.clone(), dims.clone(), p.send.clone(), p.next_id);
+        let (text_a, text_b, dims, send, id) = (
+            text_a.clone(),
+            text_b.clone(),
+            dims.clone(),
+            p.send.clone(),
+            p.next_id,
+        );
         Callback::from(move |_: ()| {
-            let read = |r: &NodeRef| r.cast::<HtmlTextAreaElement>().map(|t| t.value()).unwrap_or_default();
+            let read = |r: &NodeRef| {
+                r.cast::<HtmlTextAreaElement>()
+                    .map(|t| t.value())
+                    .unwrap_or_default()
+            };
             let mut texts = vec![read(&text_a)];
             let b = read(&text_b);
             if !b.is_empty() {
                 texts.push(b);
             }
-            send.emit(Request::Embed { id, texts, dims: *dims });
+            send.emit(Request::Embed {
+                id,
+                texts,
+                dims: *dims,
+            });
         })
     };
     let on_click = on_embed.reform(|_: MouseEvent| ());
@@ -317,7 +450,12 @@ fn embed_page(p: &EmbedProps) -> Html {
     let on_dims = {
         let dims = dims.clone();
         Callback::from(move |e: Event| {
-            dims.set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value().parse().ok());
+            dims.set(
+                e.target_unchecked_into::<web_sys::HtmlSelectElement>()
+                    .value()
+                    .parse()
+                    .ok(),
+            );
         })
     };
 

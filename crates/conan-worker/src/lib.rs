@@ -5,17 +5,21 @@
 //! Messages are `conan_protocol::{Request, Response}`, handled strictly in arrival order.
 
 mod download;
+mod search;
+mod store;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use download::{BufferLimits, FetchSource};
 
+use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
 use conan_model::burn::prelude::Device;
 use conan_model::burn::tensor::wgpu::WgpuBackend;
 use conan_model::{Embedder, FileSource, read_files};
-use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
-use conan_protocol::{BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSource, TaskSummary};
+use conan_protocol::{
+    BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSource, TaskSummary,
+};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::Reflect;
@@ -29,7 +33,10 @@ pub(crate) fn scope() -> DedicatedWorkerGlobalScope {
 }
 
 pub(crate) fn now_ms() -> f64 {
-    scope().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
+    scope()
+        .performance()
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
 }
 
 pub(crate) fn post(response: &Response) {
@@ -66,7 +73,10 @@ fn js_string(obj: &JsValue, key: &str) -> Option<String> {
 }
 
 fn js_u64(obj: &JsValue, key: &str) -> Option<u64> {
-    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_f64()).map(|v| v as u64)
+    Reflect::get(obj, &key.into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map(|v| v as u64)
 }
 
 /// Ask the browser for an adapter before burn does: burn would fail without one too, but
@@ -121,7 +131,11 @@ async fn start_device(prefer_webgpu: bool) -> (Device, BackendInfo) {
     }
     let probe = match probe_webgpu().await {
         Ok(probe) => probe,
-        Err(reason) => return cpu(format!("{reason}; running on the CPU backend (flex, wasm) instead")),
+        Err(reason) => {
+            return cpu(format!(
+                "{reason}; running on the CPU backend (flex, wasm) instead"
+            ));
+        }
     };
     match Device::wgpu_options()
         .graphics_api(WgpuBackend::WebGpu)
@@ -141,7 +155,9 @@ async fn start_device(prefer_webgpu: bool) -> (Device, BackendInfo) {
             };
             (device, info)
         }
-        Err(e) => cpu(format!("WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead")),
+        Err(e) => cpu(format!(
+            "WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead"
+        )),
     }
 }
 
@@ -168,7 +184,10 @@ async fn bundled_task(name: &str) -> Result<Task, String> {
     let mut files = std::collections::BTreeMap::new();
     files.insert("task.json".to_string(), task_json);
     for file in meta.task_type.files() {
-        files.insert(file.to_string(), src.require(file).await.map_err(|e| e.to_string())?);
+        files.insert(
+            file.to_string(),
+            src.require(file).await.map_err(|e| e.to_string())?,
+        );
     }
     Task::from_files(&files).map_err(|e| format!("{name}: {e}"))
 }
@@ -188,7 +207,13 @@ fn user_tasks(label: &str, files: Vec<(String, Vec<u8>)>) -> Result<Vec<Task>, S
     Ok(vec![Task::from_files(&files).map_err(with_label)?])
 }
 
-async fn run_eval(embedder: &Embedder, id: u32, sources: Vec<TaskSource>, dims: Option<usize>, model: &str) -> Result<Response, String> {
+async fn run_eval(
+    embedder: &Embedder,
+    id: u32,
+    sources: Vec<TaskSource>,
+    dims: Option<usize>,
+    model: &str,
+) -> Result<Response, String> {
     let mut tasks = Vec::new();
     for source in sources {
         match source {
@@ -198,8 +223,17 @@ async fn run_eval(embedder: &Embedder, id: u32, sources: Vec<TaskSource>, dims: 
     }
     let hidden = embedder.config.hidden_size;
     let dims = dims.unwrap_or(hidden);
-    embedder.config.check_dims(dims).map_err(|e| e.to_string())?;
-    let mut curve_dims: Vec<usize> = embedder.config.matryoshka_dims.iter().copied().filter(|&d| d <= hidden).collect();
+    embedder
+        .config
+        .check_dims(dims)
+        .map_err(|e| e.to_string())?;
+    let mut curve_dims: Vec<usize> = embedder
+        .config
+        .matryoshka_dims
+        .iter()
+        .copied()
+        .filter(|&d| d <= hidden)
+        .collect();
     if !curve_dims.contains(&hidden) {
         curve_dims.push(hidden);
     }
@@ -219,7 +253,13 @@ async fn run_eval(embedder: &Embedder, id: u32, sources: Vec<TaskSource>, dims: 
                 done: vectors.len(),
                 total: texts.len(),
             });
-            vectors.extend(embedder.embed(chunk, None).await.map_err(|e| format!("{}: {e}", task.meta.name))?.vectors);
+            vectors.extend(
+                embedder
+                    .embed(chunk, None)
+                    .await
+                    .map_err(|e| format!("{}: {e}", task.meta.name))?
+                    .vectors,
+            );
         }
         post(&Response::EvalProgress {
             id,
@@ -236,17 +276,22 @@ async fn run_eval(embedder: &Embedder, id: u32, sources: Vec<TaskSource>, dims: 
             truncated = full.truncated(dims);
             &truncated
         };
-        let scores = evaluate(task, table, &opts).map_err(|e| format!("{}: {e}", task.meta.name))?;
+        let scores =
+            evaluate(task, table, &opts).map_err(|e| format!("{}: {e}", task.meta.name))?;
         let seconds = (now_ms() - start) / 1000.0;
         for (d, points) in &mut curve {
             let s = if *d == dims {
                 scores.main_score
             } else {
-                evaluate(task, &full.truncated(*d), &opts).map_err(|e| e.to_string())?.main_score
+                evaluate(task, &full.truncated(*d), &opts)
+                    .map_err(|e| e.to_string())?
+                    .main_score
             };
             points.push(s);
         }
-        results.push(conan_eval::results::task_result(task, &scores, seconds, model, dims));
+        results.push(conan_eval::results::task_result(
+            task, &scores, seconds, model, dims,
+        ));
         summary.push(TaskSummary {
             name: task.meta.name.clone(),
             task_type: format!("{:?}", task.meta.task_type).to_lowercase(),
@@ -269,11 +314,24 @@ struct State {
     device: Option<(Device, BackendInfo)>,
     embedder: Option<Rc<Embedder>>,
     model_source: String,
+    fingerprint: String,
+    /// The search index for the loaded model, built on the first OpenSearch.
+    search: Option<search::Search>,
+}
+
+fn no_model(id: u32) -> Response {
+    Response::Failed {
+        id: Some(id),
+        message: "no model is loaded yet".into(),
+    }
 }
 
 async fn handle(state: &RefCell<State>, request: Request) -> Response {
     match request {
-        Request::Load { base_url, prefer_webgpu } => {
+        Request::Load {
+            base_url,
+            prefer_webgpu,
+        } => {
             let start = now_ms();
             // One device per page: burn's runtime cannot be initialised twice.
             if state.borrow().device.is_none() {
@@ -294,11 +352,12 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             let loaded = async {
                 let files = read_files(&source).await?;
                 let is_pack = files.pack.is_some();
-                Embedder::new(&files, &device).map(|e| (e, is_pack))
+                let fingerprint = files.fingerprint();
+                Embedder::new(&files, &device).map(|e| (e, is_pack, fingerprint))
             }
             .await;
             match loaded {
-                Ok((embedder, is_pack)) => {
+                Ok((embedder, is_pack, fingerprint)) => {
                     let c = &embedder.config;
                     let model = ModelSummary {
                         source: base_url,
@@ -308,10 +367,13 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                         parameters: c.num_params(),
                         matryoshka_dims: c.matryoshka_dims.clone(),
                         synthetic: c.synthetic,
+                        fingerprint: fingerprint.clone(),
                     };
                     let mut st = state.borrow_mut();
                     st.embedder = Some(Rc::new(embedder));
                     st.model_source = model.source.clone();
+                    st.fingerprint = fingerprint;
+                    st.search = None; // another model's vectors are not comparable
                     Response::Loaded {
                         model,
                         backend,
@@ -359,7 +421,110 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             };
             run_eval(&embedder, id, tasks, dims, &model)
                 .await
-                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
+                .unwrap_or_else(|message| Response::Failed {
+                    id: Some(id),
+                    message,
+                })
+        }
+        Request::OpenSearch { id } => {
+            let (embedder, fingerprint, open) = {
+                let st = state.borrow();
+                (
+                    st.embedder.clone(),
+                    st.fingerprint.clone(),
+                    st.search.is_some(),
+                )
+            };
+            let Some(embedder) = embedder else {
+                return no_model(id);
+            };
+            if !open {
+                match search::Search::open(id, &embedder, &fingerprint).await {
+                    Ok(s) => state.borrow_mut().search = Some(s),
+                    Err(message) => {
+                        return Response::Failed {
+                            id: Some(id),
+                            message,
+                        };
+                    }
+                }
+            }
+            state
+                .borrow()
+                .search
+                .as_ref()
+                .expect("opened above")
+                .info(id)
+        }
+        Request::Search { id, query, dims, k } => {
+            let Some(embedder) = state.borrow().embedder.clone() else {
+                return no_model(id);
+            };
+            let taken = state.borrow_mut().search.take();
+            let Some(search) = taken else {
+                return Response::Failed {
+                    id: Some(id),
+                    message: "the search index is not open yet".into(),
+                };
+            };
+            let response = search.search(&embedder, id, query, dims, k).await;
+            state.borrow_mut().search = Some(search);
+            response.unwrap_or_else(|message| Response::Failed {
+                id: Some(id),
+                message,
+            })
+        }
+        Request::AddDocuments { id, .. } | Request::ForgetDocuments { id }
+            if state.borrow().search.is_none() =>
+        {
+            Response::Failed {
+                id: Some(id),
+                message: "the search index is not open yet".into(),
+            }
+        }
+        Request::AddDocuments { id, files } => {
+            let Some(embedder) = state.borrow().embedder.clone() else {
+                return no_model(id);
+            };
+            let mut search = state.borrow_mut().search.take().expect("checked above");
+            let result = search.add(&embedder, id, files).await;
+            let response = match result {
+                Ok(()) => search.info(id),
+                Err(message) => Response::Failed {
+                    id: Some(id),
+                    message,
+                },
+            };
+            state.borrow_mut().search = Some(search);
+            response
+        }
+        Request::ForgetDocuments { id } => {
+            let mut search = state.borrow_mut().search.take().expect("checked above");
+            let result = search.forget().await;
+            let response = match result {
+                Ok(()) => search.info(id),
+                Err(message) => Response::Failed {
+                    id: Some(id),
+                    message,
+                },
+            };
+            state.borrow_mut().search = Some(search);
+            response
+        }
+        Request::SpeedCheck { id, passages } => {
+            let Some(embedder) = state.borrow().embedder.clone() else {
+                return no_model(id);
+            };
+            search::speed_check(
+                id,
+                passages,
+                embedder.config.hidden_size,
+                &embedder.config.matryoshka_dims,
+            )
+            .unwrap_or_else(|message| Response::Failed {
+                id: Some(id),
+                message,
+            })
         }
         Request::Embed { id, texts, dims } => {
             let start = now_ms();

@@ -1,0 +1,31 @@
+//! vectors → search. The search side of the pipeline, pure Rust so that it runs the same
+//! natively and inside the browser worker:
+//!
+//! - [`flat`]: a flat index over L2-normalised vectors, searched at any Matryoshka prefix;
+//! - [`lang`]: the zh / en tag shown beside each passage (and what makes a hit cross-lingual);
+//! - [`split`]: the user's uploaded documents → passages, with a rule the UI shows;
+//! - [`corpus`]: the bundled bilingual corpus (static/corpus/corpus.jsonl).
+
+pub mod corpus;
+pub mod flat;
+pub mod lang;
+pub mod split;
+
+pub use corpus::{CorpusPassage, parse_corpus};
+pub use flat::{FlatIndex, Hit};
+pub use lang::Lang;
+pub use split::{Draft, SPLIT_RULE, split_document};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum IndexError {
+    #[error("vector has {got} values but the index holds {want}-dimensional vectors")]
+    Width { got: usize, want: usize },
+    #[error("dims {dims} is not available: choose one of {available:?}")]
+    Dims { dims: usize, available: Vec<usize> },
+    #[error("vector {row} contains NaN or infinity")]
+    NotFinite { row: usize },
+    #[error("vector {row} is all zeros at {dims} dims, so it has no direction to compare")]
+    Zero { row: usize, dims: usize },
+    #[error("{0}")]
+    Input(String),
+}

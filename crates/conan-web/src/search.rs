@@ -1,0 +1,382 @@
+//! The Search page: cross-lingual search over the bundled corpus and the user's own
+//! documents. Everything heavy (embedding, the vector scan, IndexedDB) runs in the worker;
+//! this page only sends requests and shows what comes back.
+
+use conan_protocol::{IndexInfo, ModelSummary, Request, SearchResult};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::bench::read_files;
+
+/// What the Search page knows, kept in the app state (responses arrive there).
+#[derive(Clone, PartialEq, Default)]
+pub struct SearchView {
+    pub index: Option<IndexInfo>,
+    /// An OpenSearch / AddDocuments / ForgetDocuments in flight, with what it is doing.
+    pub working: Option<(u32, String)>,
+    pub progress: Option<(String, usize, usize)>,
+    pub searching: Option<u32>,
+    pub result: Option<SearchResult>,
+    pub error: Option<String>,
+    pub speed_running: Option<u32>,
+    pub speed: Option<(usize, usize, Vec<(usize, f64)>)>,
+}
+
+impl SearchView {
+    pub fn start(&mut self, id: u32, what: &str) {
+        self.working = Some((id, what.into()));
+        self.progress = None;
+        self.error = None;
+    }
+
+    pub fn working_id(&self) -> Option<u32> {
+        self.working.as_ref().map(|w| w.0)
+    }
+
+    /// Whether a failure with this request id is the Search page's to show.
+    pub fn owns(&self, id: u32) -> bool {
+        self.working_id() == Some(id)
+            || self.searching == Some(id)
+            || self.speed_running == Some(id)
+    }
+
+    pub fn fail(&mut self, id: u32, message: String) {
+        if self.working_id() == Some(id) {
+            self.working = None;
+            self.progress = None;
+        }
+        if self.searching == Some(id) {
+            self.searching = None;
+        }
+        if self.speed_running == Some(id) {
+            self.speed_running = None;
+        }
+        self.error = Some(message);
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SearchProps {
+    pub ready: bool,
+    pub model: Option<ModelSummary>,
+    pub view: SearchView,
+    pub next_id: u32,
+    pub send: Callback<Request>,
+}
+
+const EXAMPLES: [&str; 4] = [
+    "我们明天去北京看长城。",
+    "Where is the train station?",
+    "我喜欢喝茶。",
+    "He is learning to cook.",
+];
+const SPEED_PASSAGES: usize = 50_000;
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    } else {
+        format!("{:.0} kB", bytes as f64 / 1e3)
+    }
+}
+
+#[function_component(SearchPage)]
+pub fn search_page(p: &SearchProps) -> Html {
+    let query = use_node_ref();
+    let paste = use_node_ref();
+    let dims = use_state(|| None::<usize>);
+    let k = use_state(|| 10usize);
+    let upload_error = use_state(|| None::<String>);
+
+    // Open (or restore) the index once a model is ready; a failure waits for the user.
+    {
+        let send = p.send.clone();
+        let want =
+            p.ready && p.view.index.is_none() && p.view.working.is_none() && p.view.error.is_none();
+        let id = p.next_id;
+        use_effect_with(want, move |want| {
+            if *want {
+                send.emit(Request::OpenSearch { id });
+            }
+        });
+    }
+
+    let index_ready = p.view.index.is_some() && p.view.working.is_none();
+    let run = {
+        let (query, dims, k, send, id) = (
+            query.clone(),
+            dims.clone(),
+            k.clone(),
+            p.send.clone(),
+            p.next_id,
+        );
+        Callback::from(move |text: Option<String>| {
+            let Some(input) = query.cast::<HtmlInputElement>() else {
+                return;
+            };
+            if let Some(t) = text {
+                input.set_value(&t);
+            }
+            send.emit(Request::Search {
+                id,
+                query: input.value(),
+                dims: *dims,
+                k: *k,
+            });
+        })
+    };
+    let on_submit = {
+        let run = run.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            run.emit(None);
+        })
+    };
+    let on_dims = {
+        let dims = dims.clone();
+        Callback::from(move |e: Event| {
+            dims.set(
+                e.target_unchecked_into::<HtmlSelectElement>()
+                    .value()
+                    .parse()
+                    .ok(),
+            )
+        })
+    };
+    let on_k = {
+        let k = k.clone();
+        Callback::from(move |e: Event| {
+            k.set(
+                e.target_unchecked_into::<HtmlSelectElement>()
+                    .value()
+                    .parse()
+                    .unwrap_or(10),
+            )
+        })
+    };
+    let add_paste = {
+        let (paste, send, id, upload_error) = (
+            paste.clone(),
+            p.send.clone(),
+            p.next_id,
+            upload_error.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            let Some(area) = paste.cast::<HtmlTextAreaElement>() else {
+                return;
+            };
+            let text = area.value();
+            if text.trim().is_empty() {
+                upload_error.set(Some("paste some text first".into()));
+                return;
+            }
+            upload_error.set(None);
+            let name = format!(
+                "pasted text {}.txt",
+                String::from(js_sys::Date::new_0().to_locale_time_string("en-GB"))
+            );
+            send.emit(Request::AddDocuments {
+                id,
+                files: vec![(name, text.into_bytes())],
+            });
+            area.set_value("");
+        })
+    };
+    let on_files = {
+        let (send, id, upload_error) = (p.send.clone(), p.next_id, upload_error.clone());
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let (send, upload_error) = (send.clone(), upload_error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match read_files(input.clone()).await {
+                    Ok(files) if !files.is_empty() => {
+                        upload_error.set(None);
+                        send.emit(Request::AddDocuments { id, files });
+                    }
+                    Ok(_) => {}
+                    Err(e) => upload_error.set(Some(e)),
+                }
+                input.set_value("");
+            });
+        })
+    };
+    let forget = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| send.emit(Request::ForgetDocuments { id }))
+    };
+    let retry = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| send.emit(Request::OpenSearch { id }))
+    };
+    let speed = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| {
+            send.emit(Request::SpeedCheck {
+                id,
+                passages: SPEED_PASSAGES,
+            })
+        })
+    };
+
+    let v = &p.view;
+    let searching = v.searching.is_some();
+    let selected_dims = (*dims).or(v.index.as_ref().map(|i| i.width));
+    html! {
+        <>
+        <section class="card" id="search">
+            <h2>{ "Search" }</h2>
+            <p class="muted">{ "Ask in Chinese or English; passages in the other language are found by meaning. The query, the corpus and your documents never leave this page." }</p>
+            if !p.ready { <p class="pending">{ "Waiting for the model…" }</p> }
+            if let Some((what, _)) = &v.working {
+                <div class="progress" id="index-progress">
+                    <progress max={v.progress.as_ref().map(|x| x.2.max(1)).unwrap_or(1).to_string()}
+                              value={v.progress.as_ref().map(|x| x.1).unwrap_or(0).to_string()}></progress>
+                    <span class="muted">{ match &v.progress {
+                        Some((stage, done, total)) => format!("{stage}: {} of {}", thousands(*done), thousands(*total)),
+                        None => format!("{what}…"),
+                    } }</span>
+                </div>
+            }
+            if let Some(i) = &v.index {
+                <p class="muted" id="index-info" data-passages={(i.corpus_passages + i.user_passages).to_string()}
+                   data-user={i.user_passages.to_string()} data-restored={i.restored.to_string()} data-embedded={i.embedded.to_string()}
+                   data-persistent={i.persistent.to_string()}>
+                    { format!("{} passages ({} bundled, {} yours) · {}-d vectors · ", thousands(i.corpus_passages + i.user_passages),
+                        thousands(i.corpus_passages), thousands(i.user_passages), i.width) }
+                    { if i.embedded == 0 { format!("restored from this browser's IndexedDB in {:.1} s", i.seconds) }
+                      else if i.restored == 0 { format!("embedded {} passages in {:.1} s", thousands(i.embedded), i.seconds) }
+                      else { format!("{} restored, {} embedded in {:.1} s", thousands(i.restored), thousands(i.embedded), i.seconds) } }
+                    { if i.persistent { " · stored in IndexedDB" } else { " · kept in memory only" } }
+                </p>
+                { for i.notices.iter().map(|n| html! { <p class="notice">{ n }</p> }) }
+            }
+            <form class="row search-row" onsubmit={on_submit}>
+                <label for="query" class="sr-only">{ "Query" }</label>
+                <input id="query" ref={query} type="search" placeholder="输入查询 · type a query" autocomplete="off" />
+                <label for="search-dims">{ "Dims" }</label>
+                <select id="search-dims" onchange={on_dims}>
+                    { for v.index.iter().flat_map(|i| i.tradeoff.iter().rev()).map(|r| html! {
+                        <option value={r.dims.to_string()} selected={Some(r.dims) == selected_dims}>{ r.dims }</option> }) }
+                </select>
+                <label for="k">{ "Top" }</label>
+                <select id="k" onchange={on_k}>
+                    { for [5usize, 10, 20, 50].into_iter().map(|n| html! { <option value={n.to_string()} selected={n == *k}>{ n }</option> }) }
+                </select>
+                <button id="search-go" type="submit" disabled={!index_ready || searching}>{ if searching { "Searching…" } else { "Search" } }</button>
+            </form>
+            <p class="examples muted">{ "Try: " }
+                { for EXAMPLES.iter().map(|ex| {
+                    let run = run.clone();
+                    let text = ex.to_string();
+                    html! { <button type="button" class="chip" disabled={!index_ready || searching}
+                        onclick={Callback::from(move |_: MouseEvent| run.emit(Some(text.clone())))}>{ *ex }</button> }
+                }) }
+            </p>
+            if let Some(e) = &v.error {
+                <p class="error" id="search-error" role="alert">{ e }
+                    if v.index.is_none() { <button type="button" class="secondary" onclick={retry}>{ "Try again" }</button> }
+                </p>
+            }
+            if let Some(r) = &v.result { <Results result={r.clone()} /> }
+        </section>
+        <section class="card" id="tradeoff">
+            <h2>{ "Matryoshka: dims against speed and quality" }</h2>
+            <p class="muted">{ "The same vectors, cut to their first dims and re-normalised. Measured on the open index in this page: \
+                search time of one query, and how often a Chinese corpus sentence finds its English translation first." }</p>
+            if let Some(i) = &v.index {
+                <table class="results">
+                    <thead><tr><th>{ "dims" }</th><th>{ "index size" }</th><th>{ "search" }</th><th>{ "zh→en translation first" }</th></tr></thead>
+                    <tbody>
+                    { for i.tradeoff.iter().map(|r| html! {
+                        <tr class={classes!((Some(r.dims) == selected_dims).then_some("selected"))} data-dims={r.dims.to_string()}>
+                            <td class="num">{ r.dims }</td>
+                            <td class="num">{ size(r.index_bytes) }</td>
+                            <td class="num">{ format!("{:.2} ms", r.search_ms) }</td>
+                            <td class="num">{ r.translation_top1.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into()) }</td>
+                        </tr>
+                    }) }
+                    </tbody>
+                </table>
+            }
+            <div class="row">
+                <button type="button" class="secondary" id="speed-check" onclick={speed} disabled={!p.ready || v.speed_running.is_some()}>
+                    { format!("Speed check: search {} random passages", thousands(SPEED_PASSAGES)) }</button>
+                if v.speed_running.is_some() { <span class="pending">{ "building and timing…" }</span> }
+            </div>
+            if let Some((n, width, rows)) = &v.speed {
+                <p class="muted" id="speed-result">{ format!("Flat scan over {} × {}-d vectors in this worker (wasm), median of 7: ", thousands(*n), width) }
+                    { rows.iter().map(|(d, ms)| format!("{d} dims {ms:.1} ms")).collect::<Vec<_>>().join(" · ") }</p>
+            }
+        </section>
+        <section class="card" id="documents">
+            <h2>{ "Your documents" }</h2>
+            <p class="muted">{ "Embedded here and stored only in this browser (IndexedDB). Nothing is uploaded anywhere." }</p>
+            <label for="paste">{ "Paste text" }</label>
+            <textarea id="paste" ref={paste} rows="3" placeholder="One passage per paragraph · 每段一个段落" />
+            <div class="row">
+                <button type="button" id="add-paste" onclick={add_paste} disabled={!index_ready}>{ "Add text" }</button>
+                <label for="doc-files" class="file-label">{ "or files:" }</label>
+                <input id="doc-files" type="file" multiple=true accept=".txt,.md,.jsonl,.csv" onchange={on_files} disabled={!index_ready} />
+            </div>
+            <p class="muted small" id="split-rule">{ v.index.as_ref().map(|i| i.split_rule.clone()).unwrap_or_default() }</p>
+            if let Some(e) = &*upload_error { <p class="error" role="alert">{ e }</p> }
+            if let Some(i) = &v.index {
+                if i.documents.is_empty() {
+                    <p class="muted" id="doc-list" data-count="0">{ "No documents of yours yet." }</p>
+                } else {
+                    <ul class="task-list" id="doc-list" data-count={i.documents.len().to_string()}>
+                        { for i.documents.iter().map(|d| html! { <li>{ &d.name }<span class="muted">{ format!(" · {} passage(s)", d.passages) }</span></li> }) }
+                    </ul>
+                }
+                <button type="button" class="danger" id="forget" onclick={forget} disabled={!index_ready || i.documents.is_empty()}>
+                    { "Forget my documents" }</button>
+            }
+        </section>
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ResultsProps {
+    result: SearchResult,
+}
+
+#[function_component(Results)]
+fn results(p: &ResultsProps) -> Html {
+    let r = &p.result;
+    html! {
+        <div id="search-results" data-id={r.id.to_string()} data-query-lang={r.query_lang.clone()}>
+            <p class="muted" id="latency">
+                { format!("“{}” ({}, {} tokens{}) · tokenize {:.1} ms · embed {:.1} ms · search {:.2} ms over {} passages at {} dims",
+                    r.query, r.query_lang, r.tokens, if r.truncated { ", truncated" } else { "" },
+                    r.tokenize_ms, r.embed_ms, r.search_ms, thousands(r.passages), r.dims) }
+            </p>
+            <ol class="hits" id="hits">
+                { for r.hits.iter().map(|h| html! {
+                    <li class="hit" data-lang={h.lang.clone()} data-cross={h.cross_lingual.to_string()} data-yours={h.yours.to_string()}>
+                        <span class="score" title="cosine similarity">{ format!("{:.3}", h.score) }</span>
+                        <span class="hit-text" lang={h.lang.clone()}>{ &h.text }</span>
+                        <span class="hit-meta">
+                            <span class={classes!("tag", format!("lang-{}", h.lang))}>{ &h.lang }</span>
+                            if h.cross_lingual { <span class="tag cross">{ "cross-lingual" }</span> }
+                            if h.yours { <span class="tag yours">{ "yours" }</span> }
+                            <span class="muted small">{ format!(" {}", h.source) }</span>
+                        </span>
+                    </li>
+                }) }
+            </ol>
+        </div>
+    }
+}

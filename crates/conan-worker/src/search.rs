@@ -1,0 +1,478 @@
+//! Cross-lingual search in the worker: the bundled corpus and the user's documents, embedded
+//! by the loaded model, in a flat index (conan-index), persisted in IndexedDB per model.
+
+use conan_index::{CorpusPassage, FlatIndex, Lang, SPLIT_RULE, parse_corpus, split_document};
+use conan_model::pack::sha256_hex;
+use conan_model::{Embedder, FileSource};
+use conan_protocol::{DimsRow, IndexInfo, Response, SearchHit, SearchResult, UserDocument};
+
+use crate::download::FetchSource;
+use crate::store::{Store, StoredDoc, StoredPassage};
+use crate::{now_ms, post};
+
+/// Where the bundled corpus lives, relative to the page.
+const CORPUS_URL: &str = "static/corpus";
+/// Chinese corpus passages used to measure quality per dims (first N with a translation).
+const TRADEOFF_QUERIES: usize = 200;
+/// The speed check refuses more floats than this (1 GiB of f32).
+const SPEED_CHECK_MAX_FLOATS: usize = 1 << 28;
+
+struct Row {
+    text: String,
+    lang: Lang,
+    source: String,
+    yours: bool,
+}
+
+pub struct Search {
+    pub fingerprint: String,
+    index: FlatIndex,
+    rows: Vec<Row>,
+    corpus_rows: usize,
+    /// (Chinese corpus row, rows of its English translations) for the quality column.
+    pairs: Vec<(usize, Vec<usize>)>,
+    documents: Vec<UserDocument>,
+    store: Option<Store>,
+    persistent: bool,
+    notices: Vec<String>,
+    restored: usize,
+    embedded: usize,
+    seconds: f64,
+    tradeoff: Vec<DimsRow>,
+}
+
+/// Embed `texts` at full width, longest-first batches of similar length (less padding),
+/// posting progress; returns the vectors row-major in input order.
+async fn embed_all(
+    embedder: &Embedder,
+    id: u32,
+    stage: &str,
+    texts: &[String],
+) -> Result<Vec<f32>, String> {
+    let width = embedder.config.hidden_size;
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
+    let mut out = vec![0.0f32; texts.len() * width];
+    let mut done = 0;
+    for chunk in order.chunks(64) {
+        post(&Response::IndexProgress {
+            id,
+            stage: stage.into(),
+            done,
+            total: texts.len(),
+        });
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+        let vectors = embedder
+            .embed(&batch, None)
+            .await
+            .map_err(|e| format!("{stage}: {e}"))?
+            .vectors;
+        for (&i, v) in chunk.iter().zip(vectors) {
+            out[i * width..(i + 1) * width].copy_from_slice(&v);
+        }
+        done += chunk.len();
+    }
+    post(&Response::IndexProgress {
+        id,
+        stage: stage.into(),
+        done,
+        total: texts.len(),
+    });
+    Ok(out)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+impl Search {
+    /// Build the index for `embedder`, reusing what IndexedDB holds for `fingerprint`.
+    pub async fn open(id: u32, embedder: &Embedder, fingerprint: &str) -> Result<Self, String> {
+        let start = now_ms();
+        let width = embedder.config.hidden_size;
+        let mut notices = Vec::new();
+        let bytes = FetchSource::new(CORPUS_URL)
+            .require("corpus.jsonl")
+            .await
+            .map_err(|e| e.to_string())?;
+        let corpus: Vec<CorpusPassage> = parse_corpus(&bytes).map_err(|e| e.to_string())?;
+        let corpus_key = sha256_hex(&bytes)[..16].to_string();
+
+        let store = match Store::open().await {
+            Ok(store) => Some(store),
+            Err(e) => {
+                notices.push(format!(
+                    "{e}; the index lives in memory only for this visit"
+                ));
+                None
+            }
+        };
+        let mut persistent = store.is_some();
+        if let Some(store) = &store {
+            if let Err(e) = store.prune_vectors(fingerprint).await {
+                notices.push(e);
+            }
+        }
+
+        let mut search = Self {
+            fingerprint: fingerprint.to_string(),
+            index: FlatIndex::new(width, &embedder.config.matryoshka_dims),
+            rows: Vec::new(),
+            corpus_rows: corpus.len(),
+            pairs: Vec::new(),
+            documents: Vec::new(),
+            store: None,
+            persistent,
+            notices: Vec::new(),
+            restored: 0,
+            embedded: 0,
+            seconds: 0.0,
+            tradeoff: Vec::new(),
+        };
+
+        // The corpus: stored vectors when they are this model's and this corpus's.
+        let stored = match &store {
+            Some(s) => s
+                .corpus_vectors(fingerprint, &corpus_key)
+                .await
+                .unwrap_or_else(|e| {
+                    notices.push(e);
+                    None
+                }),
+            None => None,
+        };
+        let vectors = match stored.filter(|v| v.len() == corpus.len() * width) {
+            Some(v) => {
+                search.restored += corpus.len();
+                v
+            }
+            None => {
+                let texts: Vec<String> = corpus.iter().map(|p| p.text.clone()).collect();
+                let v = embed_all(embedder, id, "embedding the bundled corpus", &texts).await?;
+                search.embedded += corpus.len();
+                if let Some(s) = &store {
+                    if let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &v).await {
+                        notices.push(format!(
+                            "{e}; the index lives in memory only for this visit"
+                        ));
+                        persistent = false;
+                    }
+                }
+                v
+            }
+        };
+        search
+            .index
+            .extend_flat(&vectors)
+            .map_err(|e| format!("bundled corpus: {e}"))?;
+        let row_of: std::collections::HashMap<&str, usize> = corpus
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i))
+            .collect();
+        for (i, p) in corpus.iter().enumerate() {
+            if p.lang == Lang::Zh && search.pairs.len() < TRADEOFF_QUERIES {
+                let en: Vec<usize> = p
+                    .translations
+                    .iter()
+                    .filter_map(|t| row_of.get(t.as_str()).copied())
+                    .filter(|&r| corpus[r].lang == Lang::En)
+                    .collect();
+                if !en.is_empty() {
+                    search.pairs.push((i, en));
+                }
+            }
+        }
+        search.rows = corpus
+            .into_iter()
+            .map(|p| Row {
+                text: p.text,
+                lang: p.lang,
+                source: p.source,
+                yours: false,
+            })
+            .collect();
+
+        // The user's documents: texts from IndexedDB; vectors too when this model made them.
+        if let Some(s) = &store {
+            match s.documents().await {
+                Ok(docs) => {
+                    for doc in docs {
+                        let vectors = match s.doc_vectors(fingerprint, &doc.id).await {
+                            Ok(Some(v)) if v.len() == doc.passages.len() * width => {
+                                search.restored += doc.passages.len();
+                                v
+                            }
+                            _ => {
+                                let texts: Vec<String> =
+                                    doc.passages.iter().map(|p| p.text.clone()).collect();
+                                let v = embed_all(
+                                    embedder,
+                                    id,
+                                    &format!("embedding {}", doc.name),
+                                    &texts,
+                                )
+                                .await?;
+                                search.embedded += texts.len();
+                                if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &v).await {
+                                    notices.push(e);
+                                }
+                                v
+                            }
+                        };
+                        search.append(&doc, &vectors)?;
+                    }
+                }
+                Err(e) => notices.push(format!(
+                    "{e}; your stored documents could not be read (they are still stored)"
+                )),
+            }
+        }
+        search.store = store;
+        search.persistent = persistent;
+        search.notices = notices;
+        search.seconds = (now_ms() - start) / 1000.0;
+        search.measure();
+        Ok(search)
+    }
+
+    fn append(&mut self, doc: &StoredDoc, vectors: &[f32]) -> Result<(), String> {
+        self.index
+            .extend_flat(vectors)
+            .map_err(|e| format!("{}: {e}", doc.name))?;
+        self.rows.extend(doc.passages.iter().map(|p| Row {
+            text: p.text.clone(),
+            lang: conan_index::lang::detect(&p.text),
+            source: p.source.clone(),
+            yours: true,
+        }));
+        self.documents.push(UserDocument {
+            name: doc.name.clone(),
+            passages: doc.passages.len(),
+        });
+        Ok(())
+    }
+
+    /// The Matryoshka trade-off on this index: bytes, search time and translation top-1.
+    fn measure(&mut self) {
+        let n = self.index.len();
+        self.tradeoff = self
+            .index
+            .dims()
+            .into_iter()
+            .map(|dims| {
+                let mut times = Vec::new();
+                let mut found = 0;
+                for (q, targets) in &self.pairs {
+                    let t = now_ms();
+                    let hits = self
+                        .index
+                        .search(self.index.row(*q), dims, 2)
+                        .unwrap_or_default();
+                    times.push(now_ms() - t);
+                    // The query passage itself ranks first: its translation must come next.
+                    let best = hits.iter().find(|h| h.row != *q);
+                    found += best.is_some_and(|h| targets.contains(&h.row)) as usize;
+                }
+                DimsRow {
+                    dims,
+                    index_bytes: (n * dims * 4) as u64,
+                    search_ms: if times.is_empty() { 0.0 } else { median(times) },
+                    translation_top1: (!self.pairs.is_empty())
+                        .then(|| found as f64 / self.pairs.len() as f64),
+                }
+            })
+            .collect();
+    }
+
+    pub fn info(&self, id: u32) -> Response {
+        Response::IndexReady {
+            id,
+            index: IndexInfo {
+                model_fingerprint: self.fingerprint.clone(),
+                corpus_passages: self.corpus_rows,
+                user_passages: self.rows.len() - self.corpus_rows,
+                documents: self.documents.clone(),
+                width: self.index.width(),
+                tradeoff: self.tradeoff.clone(),
+                restored: self.restored,
+                embedded: self.embedded,
+                seconds: self.seconds,
+                persistent: self.persistent,
+                notices: self.notices.clone(),
+                split_rule: SPLIT_RULE.into(),
+            },
+        }
+    }
+
+    pub async fn search(
+        &self,
+        embedder: &Embedder,
+        id: u32,
+        query: String,
+        dims: Option<usize>,
+        k: usize,
+    ) -> Result<Response, String> {
+        if query.trim().is_empty() {
+            return Err("type a query first".into());
+        }
+        let dims = dims.unwrap_or(self.index.width());
+        let t0 = now_ms();
+        let batch = embedder
+            .text
+            .encode_batch(&[query.as_str()])
+            .map_err(|e| e.to_string())?;
+        let t1 = now_ms();
+        let out = embedder
+            .embed(&[query.as_str()], None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let t2 = now_ms();
+        let hits = self
+            .index
+            .search(&out.vectors[0], dims, k.clamp(1, 100))
+            .map_err(|e| e.to_string())?;
+        let t3 = now_ms();
+        let query_lang = conan_index::lang::detect(&query);
+        Ok(Response::SearchResults(SearchResult {
+            id,
+            query_lang: query_lang.code().into(),
+            query,
+            dims,
+            hits: hits
+                .into_iter()
+                .map(|h| {
+                    let row = &self.rows[h.row];
+                    SearchHit {
+                        text: row.text.clone(),
+                        lang: row.lang.code().into(),
+                        source: row.source.clone(),
+                        score: h.score,
+                        cross_lingual: row.lang.crosses(query_lang),
+                        yours: row.yours,
+                    }
+                })
+                .collect(),
+            tokens: batch.lengths[0],
+            truncated: batch.truncated[0],
+            tokenize_ms: t1 - t0,
+            // embed() tokenizes again; that share is tiny next to the forward pass.
+            embed_ms: t2 - t1,
+            search_ms: t3 - t2,
+            passages: self.index.len(),
+        }))
+    }
+
+    /// Split, embed, store and index the user's files. All files are split first, so a bad
+    /// one refuses the request before anything is embedded or stored.
+    pub async fn add(
+        &mut self,
+        embedder: &Embedder,
+        id: u32,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), String> {
+        if files.is_empty() {
+            return Err("no documents were given".into());
+        }
+        let mut docs = Vec::new();
+        for (name, bytes) in &files {
+            let drafts = split_document(name, bytes).map_err(|e| e.to_string())?;
+            docs.push(StoredDoc {
+                id: format!("{:015}-{}", js_sys::Date::now() as u64, docs.len()),
+                name: name.clone(),
+                passages: drafts
+                    .into_iter()
+                    .map(|d| StoredPassage {
+                        text: d.text,
+                        source: d.source,
+                    })
+                    .collect(),
+            });
+        }
+        for doc in docs {
+            let texts: Vec<String> = doc.passages.iter().map(|p| p.text.clone()).collect();
+            let vectors =
+                embed_all(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
+            self.embedded += texts.len();
+            if let Some(store) = &self.store {
+                let saved = async {
+                    store.put_document(&doc).await?;
+                    store
+                        .put_doc_vectors(&self.fingerprint, &doc.id, &vectors)
+                        .await
+                }
+                .await;
+                if let Err(e) = saved {
+                    self.persistent = false;
+                    self.notices.push(format!(
+                        "{e}; {} is searchable for this visit but not saved",
+                        doc.name
+                    ));
+                }
+            }
+            self.append(&doc, &vectors)?;
+        }
+        self.measure();
+        Ok(())
+    }
+
+    pub async fn forget(&mut self) -> Result<(), String> {
+        if let Some(store) = &self.store {
+            store.forget_documents().await?;
+        }
+        self.index.truncate(self.corpus_rows);
+        self.rows.truncate(self.corpus_rows);
+        self.documents.clear();
+        self.measure();
+        Ok(())
+    }
+}
+
+/// Time top-10 searches over `passages` random unit vectors of `width` at every dims.
+pub fn speed_check(
+    id: u32,
+    passages: usize,
+    width: usize,
+    matryoshka: &[usize],
+) -> Result<Response, String> {
+    if passages == 0 || passages.saturating_mul(width) > SPEED_CHECK_MAX_FLOATS {
+        return Err(format!(
+            "a speed check over {passages} × {width} floats is outside 1 ‥ {SPEED_CHECK_MAX_FLOATS} floats"
+        ));
+    }
+    let mut index = FlatIndex::new(width, matryoshka);
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let mut v = vec![0.0f32; width];
+    for _ in 0..passages {
+        v.iter_mut().for_each(|x| *x = next());
+        index.push(&v).map_err(|e| e.to_string())?;
+    }
+    v.iter_mut().for_each(|x| *x = next());
+    let rows = index
+        .dims()
+        .into_iter()
+        .map(|dims| {
+            let times = (0..7)
+                .map(|_| {
+                    let t = now_ms();
+                    let _ = index.search(&v, dims, 10);
+                    now_ms() - t
+                })
+                .collect();
+            (dims, median(times))
+        })
+        .collect();
+    Ok(Response::SpeedChecked {
+        id,
+        passages,
+        width,
+        rows,
+    })
+}

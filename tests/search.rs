@@ -1,0 +1,223 @@
+//! The Search page in headless Chromium, on the CPU backend (flex in wasm: embedding the
+//! 4,585-passage corpus on SwiftShader's WebGPU would take many minutes; WebGPU's vectors are
+//! checked against native ones in tests/browser.rs). One browser profile for the whole test,
+//! since IndexedDB is per profile and origin.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Browser, build_app, open_page, reload_page, root, serve};
+
+/// The index summary's data attributes, once no index work is in flight.
+fn index_info(browser: &Browser, timeout: Duration) -> Value {
+    browser.wait_for(
+        "the search index",
+        "const i = document.querySelector('#index-info'); \
+         const e = document.querySelector('#search-error'); \
+         if (!i && e) return {failed: e.innerText}; \
+         if (!i || document.querySelector('#index-progress')) return null; \
+         const d = i.dataset; \
+         return {passages: +d.passages, user: +d.user, restored: +d.restored, embedded: +d.embedded, persistent: d.persistent === 'true', text: i.innerText}",
+        json!([]),
+        timeout,
+    )
+}
+
+/// Search through the page (type, press the button) and return the hits it shows.
+fn search(browser: &Browser, query: &str) -> Vec<Value> {
+    let before = browser.js(
+        "const r = document.querySelector('#search-results'); return r ? r.dataset.id : ''",
+        json!([]),
+    );
+    browser.js(
+        "document.querySelector('#query').value = arguments[0]; document.querySelector('#search-go').click();",
+        json!([query]),
+    );
+    let v = browser.wait_for(
+        "search results",
+        "const e = document.querySelector('#search-error'); if (e) return {failed: e.innerText}; \
+         const r = document.querySelector('#search-results'); \
+         if (!r || r.dataset.id === arguments[0]) return null; \
+         return {hits: [...r.querySelectorAll('li.hit')].map(h => ({text: h.querySelector('.hit-text').innerText, \
+           lang: h.dataset.lang, cross: h.dataset.cross === 'true', yours: h.dataset.yours === 'true'})), \
+           latency: document.querySelector('#latency').innerText}",
+        json!([before]),
+        Duration::from_secs(60),
+    );
+    assert!(v.get("failed").is_none(), "{v}");
+    println!("  {query:?}: {}", v["latency"].as_str().unwrap_or_default());
+    v["hits"].as_array().unwrap().clone()
+}
+
+fn docs_and_user(browser: &Browser) -> (u64, u64) {
+    let info = index_info(browser, Duration::from_secs(120));
+    let count = browser.js(
+        "return +document.querySelector('#doc-list').dataset.count",
+        json!([]),
+    );
+    (count.as_u64().unwrap(), info["user"].as_u64().unwrap())
+}
+
+#[test]
+fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
+    build_app();
+    let (_server, url) = serve();
+    let browser = Browser::start(true);
+    let page = format!("{url}?backend=cpu#search");
+
+    // First visit: the whole bundled corpus is embedded in the page.
+    let start = Instant::now();
+    let (phase, status) = open_page(&browser, &page);
+    assert_eq!(phase, "ready", "{status}");
+    let first = index_info(&browser, Duration::from_secs(900));
+    println!(
+        "first load: {} (test saw {:.1} s)",
+        first["text"],
+        start.elapsed().as_secs_f64()
+    );
+    assert!(first.get("failed").is_none(), "{first}");
+    let corpus = std::fs::read_to_string(root().join("static/corpus/corpus.jsonl")).unwrap();
+    let passages: Vec<Value> = corpus
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(first["passages"].as_u64(), Some(passages.len() as u64));
+    assert_eq!(first["embedded"], first["passages"], "{first}");
+    assert_eq!(first["restored"].as_u64(), Some(0));
+    assert_eq!(first["persistent"], true);
+
+    // Chinese queries (the first 20 Tatoeba Chinese passages, in corpus order) find their
+    // English translation in the top 3 of all 4,585 passages, marked cross-lingual.
+    let by_id: std::collections::HashMap<&str, &Value> = passages
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p))
+        .collect();
+    let queries: Vec<&Value> = passages
+        .iter()
+        .filter(|p| p["lang"] == "zh" && p["id"].as_str().unwrap().starts_with("tatoeba-"))
+        .take(20)
+        .collect();
+    let mut found = 0;
+    for q in &queries {
+        let hits = search(&browser, q["text"].as_str().unwrap());
+        assert_eq!(hits.len(), 10);
+        let translations: Vec<&str> = q["translations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| by_id[t.as_str().unwrap()]["text"].as_str().unwrap())
+            .collect();
+        if let Some(h) = hits[..3]
+            .iter()
+            .find(|h| translations.contains(&h["text"].as_str().unwrap()))
+        {
+            assert_eq!(
+                (h["lang"].as_str(), h["cross"].as_bool()),
+                (Some("en"), Some(true)),
+                "{h}"
+            );
+            found += 1;
+        }
+    }
+    println!(
+        "English translation in the top 3 for {found} of {} Chinese queries",
+        queries.len()
+    );
+    assert!(
+        found >= 14,
+        "only {found} of {} queries found their translation in the top 3",
+        queries.len()
+    );
+    browser.screenshot("search");
+
+    // Add documents: pasted text, and a Markdown file picked from disk.
+    browser.js(
+        "document.querySelector('#paste').value = arguments[0]; document.querySelector('#add-paste').click();",
+        json!(["My sister bought a red bicycle yesterday.\n\n我的猫喜欢在窗边睡觉。"]),
+    );
+    assert_eq!(docs_and_user(&browser), (1, 2));
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.md");
+    std::fs::write(
+        &notes,
+        "# Weekend\n\nWe are going to the beach on Saturday.\n\n我明天早上要去图书馆。\n",
+    )
+    .unwrap();
+    browser.pick_file("#doc-files", &notes);
+    assert_eq!(docs_and_user(&browser), (2, 5));
+    // Each query's translation among the user's passages comes first, marked as theirs.
+    for (query, want) in [
+        ("我妹妹昨天买了一辆红色的自行车。", "red bicycle"),
+        ("My cat likes to sleep by the window.", "窗边"),
+        ("星期六我们要去海边。", "beach"),
+    ] {
+        let hits = search(&browser, query);
+        let h = &hits[0];
+        assert!(
+            h["yours"] == true && h["cross"] == true && h["text"].as_str().unwrap().contains(want),
+            "{query}: {hits:?}"
+        );
+    }
+    browser.screenshot("search-documents");
+
+    // A file that cannot be split is refused by name; nothing is added.
+    let bad = dir.path().join("scan.pdf");
+    std::fs::write(&bad, b"%PDF-1.7").unwrap();
+    browser.pick_file("#doc-files", &bad);
+    let err = browser.wait_for(
+        "the refusal",
+        "const e = document.querySelector('#search-error'); return e ? e.innerText : null",
+        json!([]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        err.as_str()
+            .unwrap()
+            .contains("scan.pdf: cannot split .pdf"),
+        "{err}"
+    );
+    assert_eq!(docs_and_user(&browser), (2, 5));
+
+    // Second visit: everything comes back from IndexedDB, nothing is embedded again.
+    let start = Instant::now();
+    let (phase, status) = reload_page(&browser);
+    assert_eq!(phase, "ready", "{status}");
+    let second = index_info(&browser, Duration::from_secs(300));
+    println!(
+        "second load: {} (test saw {:.1} s)",
+        second["text"],
+        start.elapsed().as_secs_f64()
+    );
+    assert_eq!(second["embedded"].as_u64(), Some(0), "{second}");
+    assert_eq!(
+        second["restored"],
+        first["passages"].as_u64().map(|n| n + 5).unwrap()
+    );
+    assert_eq!(docs_and_user(&browser), (2, 5));
+    let hits = search(&browser, "I am going to the library tomorrow morning.");
+    assert!(
+        hits[0]["yours"] == true && hits[0]["text"].as_str().unwrap().contains("图书馆"),
+        "{hits:?}"
+    );
+
+    // Forget: gone from the index now and after a reload.
+    browser.js("document.querySelector('#forget').click()", json!([]));
+    browser.wait_for(
+        "forgetting",
+        "return +document.querySelector('#doc-list').dataset.count === 0 ? true : null",
+        json!([]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(docs_and_user(&browser), (0, 0));
+    let hits = search(&browser, "我妹妹昨天买了一辆红色的自行车。");
+    assert!(hits.iter().all(|h| h["yours"] == false), "{hits:?}");
+    reload_page(&browser);
+    let third = index_info(&browser, Duration::from_secs(300));
+    assert_eq!(
+        (third["user"].as_u64(), third["embedded"].as_u64()),
+        (Some(0), Some(0)),
+        "{third}"
+    );
+}

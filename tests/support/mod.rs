@@ -1,0 +1,257 @@
+//! What the browser tests share: build web/dist once, serve it on 127.0.0.1, and drive
+//! headless Chromium (Debian's chromium + chromedriver, real WebGPU on SwiftShader) over
+//! W3C WebDriver.
+#![allow(dead_code)] // each test binary uses its own share of these helpers
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Build web/dist once per test run.
+pub fn build_app() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg("web/build.sh")
+            .current_dir(root())
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "web/build.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// Kills the child process when the test ends, pass or fail.
+pub struct Guard(pub Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn serve() -> (Guard, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["serve", "web/dist", "--port", "0"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("conan serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .last()
+        .expect("serve prints its URL")
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (Guard(child), url)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal W3C WebDriver client: sessions, navigation and script execution are all
+/// these tests need.
+pub struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    session: String,
+    _driver: Guard,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub fn start(webgpu: bool) -> Self {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (tools/setup.sh installs Debian's chromium-driver)");
+        let driver = Guard(driver);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent.get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1100,1300".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if webgpu {
+            args.push("--enable-unsafe-webgpu".into());
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
+        }}});
+        let mut resp = agent
+            .post(&format!("{base}/session"))
+            .send_json(&caps)
+            .expect("new session");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        Self {
+            agent,
+            base,
+            session,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}/{path}", self.base, self.session);
+        let mut resp = self
+            .agent
+            .post(&url)
+            .send_json(&body)
+            .expect("webdriver answers");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        if v["value"].get("error").is_some() {
+            panic!("webdriver {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    /// Save a PNG of the page to target/screenshots/NAME.png (for docs and debugging).
+    pub fn screenshot(&self, name: &str) {
+        let url = format!("{}/session/{}/screenshot", self.base, self.session);
+        let mut resp = self.agent.get(&url).call().expect("webdriver answers");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            v["value"].as_str().unwrap(),
+        )
+        .unwrap();
+        let dir = root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub fn goto(&self, url: &str) {
+        self.post("url", json!({ "url": url }));
+    }
+
+    pub fn js(&self, script: &str, args: Value) -> Value {
+        self.post("execute/sync", json!({ "script": script, "args": args }))
+    }
+
+    /// Give a file input the file at `path`, as a user picking it would.
+    pub fn pick_file(&self, selector: &str, path: &Path) {
+        let element = self.post(
+            "element",
+            json!({"using": "css selector", "value": selector}),
+        );
+        let id = element
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_str())
+            .expect("element id")
+            .to_string();
+        self.post(
+            &format!("element/{id}/value"),
+            json!({"text": path.display().to_string()}),
+        );
+    }
+
+    /// Poll `script` until it returns something other than null.
+    pub fn wait_for(&self, what: &str, script: &str, args: Value, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.js(script, args.clone());
+            if !v.is_null() {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let status = self.js("return document.body.innerText", json!([]));
+                panic!("timed out waiting for {what}; page says:\n{status}");
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self
+            .agent
+            .delete(&format!("{}/session/{}", self.base, self.session))
+            .call();
+    }
+}
+/// Open `page` and wait for the model to be ready or failed; returns the phase and the
+/// status panel's text.
+pub fn open_page(browser: &Browser, page: &str) -> (String, String) {
+    browser.goto(page);
+    wait_loaded(browser)
+}
+
+/// Reload the current page, as a second visit does (navigating to the same URL with a
+/// `#fragment` would only scroll), and wait like `open_page`.
+pub fn reload_page(browser: &Browser) -> (String, String) {
+    browser.post("refresh", json!({}));
+    wait_loaded(browser)
+}
+
+fn wait_loaded(browser: &Browser) -> (String, String) {
+    let phase = browser.wait_for(
+        "the model to load or fail",
+        "const s = document.querySelector('#status'); \
+         return s && (s.dataset.phase === 'ready' || s.dataset.phase === 'failed') ? s.dataset.phase : null",
+        json!([]),
+        Duration::from_secs(240),
+    );
+    let text = browser.js(
+        "return document.querySelector('#status').innerText",
+        json!([]),
+    );
+    (
+        phase.as_str().unwrap().to_string(),
+        text.as_str().unwrap_or_default().to_string(),
+    )
+}
+
+pub fn load_model(browser: &Browser, url: &str, model: &str) -> (String, String) {
+    open_page(browser, &format!("{url}?model={model}#embed"))
+}
