@@ -63,7 +63,7 @@ fn docs_and_user(browser: &Browser) -> (u64, u64) {
 #[test]
 fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     build_app();
-    let (_server, url) = serve();
+    let (server, url) = serve();
     let browser = Browser::start(true);
     let page = format!("{url}?backend=cpu#search");
 
@@ -215,9 +215,62 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     assert!(hits.iter().all(|h| h["yours"] == false), "{hits:?}");
     reload_page(&browser);
     let third = index_info(&browser, Duration::from_secs(300));
-    assert_eq!(
-        (third["user"].as_u64(), third["embedded"].as_u64()),
-        (Some(0), Some(0)),
-        "{third}"
+    assert_eq!((third["user"].as_u64(), third["embedded"].as_u64()), (Some(0), Some(0)), "{third}");
+
+    // A benchmark run in the same session (one small slice).
+    browser.js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Benchmark').click()", json!([]));
+    browser.wait_for("the task list", "return document.querySelector('input[data-task=\"tatoeba-zh-en-pairs\"]') ? true : null", json!([]), Duration::from_secs(60));
+    browser.js("document.querySelector('input[data-task=\"tatoeba-zh-en-pairs\"]').click()", json!([]));
+    browser.wait_for("the run button", "const b = document.querySelector('#run-bench'); return b.disabled ? null : (b.click(), true)", json!([]), Duration::from_secs(30));
+    let bench = browser.wait_for(
+        "benchmark results",
+        "const e = document.querySelector('#bench-error'); if (e) return 'failed: ' + e.innerText; \
+         const r = document.querySelector('#results-json'); return r ? r.textContent : null",
+        json!([]),
+        Duration::from_secs(300),
     );
+    assert!(!bench.as_str().unwrap().starts_with("failed"), "{bench}");
+
+    // Private: every request of the session went to this page's own origin. Two records:
+    // DevTools network events of the page (what chromedriver sees), and the page's own
+    // Privacy panel, which lists the page's and the inference worker's Resource Timing
+    // entries. They must include the worker's fetches, or the check would prove nothing.
+    let mut requests: Vec<String> = browser.requests().into_iter().filter(|r| !r.starts_with("chrome://") && !r.starts_with("data:")).collect();
+    browser.js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Search').click()", json!([]));
+    browser.wait_for("the network button", "const b = document.querySelector('#network-check'); return b && !b.disabled ? (b.click(), true) : null", json!([]), Duration::from_secs(30));
+    let panel = browser.wait_for(
+        "the network log",
+        "const n = document.querySelector('#network'); return n ? {foreign: +n.dataset.foreign, worker: +n.dataset.worker, \
+         urls: document.querySelector('#network-urls').textContent.split('\\n')} : null",
+        json!([]),
+        Duration::from_secs(30),
+    );
+    requests.extend(panel["urls"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_string()));
+    for must in ["conan_worker_bg.wasm", "static/corpus/corpus.jsonl", "static/models/conan-mini/q8/manifest.json", "tatoeba-zh-en-pairs/task.json"] {
+        assert!(requests.iter().any(|r| r.contains(must)), "no request for {must} was recorded: {requests:?}");
+    }
+    let foreign: Vec<&String> = requests.iter().filter(|r| !r.starts_with(&url)).collect();
+    println!("{} requests recorded ({} by the worker), all to {url}", requests.len(), panel["worker"]);
+    assert!(foreign.is_empty(), "requests left the origin: {foreign:?}");
+    assert_eq!(panel["foreign"].as_u64(), Some(0));
+    browser.js("document.querySelector('#privacy').scrollIntoView()", json!([]));
+    browser.screenshot("privacy");
+    let csp = browser.js("const m = document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]'); return m ? m.content : null", json!([]));
+    assert!(csp.as_str().unwrap_or_default().contains("connect-src 'self';"), "{csp}");
+
+    // Offline: stop the server; the service worker serves the app, the model and the corpus,
+    // and IndexedDB the vectors.
+    let ready = browser.wait_for("the offline copy", "const o = document.querySelector('#offline'); return o ? o.dataset.ready : null", json!([]), Duration::from_secs(120));
+    assert_eq!(ready, "true", "{}", browser.js("return document.querySelector('#offline').innerText", json!([])));
+    browser.js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Search').click()", json!([]));
+    drop(server);
+    assert!(ureq::get(&url).call().is_err(), "the server should be gone");
+    let (phase, status) = reload_page(&browser);
+    assert_eq!(phase, "ready", "offline reload: {status}");
+    let offline = index_info(&browser, Duration::from_secs(300));
+    assert_eq!(offline["embedded"].as_u64(), Some(0), "{offline}");
+    let hits = search(&browser, "我们明天去北京看长城。");
+    assert_eq!(hits.len(), 10);
+    println!("offline reload: {}", offline["text"]);
+    browser.screenshot("search-offline");
 }

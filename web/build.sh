@@ -26,6 +26,18 @@ for wasm in conan-web.wasm conan_worker.wasm; do
   wasm-bindgen --target web --no-typescript --out-name "$(basename "${wasm//-/_}" .wasm)" \
     --out-dir "$out" "$target_dir/wasm32-unknown-unknown/$profile/$wasm"
 done
-cp web/index.html web/worker.js web/style.css "$out/"
+cp web/index.html web/main.js web/sw.js web/worker.js web/style.css "$out/"
 cp -r static "$out/static"
-echo "built $out ($profile)"
+
+# What the service worker keeps for offline use: the shell, the default model pack, the
+# corpus and the benchmark slices. The version changes whenever any of their bytes do.
+precache=(index.html main.js style.css worker.js conan_web.js conan_web_bg.wasm conan_worker.js conan_worker_bg.wasm)
+while IFS= read -r f; do precache+=("$f"); done < <(cd "$out" && find static/corpus static/tasks static/models/conan-mini/q8 -type f | sort)
+version=$(cd "$out" && sha256sum "${precache[@]}" | sha256sum | cut -c1-16)
+{
+  printf '{"version": "%s", "files": [' "$version"
+  sep=""
+  for f in "${precache[@]}"; do printf '%s"%s"' "$sep" "$f"; sep=", "; done
+  printf ']}\n'
+} > "$out/precache.json"
+echo "built $out ($profile), offline cache version $version (${#precache[@]} files)"

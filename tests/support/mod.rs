@@ -120,7 +120,9 @@ impl Browser {
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args, "perfLoggingPrefs": {"enableNetwork": true, "enablePage": false}},
+            // Network events, so a test can list every request the page and its worker made.
+            "goog:loggingPrefs": {"performance": "ALL"}
         }}});
         let mut resp = agent
             .post(&format!("{base}/session"))
@@ -175,6 +177,23 @@ impl Browser {
 
     pub fn js(&self, script: &str, args: Value) -> Value {
         self.post("execute/sync", json!({ "script": script, "args": args }))
+    }
+
+    /// URLs of the requests the browser sent since the last call (DevTools network events
+    /// of the page and of the targets it started).
+    pub fn requests(&self) -> Vec<String> {
+        let log = self.post("se/log", json!({"type": "performance"}));
+        let mut urls = Vec::new();
+        for entry in log.as_array().into_iter().flatten() {
+            let Some(message) = entry["message"].as_str() else { continue };
+            let Ok(event) = serde_json::from_str::<Value>(message) else { continue };
+            if event["message"]["method"] == "Network.requestWillBeSent" {
+                if let Some(url) = event["message"]["params"]["request"]["url"].as_str() {
+                    urls.push(url.to_string());
+                }
+            }
+        }
+        urls
     }
 
     /// Give a file input the file at `path`, as a user picking it would.

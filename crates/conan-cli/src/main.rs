@@ -170,6 +170,10 @@ enum Command {
         /// 0 picks a free port
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Another origin the app may fetch models from (Content-Security-Policy
+        /// connect-src); repeatable. Without it the app talks to this server only.
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origins: Vec<String>,
     },
 }
 
@@ -305,7 +309,7 @@ fn run(command: Command) -> Result<()> {
             json,
         } => bench::run(&model, device(backend)?, backend.name(), batch, seq, runs, json.as_deref()),
         Command::Info { model } => info(&model),
-        Command::Serve { dir, host, port } => serve::serve(&dir, &host, port),
+        Command::Serve { dir, host, port, allow_origins } => serve::serve(&dir, &host, port, &allow_origins),
     }
 }
 

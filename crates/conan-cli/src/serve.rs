@@ -37,10 +37,30 @@ fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-pub fn serve(dir: &Path, host: &str, port: u16) -> Result<()> {
+/// The policy on every response, so it binds the inference worker too (a worker gets its
+/// policy from its own script's headers, not from the page). The page adds the same policy
+/// in a meta tag (web/main.js), widened only by a model URL the user gave.
+pub fn content_security_policy(allow_origins: &[String]) -> String {
+    let connect: Vec<&str> = std::iter::once("'self'").chain(allow_origins.iter().map(String::as_str)).collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src {}; \
+         img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'",
+        connect.join(" ")
+    )
+}
+
+pub fn serve(dir: &Path, host: &str, port: u16, allow_origins: &[String]) -> Result<()> {
     if !dir.join("index.html").is_file() {
         bail!("{} has no index.html; build the web app first (web/build.sh)", dir.display());
     }
+    for origin in allow_origins {
+        let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+            && !origin[origin.find("//").unwrap() + 2..].contains(['/', ' ', ';', '\'']);
+        if !ok {
+            bail!("--allow-origin {origin:?} is not an origin like https://example.org");
+        }
+    }
+    let csp = content_security_policy(allow_origins);
     let server = Server::http((host, port)).map_err(|e| anyhow::anyhow!("cannot listen on {host}:{port}: {e}"))?;
     let addr = server.server_addr().to_ip().context("server has no IP address")?;
     // Tests read this line to learn the port.
@@ -54,7 +74,9 @@ pub fn serve(dir: &Path, host: &str, port: u16) -> Result<()> {
                     let response = match resolve(&root, &url).and_then(|p| std::fs::read(&p).ok().map(|b| (p, b))) {
                         Some((path, bytes)) => Response::from_data(bytes)
                             .with_header(Header::from_bytes("Content-Type", content_type(&path)).unwrap())
-                            .with_header(Header::from_bytes("Cache-Control", "no-cache").unwrap()),
+                            .with_header(Header::from_bytes("Cache-Control", "no-cache").unwrap())
+                            .with_header(Header::from_bytes("Content-Security-Policy", csp.as_bytes()).unwrap())
+                            .with_header(Header::from_bytes("X-Content-Type-Options", "nosniff").unwrap()),
                         None => Response::from_data(format!("not found: {url}\n")).with_status_code(404),
                     };
                     let _ = request.respond(response);

@@ -47,6 +47,9 @@ pub enum Request {
     ForgetDocuments { id: u32 },
     /// Time a flat search over `passages` random vectors of the model's width, at every dims.
     SpeedCheck { id: u32, passages: usize },
+    /// Every URL the worker has fetched this session (its Resource Timing entries), so the
+    /// page can show the user where their browser talked to.
+    NetworkLog { id: u32 },
 }
 
 /// Where a benchmark task comes from.
@@ -124,6 +127,10 @@ pub enum Response {
         width: usize,
         /// (dims, median milliseconds of a top-10 search)
         rows: Vec<(usize, f64)>,
+    },
+    NetworkLog {
+        id: u32,
+        urls: Vec<String>,
     },
     Failed {
         id: Option<u32>,

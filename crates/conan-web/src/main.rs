@@ -80,6 +80,7 @@ struct AppState {
     tasks: Vec<TaskInfo>,
     eval: EvalState,
     search: SearchView,
+    offline: Option<Result<(), String>>,
 }
 
 /// The id a request carries (every page draws from one counter, so replies never collide).
@@ -91,7 +92,8 @@ fn request_id(r: &Request) -> Option<u32> {
         | Request::Search { id, .. }
         | Request::AddDocuments { id, .. }
         | Request::ForgetDocuments { id }
-        | Request::SpeedCheck { id, .. } => Some(*id),
+        | Request::SpeedCheck { id, .. }
+        | Request::NetworkLog { id } => Some(*id),
         Request::Load { .. } | Request::ListTasks => None,
     }
 }
@@ -99,6 +101,8 @@ fn request_id(r: &Request) -> Option<u32> {
 enum Action {
     FromWorker(Response),
     Sent(Request),
+    /// The service worker's offline copy is ready, or why there is none.
+    Offline(Result<(), String>),
 }
 
 impl Reducible for AppState {
@@ -112,6 +116,7 @@ impl Reducible for AppState {
             }
         }
         match action {
+            Action::Offline(state) => s.offline = Some(state),
             Action::Sent(Request::Embed { texts, .. }) => {
                 s.busy = true;
                 s.error = None;
@@ -135,6 +140,7 @@ impl Reducible for AppState {
                 s.search.searching = Some(id);
                 s.search.error = None;
             }
+            Action::Sent(Request::NetworkLog { id }) => s.search.network_pending = Some(id),
             Action::Sent(Request::SpeedCheck { id, .. }) => {
                 s.search.speed_running = Some(id);
                 s.search.speed = None;
@@ -243,6 +249,11 @@ impl Reducible for AppState {
                     s.search.speed = Some((passages, width, rows));
                 }
                 Response::SpeedChecked { .. } => {}
+                Response::NetworkLog { id, urls } if s.search.network_pending == Some(id) => {
+                    s.search.network_pending = None;
+                    s.search.network = Some((search::page_requests(), urls));
+                }
+                Response::NetworkLog { .. } => {}
                 Response::Failed {
                     id: Some(id),
                     message,
@@ -269,6 +280,19 @@ impl Reducible for AppState {
         }
         Rc::new(s)
     }
+}
+
+async fn register_service_worker() -> Result<(), String> {
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let container = window.navigator().service_worker();
+    if container.is_undefined() {
+        return Err("this browser has no service workers here (they need https or localhost)".into());
+    }
+    let error = |e: wasm_bindgen::JsValue| format!("the offline copy failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")));
+    JsFuture::from(container.register("sw.js")).await.map_err(error)?;
+    JsFuture::from(container.ready().map_err(error)?).await.map_err(error)?;
+    Ok(())
 }
 
 fn query_param(name: &str) -> Option<String> {
@@ -305,6 +329,7 @@ fn app() -> Html {
         next_id: 1,
         tasks: vec![],
         search: SearchView::default(),
+        offline: None,
         eval: EvalState {
             running_id: None,
             running: None,
@@ -313,6 +338,17 @@ fn app() -> Html {
         },
     });
     let page = use_state(initial_page);
+
+    // Register the service worker; `ready` resolves once it has cached the app, the default
+    // model and the corpus (its install step), so the page can say it works offline.
+    {
+        let state = state.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                state.dispatch(Action::Offline(register_service_worker().await));
+            });
+        });
+    }
     let worker: Rc<RefCell<Option<WorkerHandle>>> = use_mut_ref(|| None);
 
     {
@@ -376,7 +412,7 @@ fn app() -> Html {
                     { nav(Page::Benchmark, "Benchmark", "#benchmark") }
                 </nav>
             </header>
-            <StatusPanel phase={state.phase.clone()} backend={state.backend.clone()} model={state.model.clone()} load_ms={state.load_ms}
+            <StatusPanel offline={state.offline.clone()} phase={state.phase.clone()} backend={state.backend.clone()} model={state.model.clone()} load_ms={state.load_ms}
                 download={state.download.clone()} progress={state.progress.clone()} />
             {
                 match *page {
@@ -487,5 +523,9 @@ fn embed_page(p: &EmbedProps) -> Html {
 }
 
 fn main() {
+    // The default Resource Timing buffer keeps 250 entries; the network log needs them all.
+    if let Some(perf) = web_sys::window().and_then(|w| w.performance()) {
+        perf.set_resource_timing_buffer_size(1 << 20);
+    }
     yew::Renderer::<App>::new().render();
 }

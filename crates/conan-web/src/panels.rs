@@ -13,6 +13,7 @@ pub struct StatusProps {
     pub load_ms: Option<f64>,
     pub download: Option<DownloadSummary>,
     pub progress: Option<DownloadProgress>,
+    pub offline: Option<Result<(), String>>,
 }
 
 /// The latest `Response::Download` of a pack being fetched.
@@ -46,7 +47,13 @@ pub fn status_panel(p: &StatusProps) -> Html {
     };
     html! {
         <section class="card status" id="status" data-phase={phase_name}>
-            <p>{ status }</p>
+            <p>{ status }
+                { match &p.offline {
+                    Some(Ok(())) => html! { <span class="tag offline" id="offline" data-ready="true" title="the app, the default model and the corpus are cached by a service worker">{ "works offline" }</span> },
+                    Some(Err(e)) => html! { <span class="muted" id="offline" data-ready="false">{ format!(" · {e}") }</span> },
+                    None => html! {},
+                } }
+            </p>
             if let Some(b) = &p.backend {
                 <p id="backend" data-kind={b.kind.clone()}>
                     <strong>{ "Backend: " }</strong>

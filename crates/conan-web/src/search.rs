@@ -20,6 +20,24 @@ pub struct SearchView {
     pub error: Option<String>,
     pub speed_running: Option<u32>,
     pub speed: Option<(usize, usize, Vec<(usize, f64)>)>,
+    pub network_pending: Option<u32>,
+    /// URLs fetched this session by the page and by the inference worker.
+    pub network: Option<(Vec<String>, Vec<String>)>,
+}
+
+/// URLs this page has fetched (navigation and resources, from Resource Timing).
+pub fn page_requests() -> Vec<String> {
+    let Some(perf) = web_sys::window().and_then(|w| w.performance()) else { return vec![] };
+    ["navigation", "resource"]
+        .into_iter()
+        .flat_map(|kind| perf.get_entries_by_type(kind).iter().collect::<Vec<_>>())
+        .filter_map(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::PerformanceEntry>(e).ok())
+        .map(|e| e.name())
+        .collect()
+}
+
+fn origin_of(url: &str) -> String {
+    web_sys::Url::new(url).map(|u| u.origin()).unwrap_or_else(|_| url.to_string())
 }
 
 impl SearchView {
@@ -220,6 +238,10 @@ pub fn search_page(p: &SearchProps) -> Html {
         let (send, id) = (p.send.clone(), p.next_id);
         Callback::from(move |_: MouseEvent| send.emit(Request::OpenSearch { id }))
     };
+    let network = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| send.emit(Request::NetworkLog { id }))
+    };
     let speed = {
         let (send, id) = (p.send.clone(), p.next_id);
         Callback::from(move |_: MouseEvent| {
@@ -344,7 +366,49 @@ pub fn search_page(p: &SearchProps) -> Html {
                     { "Forget my documents" }</button>
             }
         </section>
+        <section class="card" id="privacy">
+            <h2>{ "Where this page has talked to" }</h2>
+            <p class="muted">{ "Every request of this visit, from the page and from its inference worker (the browser's Resource Timing records).                 The Content-Security-Policy allows only this site, plus a model URL you give explicitly." }</p>
+            <button type="button" class="secondary" id="network-check" onclick={network} disabled={!p.ready || v.network_pending.is_some()}>
+                { "List this visit's requests" }</button>
+            if let Some((page, worker)) = &v.network { <NetworkView page={page.clone()} worker={worker.clone()} /> }
+        </section>
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct NetworkProps {
+    page: Vec<String>,
+    worker: Vec<String>,
+}
+
+#[function_component(NetworkView)]
+fn network_view(p: &NetworkProps) -> Html {
+    let own = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let mut by_origin = std::collections::BTreeMap::<String, usize>::new();
+    for url in p.page.iter().chain(&p.worker) {
+        *by_origin.entry(origin_of(url)).or_default() += 1;
+    }
+    let foreign: usize = by_origin.iter().filter(|(o, _)| **o != own).map(|(_, n)| n).sum();
+    let total = p.page.len() + p.worker.len();
+    html! {
+        <div id="network" data-total={total.to_string()} data-page={p.page.len().to_string()} data-worker={p.worker.len().to_string()}
+             data-foreign={foreign.to_string()}>
+            if foreign == 0 {
+                <p class="ok">{ format!("{total} requests ({} by the page, {} by the worker), all to {own}", p.page.len(), p.worker.len()) }</p>
+            } else {
+                <p class="error" role="alert">{ format!("{foreign} of {total} requests went to another origin") }</p>
+            }
+            <details>
+                <summary>{ "By origin" }</summary>
+                <ul>{ for by_origin.iter().map(|(o, n)| html! { <li>{ format!("{o}: {n}") }</li> }) }</ul>
+            </details>
+            <details>
+                <summary>{ "Every URL" }</summary>
+                <pre id="network-urls">{ p.page.iter().chain(&p.worker).cloned().collect::<Vec<_>>().join("\n") }</pre>
+            </details>
+        </div>
     }
 }
 

@@ -526,6 +526,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 message,
             })
         }
+        Request::NetworkLog { id } => Response::NetworkLog { id, urls: resource_urls() },
         Request::Embed { id, texts, dims } => {
             let start = now_ms();
             let Some(embedder) = state.borrow().embedder.clone() else {
@@ -562,6 +563,16 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
     }
 }
 
+/// URLs of every fetch this worker made (its own script and wasm included).
+fn resource_urls() -> Vec<String> {
+    let Some(perf) = scope().performance() else { return vec![] };
+    perf.get_entries_by_type("resource")
+        .iter()
+        .filter_map(|e| e.dyn_into::<web_sys::PerformanceEntry>().ok())
+        .map(|e| e.name())
+        .collect()
+}
+
 /// Vectors arrive L2-normalised, so their dot product is the cosine.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -574,6 +585,10 @@ pub fn start() {
         let _ = tx.unbounded_send(event.data());
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The default buffer keeps 250 entries; the network log must see every request.
+    if let Some(perf) = scope().performance() {
+        perf.set_resource_timing_buffer_size(1 << 20);
+    }
     on_message.forget(); // lives as long as the worker
 
     wasm_bindgen_futures::spawn_local(async move {
