@@ -402,3 +402,74 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
         "{text}"
     );
 }
+
+#[test]
+fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
+    build_app();
+    // A model too big for SwiftShader's 1 GiB buffers, to be refused at inspection.
+    let big = root().join("web/dist/static/models/too-big-inspect");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut m: Value = serde_json::from_slice(&std::fs::read(root().join("static/models/conan-mini/q8/manifest.json")).unwrap()).unwrap();
+    m["config"]["vocab_size"] = json!(1_100_000); // × 256 × 4 bytes = 1126.4 MB
+    std::fs::write(big.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+
+    let (_server, url) = serve();
+    let browser = Browser::start(true);
+    let (phase, status) = open_page(&browser, &format!("{url}#model"));
+    assert_eq!(phase, "ready", "{status}");
+
+    // Offered models are read from their manifests: the bundled ones are there, the
+    // full-size synthetic pack is not bundled and says so.
+    let offered = browser.wait_for(
+        "the offered models",
+        "const rows = [...document.querySelectorAll('ul.model-list li')]; \
+         if (rows.length < 4 || rows.some(r => r.innerText.includes('reading its manifest'))) return null; \
+         return Object.fromEntries(rows.map(r => [r.dataset.url, r.dataset.available === 'true']))",
+        json!([]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(offered["static/models/conan-mini/q8"], true, "{offered}");
+    assert_eq!(offered["static/models/conan-mini/q4"], true, "{offered}");
+    assert_eq!(offered["static/models/conan-v2-q4"], false, "{offered}");
+    let table = browser.js("return document.querySelector('#model-current').innerText", json!([]));
+    assert!(table.as_str().unwrap().contains("7,342,336") && table.as_str().unwrap().contains("GPU memory for weights"), "{table}");
+
+    // Inspecting a URL: one that does not fit the adapter is refused with the numbers.
+    browser.js(
+        "document.querySelector('#model-url').value = 'static/models/too-big-inspect'; document.querySelector('#model-offer form button').click()",
+        json!([]),
+    );
+    let refusal = browser.wait_for(
+        "the inspection",
+        "const r = document.querySelector('li[data-url=\"static/models/too-big-inspect\"]'); \
+         return r && !r.innerText.includes('reading its manifest') ? r.innerText : null",
+        json!([]),
+        Duration::from_secs(60),
+    );
+    assert!(refusal.as_str().unwrap().contains("cannot run on this adapter") && refusal.as_str().unwrap().contains("1126.4 MB"), "{refusal}");
+
+    // The same weights on WebGPU and on the CPU agree.
+    browser.js("document.querySelector('#agreement-run').click()", json!([]));
+    let min = browser.wait_for(
+        "the agreement check",
+        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
+         const r = document.querySelector('#agreement-result'); return r ? r.dataset.minCosine : null",
+        json!([]),
+        Duration::from_secs(180),
+    );
+    let min: f32 = min.as_str().unwrap().parse().unwrap_or_else(|_| panic!("{min}"));
+    println!("agreement WebGPU vs CPU: lowest cosine {min}");
+    assert!(min >= 0.9999, "{min}");
+    browser.screenshot("model");
+
+    // A model folder picked from disk replaces the loaded one.
+    browser.pick_file("#model-folder", &root().join("static/models/tiny"));
+    let source = browser.wait_for(
+        "the model from disk",
+        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
+         const m = document.querySelector('#model'); return m && m.innerText.includes('from disk') ? m.innerText : null",
+        json!([]),
+        Duration::from_secs(120),
+    );
+    assert!(source.as_str().unwrap().contains("tiny (from disk)"), "{source}");
+}

@@ -171,6 +171,13 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    pub fn current_url(&self) -> String {
+        let url = format!("{}/session/{}/url", self.base, self.session);
+        let mut resp = self.agent.get(&url).call().expect("webdriver answers");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        v["value"].as_str().unwrap_or_default().to_string()
+    }
+
     pub fn goto(&self, url: &str) {
         self.post("url", json!({ "url": url }));
     }
@@ -208,10 +215,9 @@ impl Browser {
             .and_then(|v| v.as_str())
             .expect("element id")
             .to_string();
-        self.post(
-            &format!("element/{id}/value"),
-            json!({"text": path.display().to_string()}),
-        );
+        // chromedriver wants a canonical path (no `..`).
+        let path = path.canonicalize().expect("the picked path exists");
+        self.post(&format!("element/{id}/value"), json!({"text": path.display().to_string()}));
     }
 
     /// Poll `script` until it returns something other than null.
@@ -242,6 +248,10 @@ impl Drop for Browser {
 /// Open `page` and wait for the model to be ready or failed; returns the phase and the
 /// status panel's text.
 pub fn open_page(browser: &Browser, page: &str) -> (String, String) {
+    // Navigating to the URL already shown only scrolls when it has a #fragment: reload then.
+    if browser.current_url() == page {
+        return reload_page(browser);
+    }
     browser.goto(page);
     wait_loaded(browser)
 }

@@ -54,6 +54,39 @@ pub trait FileSource {
     }
 }
 
+/// A model folder held in memory (e.g. picked from disk in the browser). Paths may carry
+/// the picked folder's name as a common first component; it is ignored.
+pub struct MemorySource {
+    pub label: String,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl MemorySource {
+    pub fn new(label: impl Into<String>, files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
+        let files: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+        let first = |p: &str| p.split_once('/').map(|(a, _)| a.to_string());
+        let common = files.first().and_then(|(p, _)| first(p)).filter(|c| files.iter().all(|(p, _)| first(p).as_deref() == Some(c)));
+        let files = files
+            .into_iter()
+            .map(|(p, b)| match &common {
+                Some(c) => (p[c.len() + 1..].to_string(), b),
+                None => (p, b),
+            })
+            .collect();
+        Self { label: label.into(), files }
+    }
+}
+
+impl FileSource for MemorySource {
+    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
+        Ok(self.files.get(path).cloned())
+    }
+
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+}
+
 /// A model folder on disk.
 pub struct DirSource(pub PathBuf);
 
@@ -422,4 +455,17 @@ pub fn build_model(
         causal: config.is_causal(),
         pooling: config.pooling(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_source_drops_the_picked_folder_name() {
+        let src = MemorySource::new("picked", [("m/config.json".to_string(), b"{}".to_vec()), ("m/sub/x".to_string(), vec![1])]);
+        assert!(src.files.contains_key("config.json") && src.files.contains_key("sub/x"));
+        let flat = MemorySource::new("picked", [("config.json".to_string(), vec![]), ("a/b".to_string(), vec![])]);
+        assert!(flat.files.contains_key("a/b"), "no common folder, nothing stripped");
+    }
 }

@@ -47,6 +47,17 @@ pub enum Request {
     ForgetDocuments { id: u32 },
     /// Time a flat search over `passages` random vectors of the model's width, at every dims.
     SpeedCheck { id: u32, passages: usize },
+    /// Load a model folder the user picked from disk (path → bytes).
+    LoadFiles {
+        label: String,
+        files: Vec<(String, Vec<u8>)>,
+        prefer_webgpu: bool,
+    },
+    /// Read only a model's manifest / config: size, shape and whether it fits this device,
+    /// before anything large is downloaded.
+    Inspect { id: u32, base_url: String },
+    /// Embed a fixed set of texts on the WebGPU model and on a CPU copy; report the cosines.
+    Agreement { id: u32 },
     /// Every URL the worker has fetched this session (its Resource Timing entries), so the
     /// page can show the user where their browser talked to.
     NetworkLog { id: u32 },
@@ -131,6 +142,18 @@ pub enum Response {
     NetworkLog {
         id: u32,
         urls: Vec<String>,
+    },
+    Inspected {
+        id: u32,
+        base_url: String,
+        card: ModelCard,
+    },
+    Agreement {
+        id: u32,
+        /// (text, cosine WebGPU vs CPU, max |Δ|)
+        rows: Vec<(String, f32, f32)>,
+        gpu_ms: f64,
+        cpu_ms: f64,
     },
     Failed {
         id: Option<u32>,
@@ -245,6 +268,24 @@ pub struct ModelSummary {
     pub synthetic: bool,
     /// A hash of config, tokenizer and weights: stored indexes are keyed by it.
     pub fingerprint: String,
+    pub card: ModelCard,
+}
+
+/// What a model is and what it costs, readable before its weights are downloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModelCard {
+    /// (label, value) rows: shape, vocabulary, context, pooling, quantization...
+    pub details: Vec<(String, String)>,
+    pub parameters: u64,
+    /// Bytes to download (a pack's shards; `None` for an HF folder before download).
+    pub download_bytes: Option<u64>,
+    /// GPU buffers for the weights: packs are dequantised to f32 when loaded.
+    pub gpu_weight_bytes: u64,
+    /// The largest single weight buffer (must fit maxStorageBufferBindingSize).
+    pub largest_buffer_bytes: u64,
+    pub synthetic: bool,
+    /// Why it cannot run on this device, when it cannot.
+    pub refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

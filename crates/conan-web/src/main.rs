@@ -3,6 +3,7 @@
 
 mod bench;
 mod charts;
+mod model;
 mod panels;
 mod search;
 mod worker;
@@ -19,6 +20,7 @@ use yew::prelude::*;
 
 use crate::bench::BenchPage;
 use crate::panels::{DownloadProgress, ResultView, StatusPanel};
+use crate::model::{ModelPage, ModelView};
 use crate::search::{SearchPage, SearchView};
 use crate::worker::WorkerHandle;
 
@@ -38,6 +40,7 @@ enum Page {
     Search,
     Embed,
     Benchmark,
+    Model,
 }
 
 #[derive(Clone, PartialEq, Default)]
@@ -80,6 +83,7 @@ struct AppState {
     tasks: Vec<TaskInfo>,
     eval: EvalState,
     search: SearchView,
+    model_view: ModelView,
     offline: Option<Result<(), String>>,
 }
 
@@ -93,8 +97,10 @@ fn request_id(r: &Request) -> Option<u32> {
         | Request::AddDocuments { id, .. }
         | Request::ForgetDocuments { id }
         | Request::SpeedCheck { id, .. }
-        | Request::NetworkLog { id } => Some(*id),
-        Request::Load { .. } | Request::ListTasks => None,
+        | Request::NetworkLog { id }
+        | Request::Inspect { id, .. }
+        | Request::Agreement { id } => Some(*id),
+        Request::Load { .. } | Request::LoadFiles { .. } | Request::ListTasks => None,
     }
 }
 
@@ -141,6 +147,19 @@ impl Reducible for AppState {
                 s.search.error = None;
             }
             Action::Sent(Request::NetworkLog { id }) => s.search.network_pending = Some(id),
+            Action::Sent(Request::Inspect { id, base_url }) => {
+                s.model_view.inspected.remove(&base_url);
+                s.model_view.inspecting.insert(id, base_url);
+            }
+            Action::Sent(Request::Agreement { id }) => {
+                s.model_view.agreement_running = Some(id);
+                s.model_view.agreement = None;
+                s.model_view.error = None;
+            }
+            Action::Sent(Request::LoadFiles { .. }) => {
+                s.model_view.loading_files = true;
+                s.model_view.error = None;
+            }
             Action::Sent(Request::SpeedCheck { id, .. }) => {
                 s.search.speed_running = Some(id);
                 s.search.speed = None;
@@ -166,6 +185,8 @@ impl Reducible for AppState {
                     s.download = download;
                     s.progress = None;
                     s.search = SearchView::default(); // another model's index does not apply
+                    s.model_view.loading_files = false;
+                    s.model_view.agreement = None;
                 }
                 Response::Download {
                     file,
@@ -254,6 +275,28 @@ impl Reducible for AppState {
                     s.search.network = Some((search::page_requests(), urls));
                 }
                 Response::NetworkLog { .. } => {}
+                Response::Inspected { id, base_url, card } => {
+                    s.model_view.inspecting.remove(&id);
+                    s.model_view.inspected.insert(base_url, Ok(card));
+                }
+                Response::Agreement { id, rows, gpu_ms, cpu_ms } if s.model_view.agreement_running == Some(id) => {
+                    s.model_view.agreement_running = None;
+                    s.model_view.agreement = Some((rows, gpu_ms, cpu_ms));
+                }
+                Response::Agreement { .. } => {}
+                Response::Failed { id: Some(id), message } if s.model_view.inspecting.contains_key(&id) => {
+                    let url = s.model_view.inspecting.remove(&id).expect("checked");
+                    s.model_view.inspected.insert(url, Err(message));
+                }
+                Response::Failed { id: Some(id), message } if s.model_view.agreement_running == Some(id) => {
+                    s.model_view.agreement_running = None;
+                    s.model_view.error = Some(message);
+                }
+                Response::Failed { id: None, message } if s.model_view.loading_files => {
+                    // The previous model stays loaded; say why the new one was not.
+                    s.model_view.loading_files = false;
+                    s.model_view.error = Some(message);
+                }
                 Response::Failed {
                     id: Some(id),
                     message,
@@ -309,6 +352,7 @@ fn initial_page() -> Page {
     {
         Some("#benchmark") => Page::Benchmark,
         Some("#embed") => Page::Embed,
+        Some("#model") => Page::Model,
         _ => Page::Search,
     }
 }
@@ -329,6 +373,7 @@ fn app() -> Html {
         next_id: 1,
         tasks: vec![],
         search: SearchView::default(),
+        model_view: ModelView::default(),
         offline: None,
         eval: EvalState {
             running_id: None,
@@ -410,12 +455,15 @@ fn app() -> Html {
                     { nav(Page::Search, "Search", "#search") }
                     { nav(Page::Embed, "Embed", "#embed") }
                     { nav(Page::Benchmark, "Benchmark", "#benchmark") }
+                    { nav(Page::Model, "Model", "#model") }
                 </nav>
             </header>
             <StatusPanel offline={state.offline.clone()} phase={state.phase.clone()} backend={state.backend.clone()} model={state.model.clone()} load_ms={state.load_ms}
                 download={state.download.clone()} progress={state.progress.clone()} />
             {
                 match *page {
+                    Page::Model => html! { <ModelPage ready={ready} model={state.model.clone()} backend={state.backend.clone()}
+                        view={state.model_view.clone()} next_id={state.next_id} send={send.clone()} /> },
                     Page::Search => html! { <SearchPage ready={ready} model={state.model.clone()} view={state.search.clone()}
                         next_id={state.next_id} send={send.clone()} /> },
                     Page::Embed => html! { <EmbedPage ready={ready} busy={state.busy} next_id={state.next_id}

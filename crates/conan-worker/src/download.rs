@@ -155,6 +155,34 @@ impl FetchSource {
     }
 }
 
+/// The largest weight buffer of `config` (name, bytes as f32: packs are dequantised on load).
+pub fn largest_buffer(config: &conan_model::Config) -> (String, u64) {
+    config
+        .tensor_shapes()
+        .into_iter()
+        .map(|(n, shape)| (n, shape.iter().product::<usize>() as u64 * 4))
+        .max_by_key(|(_, b)| *b)
+        .unwrap_or_default()
+}
+
+/// Refuse a model whose largest weight buffer the adapter cannot bind, with the numbers.
+pub fn check_limits(config: &conan_model::Config, limits: BufferLimits) -> Result<u64, String> {
+    let (name, need) = largest_buffer(config);
+    for (limit, value) in [
+        ("maxStorageBufferBindingSize", limits.max_storage_buffer_binding_size),
+        ("maxBufferSize", limits.max_buffer_size),
+    ] {
+        if let Some(value) = value.filter(|&v| need > v) {
+            return Err(format!(
+                "this model needs a {:.1} MB GPU buffer for {name} but this adapter's {limit} is {:.1} MB",
+                need as f64 / 1e6,
+                value as f64 / 1e6
+            ));
+        }
+    }
+    Ok(need)
+}
+
 impl FileSource for FetchSource {
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
         let url = self.url(path);
@@ -173,27 +201,7 @@ impl FileSource for FetchSource {
     }
 
     async fn before_shards(&self, manifest: &Manifest) -> Result<(), ModelError> {
-        // Packs are dequantised to f32 on load, so each tensor becomes one f32 buffer.
-        let (name, elements) = manifest
-            .config
-            .tensor_shapes()
-            .into_iter()
-            .map(|(n, shape)| (n, shape.iter().product::<usize>() as u64))
-            .max_by_key(|(_, e)| *e)
-            .unwrap_or_default();
-        let need = elements * 4;
-        for (limit, value) in [
-            ("maxStorageBufferBindingSize", self.limits.max_storage_buffer_binding_size),
-            ("maxBufferSize", self.limits.max_buffer_size),
-        ] {
-            if let Some(value) = value.filter(|&v| need > v) {
-                return Err(ModelError::Weights(format!(
-                    "this model needs a {:.1} MB GPU buffer for {name} but this adapter's {limit} is {:.1} MB; nothing was downloaded",
-                    need as f64 / 1e6,
-                    value as f64 / 1e6
-                )));
-            }
-        }
+        let need = check_limits(&manifest.config, self.limits).map_err(|e| ModelError::Weights(format!("{e}; nothing was downloaded")))?;
         let mut s = self.summary.borrow_mut();
         s.files = manifest.shards.len();
         s.total_bytes = manifest.shards.iter().map(|e| e.bytes).sum();

@@ -5,13 +5,14 @@
 //! Messages are `conan_protocol::{Request, Response}`, handled strictly in arrival order.
 
 mod download;
+mod manager;
 mod search;
 mod store;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use download::{BufferLimits, FetchSource};
+use download::{BufferLimits, FetchSource, check_limits};
 
 use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
 use conan_model::burn::prelude::Device;
@@ -315,8 +316,79 @@ struct State {
     embedder: Option<Rc<Embedder>>,
     model_source: String,
     fingerprint: String,
+    files: Option<Rc<conan_model::ModelFiles>>,
     /// The search index for the loaded model, built on the first OpenSearch.
     search: Option<search::Search>,
+}
+
+/// The page's one device, started on first use (burn's wgpu runtime starts once per page).
+async fn device_for(state: &RefCell<State>, prefer_webgpu: bool) -> (Device, BackendInfo) {
+    if state.borrow().device.is_none() {
+        let device = start_device(prefer_webgpu).await;
+        state.borrow_mut().device = Some(device);
+    }
+    state.borrow().device.clone().expect("set above")
+}
+
+fn limits_of(backend: &BackendInfo) -> BufferLimits {
+    if backend.kind != "webgpu" {
+        return BufferLimits::default();
+    }
+    BufferLimits {
+        max_storage_buffer_binding_size: backend.max_storage_buffer_binding_size,
+        max_buffer_size: backend.max_buffer_size,
+    }
+}
+
+/// Files kept for the agreement check's CPU copy (a second download would be needed
+/// otherwise); larger models are not kept.
+const KEEP_FILES_BYTES: usize = 256 << 20;
+
+/// Put a read model on the device and make it the current one.
+fn install(
+    state: &RefCell<State>,
+    files: conan_model::ModelFiles,
+    source: String,
+    device: Device,
+    backend: BackendInfo,
+    start: f64,
+    download: Option<conan_protocol::DownloadSummary>,
+) -> Response {
+    let fingerprint = files.fingerprint();
+    let card = manager::loaded_card(&files, limits_of(&backend));
+    match Embedder::new(&files, &device) {
+        Ok(embedder) => {
+            let c = &embedder.config;
+            let model = ModelSummary {
+                source,
+                model_type: c.model_type.clone(),
+                architecture: conan_model::model::describe(c),
+                hidden_size: c.hidden_size,
+                parameters: c.num_params(),
+                matryoshka_dims: c.matryoshka_dims.clone(),
+                synthetic: c.synthetic,
+                fingerprint: fingerprint.clone(),
+                card,
+            };
+            let size: usize = files.shards.iter().map(|(_, b)| b.len()).sum();
+            let mut st = state.borrow_mut();
+            st.embedder = Some(Rc::new(embedder));
+            st.files = (size <= KEEP_FILES_BYTES).then(|| Rc::new(files));
+            st.model_source = model.source.clone();
+            st.fingerprint = fingerprint;
+            st.search = None; // another model's vectors are not comparable
+            Response::Loaded {
+                model,
+                backend,
+                load_ms: now_ms() - start,
+                download,
+            }
+        }
+        Err(e) => Response::Failed {
+            id: None,
+            message: e.to_string(),
+        },
+    }
 }
 
 fn no_model(id: u32) -> Response {
@@ -328,64 +400,64 @@ fn no_model(id: u32) -> Response {
 
 async fn handle(state: &RefCell<State>, request: Request) -> Response {
     match request {
-        Request::Load {
-            base_url,
-            prefer_webgpu,
-        } => {
+        Request::Load { base_url, prefer_webgpu } => {
             let start = now_ms();
-            // One device per page: burn's runtime cannot be initialised twice.
-            if state.borrow().device.is_none() {
-                let device = start_device(prefer_webgpu).await;
-                state.borrow_mut().device = Some(device);
-            }
-            let (device, backend) = state.borrow().device.clone().expect("set above");
+            let (device, backend) = device_for(state, prefer_webgpu).await;
             post(&Response::Status {
                 message: format!("loading model from {base_url}"),
             });
             let mut source = FetchSource::new(base_url.clone());
-            if backend.kind == "webgpu" {
-                source.limits = BufferLimits {
-                    max_storage_buffer_binding_size: backend.max_storage_buffer_binding_size,
-                    max_buffer_size: backend.max_buffer_size,
-                };
-            }
-            let loaded = async {
-                let files = read_files(&source).await?;
-                let is_pack = files.pack.is_some();
-                let fingerprint = files.fingerprint();
-                Embedder::new(&files, &device).map(|e| (e, is_pack, fingerprint))
-            }
-            .await;
-            match loaded {
-                Ok((embedder, is_pack, fingerprint)) => {
-                    let c = &embedder.config;
-                    let model = ModelSummary {
-                        source: base_url,
-                        model_type: c.model_type.clone(),
-                        architecture: conan_model::model::describe(c),
-                        hidden_size: c.hidden_size,
-                        parameters: c.num_params(),
-                        matryoshka_dims: c.matryoshka_dims.clone(),
-                        synthetic: c.synthetic,
-                        fingerprint: fingerprint.clone(),
-                    };
-                    let mut st = state.borrow_mut();
-                    st.embedder = Some(Rc::new(embedder));
-                    st.model_source = model.source.clone();
-                    st.fingerprint = fingerprint;
-                    st.search = None; // another model's vectors are not comparable
-                    Response::Loaded {
-                        model,
-                        backend,
-                        load_ms: now_ms() - start,
-                        download: is_pack.then(|| source.summary.take()),
-                    }
+            source.limits = limits_of(&backend);
+            match read_files(&source).await {
+                Ok(files) => {
+                    let download = files.pack.is_some().then(|| source.summary.take());
+                    install(state, files, base_url, device, backend, start, download)
                 }
                 Err(e) => Response::Failed {
                     id: None,
                     message: e.to_string(),
                 },
             }
+        }
+        Request::LoadFiles { label, files, prefer_webgpu } => {
+            let start = now_ms();
+            let (device, backend) = device_for(state, prefer_webgpu).await;
+            let source = conan_model::MemorySource::new(label.clone(), files);
+            let read = async {
+                let files = read_files(&source).await?;
+                // Files from disk skip the download check: refuse what the adapter cannot hold.
+                check_limits(&files.config, limits_of(&backend)).map_err(conan_model::ModelError::Weights)?;
+                Ok::<_, conan_model::ModelError>(files)
+            };
+            match read.await {
+                Ok(files) => install(state, files, format!("{label} (from disk)"), device, backend, start, None),
+                Err(e) => Response::Failed {
+                    id: None,
+                    message: format!("{label}: {e}"),
+                },
+            }
+        }
+        Request::Inspect { id, base_url } => {
+            let limits = state.borrow().device.as_ref().map(|(_, b)| limits_of(b)).unwrap_or_default();
+            manager::inspect(id, base_url, limits)
+                .await
+                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
+        }
+        Request::Agreement { id } => {
+            let (embedder, files, kind) = {
+                let st = state.borrow();
+                (st.embedder.clone(), st.files.clone(), st.device.as_ref().map(|(_, b)| b.kind.clone()))
+            };
+            let (Some(embedder), Some(files)) = (embedder, files) else { return no_model(id) };
+            if kind.as_deref() != Some("webgpu") {
+                return Response::Failed {
+                    id: Some(id),
+                    message: "the model already runs on the CPU backend, so there is no WebGPU result to compare".into(),
+                };
+            }
+            manager::agreement(id, &embedder, &files)
+                .await
+                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
         }
         Request::ListTasks => {
             let listed = async {

@@ -1,0 +1,277 @@
+//! The Model page: what the loaded model is and costs, the models on offer (inspected before
+//! anything large is downloaded), loading from a URL or from disk, and the WebGPU-vs-CPU
+//! agreement check.
+
+use std::collections::BTreeMap;
+
+use conan_protocol::{BackendInfo, ModelCard, ModelSummary, Request};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::bench::read_files;
+
+#[derive(Clone, PartialEq, Default)]
+pub struct ModelView {
+    /// Inspect requests in flight: id → URL.
+    pub inspecting: BTreeMap<u32, String>,
+    pub inspected: BTreeMap<String, Result<ModelCard, String>>,
+    pub agreement_running: Option<u32>,
+    /// (text, cosine, max |Δ|) rows, and the two backends' times.
+    pub agreement: Option<(Vec<(String, f32, f32)>, f64, f64)>,
+    pub loading_files: bool,
+    pub error: Option<String>,
+}
+
+/// Models offered by this server: (path, name, note).
+const OFFERED: [(&str, &str, &str); 4] = [
+    ("static/models/conan-mini/q8", "conan-mini · q8 (default)", "Trained by this project with the Conan-v2 recipe; see its model card."),
+    ("static/models/conan-mini/q4", "conan-mini · q4", "Smaller pack; mean cosine 0.998 to the f32 model."),
+    ("static/models/tiny", "tiny · random weights", "A 2-layer test model: random weights, for tests only."),
+    (
+        "static/models/conan-v2-q4",
+        "Conan-v2 full size · q4 · random weights, for speed only",
+        "The real 1.5B architecture with synthetic weights. Not bundled: `conan synth --preset conan-v2 --out v2 && \
+         conan convert --from v2 --quant q4 --out web/dist/static/models/conan-v2-q4` puts it here.",
+    ),
+];
+
+fn mb(bytes: u64) -> String {
+    if bytes >= 1_000_000_000 {
+        format!("{:.2} GB", bytes as f64 / 1e9)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    s.chars()
+        .enumerate()
+        .flat_map(|(i, c)| ((i > 0 && (s.len() - i) % 3 == 0).then_some(',')).into_iter().chain(std::iter::once(c)))
+        .collect()
+}
+
+/// Reload the page on another model (the page's device, CSP and index all follow the URL).
+fn open_model(url: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    let search = location.search().unwrap_or_default();
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
+    if let Some(p) = &params {
+        p.set("model", url);
+        let _ = location.set_href(&format!("?{}#model", String::from(p.to_string())));
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CardProps {
+    card: ModelCard,
+    #[prop_or_default]
+    limit: Option<u64>,
+}
+
+#[function_component(CardTable)]
+fn card_table(p: &CardProps) -> Html {
+    let c = &p.card;
+    html! {
+        <table class="results card-table">
+            <tbody>
+                <tr><th>{ "parameters" }</th><td>{ thousands(c.parameters) }</td></tr>
+                { for c.details.iter().map(|(k, v)| html! { <tr><th>{ k }</th><td>{ v }</td></tr> }) }
+                <tr><th>{ "download" }</th><td>{ c.download_bytes.map(mb).unwrap_or_else(|| "unknown until fetched (HF folder)".into()) }</td></tr>
+                <tr><th>{ "GPU memory for weights" }</th><td>{ format!("{} (f32: packs are dequantised when loaded)", mb(c.gpu_weight_bytes)) }</td></tr>
+                <tr><th>{ "largest GPU buffer" }</th><td>{ match p.limit {
+                    Some(l) => format!("{} of this adapter's {} binding limit", mb(c.largest_buffer_bytes), mb(l)),
+                    None => mb(c.largest_buffer_bytes),
+                } }</td></tr>
+                <tr><th>{ "wasm memory while loading" }</th><td>{ format!("about {} (the downloaded files, then host copies of each tensor)", mb(c.download_bytes.unwrap_or(0) + c.gpu_weight_bytes)) }</td></tr>
+            </tbody>
+        </table>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ModelProps {
+    pub ready: bool,
+    pub model: Option<ModelSummary>,
+    pub backend: Option<BackendInfo>,
+    pub view: ModelView,
+    pub next_id: u32,
+    pub send: Callback<Request>,
+}
+
+#[function_component(ModelPage)]
+pub fn model_page(p: &ModelProps) -> Html {
+    let url_input = use_node_ref();
+
+    // Inspect every offered model once the worker is up (manifests only: kilobytes).
+    {
+        let (send, id, ready) = (p.send.clone(), p.next_id, p.ready);
+        use_effect_with(ready, move |ready| {
+            if *ready {
+                for (i, (url, _, _)) in OFFERED.iter().enumerate() {
+                    send.emit(Request::Inspect { id: id + i as u32, base_url: url.to_string() });
+                }
+            }
+        });
+    }
+    let inspect = {
+        let (send, id, url_input) = (p.send.clone(), p.next_id, url_input.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Some(input) = url_input.cast::<HtmlInputElement>() {
+                let url = input.value().trim().trim_end_matches('/').to_string();
+                if !url.is_empty() {
+                    send.emit(Request::Inspect { id, base_url: url });
+                }
+            }
+        })
+    };
+    let on_folder = {
+        let send = p.send.clone();
+        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let send = send.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(files) = read_files(input.clone()).await {
+                    if let Some((first, _)) = files.first() {
+                        let label = first.split('/').next().unwrap_or(first).to_string();
+                        send.emit(Request::LoadFiles { label, files, prefer_webgpu: webgpu });
+                    }
+                }
+                input.set_value("");
+            });
+        })
+    };
+    let agreement = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| send.emit(Request::Agreement { id }))
+    };
+
+    let v = &p.view;
+    let limit = p.backend.as_ref().and_then(|b| b.max_storage_buffer_binding_size);
+    let on_gpu = p.backend.as_ref().is_some_and(|b| b.kind == "webgpu");
+    let extra: Vec<String> = v.inspected.keys().filter(|u| !OFFERED.iter().any(|(o, _, _)| o == *u)).cloned().collect();
+    html! {
+        <>
+        <section class="card" id="model-current">
+            <h2>{ "Loaded model" }</h2>
+            if let Some(m) = &p.model {
+                <p>{ &m.source }
+                    if m.synthetic { <span class="tag warn">{ "random weights, for speed only" }</span> }
+                    <span class="muted small">{ format!(" · fingerprint {}", m.fingerprint) }</span></p>
+                <CardTable card={m.card.clone()} limit={limit} />
+            } else {
+                <p class="pending">{ "Waiting for the model…" }</p>
+            }
+            if let Some(b) = &p.backend {
+                <p class="muted">{ match (b.max_storage_buffer_binding_size, b.max_buffer_size) {
+                    (Some(s), Some(m)) => format!("This adapter ({}): maxStorageBufferBindingSize {}, maxBufferSize {}.", b.adapter.clone().or(b.vendor.clone()).unwrap_or_default(), mb(s), mb(m)),
+                    _ => "CPU backend (flex, wasm): no GPU buffer limits; memory is the wasm heap (up to 4 GB).".into(),
+                } }</p>
+            }
+        </section>
+        <section class="card" id="agreement">
+            <h2>{ "WebGPU against CPU" }</h2>
+            <p class="muted">{ "Embeds six fixed texts on this page's WebGPU model and on a CPU (flex) copy of the same weights. \
+                Quantized kernels that silently disagree show up here." }</p>
+            <button type="button" id="agreement-run" onclick={agreement} disabled={!p.ready || !on_gpu || v.agreement_running.is_some()}>
+                { if v.agreement_running.is_some() { "Comparing…" } else { "Compare backends" } }</button>
+            if !on_gpu && p.ready { <span class="muted">{ " The model runs on the CPU backend here; nothing to compare." }</span> }
+            if let Some((rows, gpu_ms, cpu_ms)) = &v.agreement {
+                <AgreementTable rows={rows.clone()} gpu_ms={*gpu_ms} cpu_ms={*cpu_ms} />
+            }
+        </section>
+        <section class="card" id="model-offer">
+            <h2>{ "Other models" }</h2>
+            <p class="muted">{ "Sizes and fit are read from each pack's manifest before anything large is downloaded. Loading reloads the page on that model." }</p>
+            <ul class="model-list">
+                { for OFFERED.iter().map(|(url, name, note)| html! {
+                    <ModelRow url={url.to_string()} name={name.to_string()} note={note.to_string()} state={v.inspected.get(*url).cloned()}
+                        current={p.model.as_ref().is_some_and(|m| m.source == *url)} limit={limit} /> }) }
+                { for extra.iter().map(|url| html! {
+                    <ModelRow url={url.clone()} name={url.clone()} note={"given by you".to_string()} state={v.inspected.get(url).cloned()}
+                        current={p.model.as_ref().is_some_and(|m| &m.source == url)} limit={limit} /> }) }
+            </ul>
+            <form class="row" onsubmit={inspect}>
+                <label for="model-url">{ "URL of a pack or HF folder" }</label>
+                <input id="model-url" ref={url_input} type="text" spellcheck="false" placeholder="https://… or static/models/…" class="grow" />
+                <button type="submit" class="secondary" disabled={!p.ready}>{ "Inspect" }</button>
+            </form>
+            <div class="row">
+                <label for="model-folder">{ "Or a model folder from disk (config.json + *.safetensors + tokenizer.json, or a pack):" }</label>
+                <input id="model-folder" type="file" webkitdirectory=true multiple=true onchange={on_folder} disabled={!p.ready || v.loading_files} />
+                if v.loading_files { <span class="pending">{ "loading from disk…" }</span> }
+            </div>
+            if let Some(e) = &v.error { <p class="error" id="model-error" role="alert">{ e }</p> }
+        </section>
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct RowProps {
+    url: String,
+    name: String,
+    note: String,
+    state: Option<Result<ModelCard, String>>,
+    current: bool,
+    limit: Option<u64>,
+}
+
+#[function_component(ModelRow)]
+fn model_row(p: &RowProps) -> Html {
+    let url = p.url.clone();
+    let load = Callback::from(move |_: MouseEvent| open_model(&url));
+    let (status, can_load) = match &p.state {
+        None => (html! { <span class="pending">{ "reading its manifest…" }</span> }, false),
+        Some(Err(e)) => (html! { <span class="muted">{ format!("not available here: {e}") }</span> }, false),
+        Some(Ok(card)) => match &card.refusal {
+            Some(why) => (html! { <span class="error">{ format!("cannot run on this adapter: {why}") }</span> }, false),
+            None => (
+                html! { <span class="muted">{ format!("{} parameters · download {} · GPU weights {}",
+                    thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes)) }</span> },
+                true,
+            ),
+        },
+    };
+    html! {
+        <li data-url={p.url.clone()} data-available={matches!(p.state, Some(Ok(_))).to_string()}>
+            <div><strong>{ &p.name }</strong>
+                if let Some(Ok(c)) = &p.state { if c.synthetic { <span class="tag warn">{ "random weights, for speed only" }</span> } }
+                if p.current { <span class="tag">{ "loaded" }</span> }</div>
+            <div class="muted small">{ &p.note }</div>
+            <div class="row compact">{ status }
+                if can_load && !p.current { <button type="button" class="secondary" onclick={load}>{ "Load" }</button> }</div>
+            if let Some(Ok(card)) = &p.state {
+                <details><summary>{ "Details" }</summary><CardTable card={card.clone()} limit={p.limit} /></details>
+            }
+        </li>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct AgreementProps {
+    rows: Vec<(String, f32, f32)>,
+    gpu_ms: f64,
+    cpu_ms: f64,
+}
+
+#[function_component(AgreementTable)]
+fn agreement_table(p: &AgreementProps) -> Html {
+    let min = p.rows.iter().map(|r| r.1).fold(f32::INFINITY, f32::min);
+    let ok = min >= 0.9999;
+    html! {
+        <div id="agreement-result" data-min-cosine={min.to_string()}>
+            <p class={if ok { "ok" } else { "error" }}>{ if ok { format!("The backends agree: lowest cosine {min:.7}") }
+                else { format!("The backends disagree: lowest cosine {min:.5} (expected ≥ 0.9999)") } }</p>
+            <table class="results">
+                <thead><tr><th>{ "text" }</th><th>{ "cosine" }</th><th>{ "max |Δ|" }</th></tr></thead>
+                <tbody>{ for p.rows.iter().map(|(t, c, d)| html! {
+                    <tr><td>{ t }</td><td class="num">{ format!("{c:.7}") }</td><td class="num">{ format!("{d:.1e}") }</td></tr> }) }</tbody>
+            </table>
+            <p class="muted small">{ format!("WebGPU {:.0} ms, CPU {:.0} ms for the six texts (the CPU copy is built for this check).", p.gpu_ms, p.cpu_ms) }</p>
+        </div>
+    }
+}
