@@ -461,6 +461,8 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
     println!("agreement WebGPU vs CPU: lowest cosine {min}");
     assert!(min >= 0.9999, "{min}");
     browser.screenshot("model");
+    browser.js("document.querySelector('#agreement').scrollIntoView()", json!([]));
+    browser.screenshot("model-agreement");
 
     // A model folder picked from disk replaces the loaded one.
     browser.pick_file("#model-folder", &root().join("static/models/tiny"));
@@ -472,4 +474,69 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         Duration::from_secs(120),
     );
     assert!(source.as_str().unwrap().contains("tiny (from disk)"), "{source}");
+}
+
+#[test]
+fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
+    build_app();
+    let (_server, url) = serve();
+    let browser = Browser::start(true);
+    let (phase, status) = open_page(&browser, &format!("{url}#learn"));
+    assert_eq!(phase, "ready", "{status}");
+
+    let drawn = browser.wait_for(
+        "the first pictures",
+        "const e = document.querySelector('#learn-error'); if (e) return {failed: e.innerText}; \
+         const t = document.querySelector('#token-list'), m = document.querySelector('#soft-mask-maps'), a = document.querySelector('#attention-maps'); \
+         return t && m && a ? {tokens: +t.dataset.count, maps: +m.dataset.count, attended: +a.dataset.tokens, \
+           cells: a.querySelectorAll('figure:first-child rect').length, \
+           masked: [...m.querySelectorAll('figure:first-child rect')].map(r => +r.getAttribute('fill-opacity'))} : null",
+        json!([]),
+        Duration::from_secs(180),
+    );
+    assert!(drawn.get("failed").is_none(), "{drawn}");
+    let t = drawn["tokens"].as_u64().unwrap();
+    assert!(t >= 5, "{drawn}");
+    assert_eq!(drawn["attended"].as_u64(), Some(t), "one attention row and column per token");
+    assert_eq!(drawn["cells"].as_u64(), Some(t * t));
+    assert_eq!(drawn["maps"].as_u64(), Some(4));
+    // α = 0 is causal: above the diagonal every cell is (drawn at the floor opacity of) 0.
+    let masked: Vec<f64> = serde_json::from_value(drawn["masked"].clone()).unwrap();
+    for i in 0..8 {
+        for j in 0..8 {
+            let v = masked[i * 8 + j];
+            assert!(if j > i { v <= 0.021 } else { v == 1.0 }, "α = 0 cell ({i}, {j}) = {v}");
+        }
+    }
+
+    // PCA of 40 translation pairs: a sentence lies nearer its own translation than the
+    // sentences of other pairs do, on average by a wide margin.
+    browser.js("document.querySelector('#projection-run').click()", json!([]));
+    let points = browser.wait_for(
+        "the projection",
+        "const e = document.querySelector('#learn-error'); if (e) return {failed: e.innerText}; \
+         const p = document.querySelector('#projection'); \
+         return p ? [...p.querySelectorAll('circle')].map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')]) : null",
+        json!([]),
+        Duration::from_secs(240),
+    );
+    let points: Vec<(f64, f64)> = serde_json::from_value(points.clone()).unwrap_or_else(|_| panic!("{points}"));
+    assert_eq!(points.len(), 80);
+    let dist = |a: usize, b: usize| ((points[a].0 - points[b].0).powi(2) + (points[a].1 - points[b].1).powi(2)).sqrt();
+    let pairs: f64 = (0..40).map(|k| dist(2 * k, 2 * k + 1)).sum::<f64>() / 40.0;
+    let (mut others, mut n) = (0.0, 0);
+    for a in 0..80 {
+        for b in a + 1..80 {
+            if a / 2 != b / 2 {
+                others += dist(a, b);
+                n += 1;
+            }
+        }
+    }
+    let others = others / n as f64;
+    println!("PCA: mean distance to the translation {pairs:.1}, to other sentences {others:.1}");
+    assert!(pairs < 0.6 * others, "pairs {pairs} vs others {others}");
+    browser.screenshot("learn");
+    browser.js("document.querySelector('#learn-projection').scrollIntoView()", json!([]));
+    browser.screenshot("learn-projection");
 }

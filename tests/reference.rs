@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use conan_model::burn::module::Module;
 use conan_model::burn::prelude::Device;
-use conan_model::{Config, DirSource, Embedder, ModelFiles, read_files};
+use conan_model::{AttentionMode, Config, DirSource, Embedder, ModelFiles, read_files};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -84,6 +84,38 @@ fn padding_does_not_change_a_sentence_vector() {
         let diff = max_abs_diff(&alone, &batched[i..=i]);
         assert!(diff <= 1e-6, "text {i}: {diff}");
     }
+}
+
+#[test]
+fn attention_maps_are_distributions_and_causal_maps_never_look_ahead() {
+    let e = embedder("static/models/tiny");
+    let text = "Attention 地图 for the Learn page.";
+    let t = e.text.encode(text).unwrap().len();
+    for layer in 0..e.config.num_hidden_layers {
+        let bidi = pollster::block_on(e.attention_map(text, layer, AttentionMode::Bidirectional)).unwrap();
+        let causal = pollster::block_on(e.attention_map(text, layer, AttentionMode::Causal)).unwrap();
+        assert_eq!((bidi.tokens.len(), bidi.heads), (t, e.config.num_attention_heads));
+        assert_eq!(bidi.probs.len(), bidi.heads * t * t);
+        for map in [&bidi, &causal] {
+            for row in map.probs.chunks(t) {
+                let sum: f32 = row.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-5, "a row sums to {sum}");
+            }
+        }
+        let mut ahead = 0.0f32;
+        for h in 0..causal.heads {
+            for i in 0..t {
+                for j in i + 1..t {
+                    ahead = ahead.max(causal.probs[(h * t + i) * t + j]);
+                    assert_eq!(causal.probs[(h * t + i) * t + j], 0.0, "layer {layer} head {h}: query {i} sees key {j}");
+                }
+            }
+        }
+        // The bidirectional map does look ahead (the first token attends to later ones).
+        let first_row_ahead: f32 = (0..bidi.heads).map(|h| bidi.probs[h * t * t + 1..h * t * t + t].iter().sum::<f32>()).sum();
+        assert!(first_row_ahead > 0.1, "layer {layer}: {first_row_ahead}");
+    }
+    assert!(pollster::block_on(e.attention_map(text, 99, AttentionMode::Bidirectional)).unwrap_err().to_string().contains("layer 99"));
 }
 
 #[test]

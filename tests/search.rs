@@ -132,6 +132,14 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     );
     browser.screenshot("search");
 
+    // The flat scan over 50,000 passages of this model's width, timed in the worker (a
+    // figure for BENCHMARKS.md; the test only checks that it ran).
+    browser.js("document.querySelector('#speed-check').click()", json!([]));
+    let speed = browser.wait_for("the speed check", "const r = document.querySelector('#speed-result'); return r ? r.innerText : null", json!([]), Duration::from_secs(120));
+    println!("{}", speed.as_str().unwrap());
+    let tradeoff = browser.js("return [...document.querySelectorAll('#tradeoff tbody tr')].map(r => r.textContent).join('\\n')", json!([]));
+    println!("trade-off table:\n{}", tradeoff.as_str().unwrap_or_default());
+
     // Add documents: pasted text, and a Markdown file picked from disk.
     browser.js(
         "document.querySelector('#paste').value = arguments[0]; document.querySelector('#add-paste').click();",

@@ -4,11 +4,13 @@
 //! - [`flat`]: a flat index over L2-normalised vectors, searched at any Matryoshka prefix;
 //! - [`lang`]: the zh / en tag shown beside each passage (and what makes a hit cross-lingual);
 //! - [`split`]: the user's uploaded documents → passages, with a rule the UI shows;
-//! - [`corpus`]: the bundled bilingual corpus (static/corpus/corpus.jsonl).
+//! - [`corpus`]: the bundled bilingual corpus (static/corpus/corpus.jsonl);
+//! - [`project`]: a 2-D PCA projection, to show translations landing together.
 
 pub mod corpus;
 pub mod flat;
 pub mod lang;
+pub mod project;
 pub mod split;
 
 pub use corpus::{CorpusPassage, parse_corpus};

@@ -8,6 +8,16 @@ use crate::error::ModelError;
 use crate::load::{ModelFiles, build_model, host_tensors};
 use crate::model::ConanModel;
 
+/// One layer's attention over one text, for showing how the model reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttentionMap {
+    /// Each token's text (see `TextEncoder::piece`).
+    pub tokens: Vec<String>,
+    pub heads: usize,
+    /// `[heads, t, t]` row-major: query rows, key columns; each row sums to 1.
+    pub probs: Vec<f32>,
+}
+
 /// Sentence vectors and what happened on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
@@ -97,5 +107,30 @@ impl Embedder {
             out.truncated.extend(batch.truncated);
         }
         Ok(out)
+    }
+
+    /// Attention probabilities of `layer` for `text` under `mode` (e.g. the configured
+    /// bidirectional attention against a causal mask).
+    pub async fn attention_map(&self, text: &str, layer: usize, mode: crate::AttentionMode) -> Result<AttentionMap, ModelError> {
+        if layer >= self.config.num_hidden_layers {
+            return Err(ModelError::Input(format!("layer {layer} does not exist: the model has {}", self.config.num_hidden_layers)));
+        }
+        let batch = self.text.encode_batch(&[text])?;
+        let t = batch.lengths[0];
+        if t == 0 {
+            return Err(ModelError::Input("the text has no tokens".into()));
+        }
+        let ids: Vec<i32> = batch.ids[..t].iter().map(|&id| id as i32).collect();
+        let tokens = batch.ids[..t].iter().map(|&id| self.text.piece(id)).collect();
+        let ids_t = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, t]), &self.device);
+        let mask = Tensor::<2>::ones([1, t], &self.device);
+        let probs = self.model.attention(ids_t, mask, &[t], mode, layer);
+        let data = probs.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+        let probs = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+        Ok(AttentionMap {
+            tokens,
+            heads: self.config.num_attention_heads,
+            probs,
+        })
     }
 }

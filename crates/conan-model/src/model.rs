@@ -37,6 +37,23 @@ impl Attention {
     /// `[batch, kv_heads, group, seq, seq]`.
     pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<3> {
         let [b, t, _] = x.dims();
+        let (probs, v) = self.probs_and_values(x, rope, bias);
+        let out = probs.matmul(v);
+        let out = out.permute([0, 3, 1, 2, 4]).reshape([b, t, self.num_heads * self.head_dim]);
+        self.o_proj.forward(out)
+    }
+
+    /// Attention probabilities `[batch, heads, seq, seq]` (query rows, key columns; each
+    /// row sums to 1), with heads in checkpoint order (KV head major, as in q_proj).
+    pub fn probs(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<4> {
+        let [b, t, _] = x.dims();
+        let (probs, _) = self.probs_and_values(x, rope, bias);
+        probs.reshape([b, self.num_heads, t, t])
+    }
+
+    /// Softmax scores `[b, kv, group, t, t]` and values `[b, kv, 1, t, hd]`.
+    fn probs_and_values(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> (Tensor<5>, Tensor<5>) {
+        let [b, t, _] = x.dims();
         let (kv, hd) = (self.num_kv_heads, self.head_dim);
         let group = self.num_heads / kv;
 
@@ -58,9 +75,7 @@ impl Attention {
         let v = v.permute([0, 2, 3, 1, 4]);
 
         let scores = q.matmul(k.swap_dims(3, 4)).mul_scalar(1.0 / (hd as f64).sqrt()) + bias;
-        let out = softmax(scores, 4).matmul(v);
-        let out = out.permute([0, 3, 1, 2, 4]).reshape([b, t, self.num_heads * hd]);
-        self.o_proj.forward(out)
+        (softmax(scores, 4), v)
     }
 }
 
@@ -173,9 +188,34 @@ impl ConanModel {
     /// [`Self::hidden_states`] under any [`AttentionMode`]; `lengths` are the real tokens
     /// per row (the soft mask depends on them).
     pub fn hidden_states_with(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<3> {
-        let [b, t] = ids.dims();
-        let device = ids.device();
-        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &device);
+        let [_, t] = ids.dims();
+        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &ids.device());
+        let bias = Self::bias(mask, lengths, mode);
+        let mut x = self.embed_tokens.forward(ids);
+        for layer in &self.layers {
+            x = layer.forward(x, &rope, bias.clone());
+        }
+        self.norm.forward(x)
+    }
+
+    /// Attention probabilities of layer `layer` (0-based), `[batch, heads, seq, seq]`, under
+    /// `mode`: what the Learn page draws. Padding keys get 0.
+    pub fn attention(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode, layer: usize) -> Tensor<4> {
+        let [_, t] = ids.dims();
+        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &ids.device());
+        let bias = Self::bias(mask, lengths, mode);
+        let mut x = self.embed_tokens.forward(ids);
+        for l in &self.layers[..layer.min(self.layers.len() - 1)] {
+            x = l.forward(x, &rope, bias.clone());
+        }
+        let l = &self.layers[layer.min(self.layers.len() - 1)];
+        l.self_attn.probs(l.input_layernorm.forward(x), &rope, bias)
+    }
+
+    /// The additive score mask `[b, 1, 1|…, t, t]`: padding keys hidden, plus the mode's mask.
+    fn bias(mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<5> {
+        let [b, t] = mask.dims();
+        let device = mask.device();
 
         // Padding keys are hidden from every query: (mask − 1) · 1e9 is 0 or −1e9.
         let mut bias = (mask.clone() - 1.0).mul_scalar(-MASKED).reshape([b, 1, 1, 1, t]);
@@ -190,12 +230,7 @@ impl ConanModel {
                 bias = bias + Tensor::<5>::from_data(TensorData::new(rows, [b, 1, 1, t, t]), &device);
             }
         }
-
-        let mut x = self.embed_tokens.forward(ids);
-        for layer in &self.layers {
-            x = layer.forward(x, &rope, bias.clone());
-        }
-        self.norm.forward(x)
+        bias
     }
 
     /// Sentence vectors `[batch, dims]`, pooled, truncated to `dims` and L2-normalised.

@@ -58,6 +58,15 @@ pub enum Request {
     Inspect { id: u32, base_url: String },
     /// Embed a fixed set of texts on the WebGPU model and on a CPU copy; report the cosines.
     Agreement { id: u32 },
+    /// Learn page: how the tokenizer splits `text`.
+    Tokens { id: u32, text: String },
+    /// Learn page: the soft mask M (0…1) for a `len`-token text at each α.
+    SoftMask { id: u32, len: usize, alphas: Vec<f32> },
+    /// Learn page: one layer's attention over `text`, bidirectional and causal.
+    Attention { id: u32, text: String, layer: usize },
+    /// Learn page: the first `pairs` translation pairs of the corpus, embedded and
+    /// projected to 2-D by PCA.
+    Projection { id: u32, pairs: usize },
     /// Every URL the worker has fetched this session (its Resource Timing entries), so the
     /// page can show the user where their browser talked to.
     NetworkLog { id: u32 },
@@ -142,6 +151,32 @@ pub enum Response {
     NetworkLog {
         id: u32,
         urls: Vec<String>,
+    },
+    Tokens {
+        id: u32,
+        /// (the token's text, its id)
+        tokens: Vec<(String, u32)>,
+    },
+    SoftMask {
+        id: u32,
+        len: usize,
+        /// (α, M row-major `[len, len]`)
+        maps: Vec<(f32, Vec<f32>)>,
+    },
+    Attention {
+        id: u32,
+        layer: usize,
+        tokens: Vec<String>,
+        heads: usize,
+        /// `[heads, t, t]`: under the model's own (bidirectional) attention, and causal.
+        bidirectional: Vec<f32>,
+        causal: Vec<f32>,
+    },
+    Projection {
+        id: u32,
+        points: Vec<ProjectedPoint>,
+        /// Share of the variance along each axis.
+        explained: [f64; 2],
     },
     Inspected {
         id: u32,
@@ -269,6 +304,16 @@ pub struct ModelSummary {
     /// A hash of config, tokenizer and weights: stored indexes are keyed by it.
     pub fingerprint: String,
     pub card: ModelCard,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectedPoint {
+    pub x: f32,
+    pub y: f32,
+    pub text: String,
+    pub lang: String,
+    /// Points with the same pair are translations of each other.
+    pub pair: usize,
 }
 
 /// What a model is and what it costs, readable before its weights are downloaded.

@@ -120,6 +120,12 @@ impl TextEncoder {
             .collect())
     }
 
+    /// The text of one token id, as a reader would see it ("�" where a byte-level token
+    /// holds only part of a character).
+    pub fn piece(&self, id: u32) -> String {
+        self.tokenizer.decode(&[id], false).unwrap_or_default()
+    }
+
     /// Encode, truncate to `max_len` and right-pad to the longest row.
     pub fn encode_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<TokenBatch, TextError> {
         if texts.is_empty() {

@@ -81,3 +81,77 @@ pub fn line_chart(p: &LineChartProps) -> Html {
         </figure>
     }
 }
+
+#[derive(Properties, PartialEq)]
+pub struct HeatmapProps {
+    /// Row-major `rows × cols` values in 0..=1 (darker is larger).
+    pub values: Vec<f32>,
+    pub rows: usize,
+    pub cols: usize,
+    /// Row and column labels (tokens), or none.
+    #[prop_or_default]
+    pub labels: Vec<String>,
+    pub title: String,
+}
+
+/// A matrix as SVG cells; each cell's title gives its value.
+#[function_component(Heatmap)]
+pub fn heatmap(p: &HeatmapProps) -> Html {
+    let cell = if p.cols > 24 { 10.0 } else { 18.0 };
+    let margin = if p.labels.is_empty() { 2.0 } else { 70.0 };
+    let size = |n: usize| margin + cell * n as f64 + 2.0;
+    html! {
+        <svg class="heatmap" viewBox={format!("0 0 {} {}", size(p.cols), size(p.rows))} role="img" aria-label={p.title.clone()}
+             width={size(p.cols).to_string()}>
+            <title>{ &p.title }</title>
+            { for p.labels.iter().enumerate().take(p.rows).map(|(i, l)| html! {
+                <text x={(margin - 4.0).to_string()} y={(margin + cell * i as f64 + cell * 0.72).to_string()} text-anchor="end" class="heat-label">{ l }</text> }) }
+            { for p.labels.iter().enumerate().take(p.cols).map(|(j, l)| {
+                let x = margin + cell * j as f64 + cell * 0.7;
+                html! { <text x={x.to_string()} y={(margin - 4.0).to_string()} transform={format!("rotate(-60 {x} {})", margin - 4.0)} class="heat-label">{ l }</text> }
+            }) }
+            { for p.values.iter().enumerate().take(p.rows * p.cols).map(|(k, v)| {
+                let (i, j) = (k / p.cols, k % p.cols);
+                html! { <rect x={(margin + cell * j as f64).to_string()} y={(margin + cell * i as f64).to_string()}
+                    width={(cell - 1.0).to_string()} height={(cell - 1.0).to_string()} class="heat-cell"
+                    fill-opacity={format!("{:.3}", v.clamp(0.0, 1.0).max(0.02))}><title>{ format!("{v:.3}") }</title></rect> }
+            }) }
+        </svg>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ScatterProps {
+    /// (x, y, class, tooltip) per point.
+    pub points: Vec<(f32, f32, String, String)>,
+    /// Index pairs of points to join with a line.
+    #[prop_or_default]
+    pub links: Vec<(usize, usize)>,
+    pub title: String,
+}
+
+#[function_component(Scatter)]
+pub fn scatter(p: &ScatterProps) -> Html {
+    let (w, h, pad) = (560.0f32, 380.0f32, 14.0f32);
+    let range = |f: fn(&(f32, f32, String, String)) -> f32| {
+        let lo = p.points.iter().map(f).fold(f32::INFINITY, f32::min);
+        let hi = p.points.iter().map(f).fold(f32::NEG_INFINITY, f32::max);
+        (lo, (hi - lo).max(1e-6))
+    };
+    let ((x0, xs), (y0, ys)) = (range(|q| q.0), range(|q| q.1));
+    let at = |q: &(f32, f32, String, String)| (pad + (q.0 - x0) / xs * (w - 2.0 * pad), h - pad - (q.1 - y0) / ys * (h - 2.0 * pad));
+    html! {
+        <svg class="chart scatter" viewBox={format!("0 0 {w} {h}")} role="img" aria-label={p.title.clone()}>
+            <title>{ &p.title }</title>
+            <rect x="0" y="0" width={w.to_string()} height={h.to_string()} class="scatter-bg" />
+            { for p.links.iter().filter(|(a, b)| *a < p.points.len() && *b < p.points.len()).map(|&(a, b)| {
+                let ((x1, y1), (x2, y2)) = (at(&p.points[a]), at(&p.points[b]));
+                html! { <line x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()} class="link" /> }
+            }) }
+            { for p.points.iter().map(|q| {
+                let (x, y) = at(q);
+                html! { <circle cx={x.to_string()} cy={y.to_string()} r="4" class={q.2.clone()}><title>{ &q.3 }</title></circle> }
+            }) }
+        </svg>
+    }
+}

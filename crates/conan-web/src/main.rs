@@ -3,6 +3,7 @@
 
 mod bench;
 mod charts;
+mod learn;
 mod model;
 mod panels;
 mod search;
@@ -20,6 +21,7 @@ use yew::prelude::*;
 
 use crate::bench::BenchPage;
 use crate::panels::{DownloadProgress, ResultView, StatusPanel};
+use crate::learn::{LearnPage, LearnView};
 use crate::model::{ModelPage, ModelView};
 use crate::search::{SearchPage, SearchView};
 use crate::worker::WorkerHandle;
@@ -41,6 +43,7 @@ enum Page {
     Embed,
     Benchmark,
     Model,
+    Learn,
 }
 
 #[derive(Clone, PartialEq, Default)]
@@ -84,6 +87,7 @@ struct AppState {
     eval: EvalState,
     search: SearchView,
     model_view: ModelView,
+    learn: LearnView,
     offline: Option<Result<(), String>>,
 }
 
@@ -99,7 +103,11 @@ fn request_id(r: &Request) -> Option<u32> {
         | Request::SpeedCheck { id, .. }
         | Request::NetworkLog { id }
         | Request::Inspect { id, .. }
-        | Request::Agreement { id } => Some(*id),
+        | Request::Agreement { id }
+        | Request::Tokens { id, .. }
+        | Request::SoftMask { id, .. }
+        | Request::Attention { id, .. }
+        | Request::Projection { id, .. } => Some(*id),
         Request::Load { .. } | Request::LoadFiles { .. } | Request::ListTasks => None,
     }
 }
@@ -119,6 +127,12 @@ impl Reducible for AppState {
         if let Action::Sent(r) = &action {
             if let Some(id) = request_id(r) {
                 s.next_id = s.next_id.max(id + 1);
+            }
+        }
+        if let Action::Sent(r) = &action {
+            if let Some(section) = learn::section(r) {
+                s.learn.pending.push(section);
+                s.learn.error = None;
             }
         }
         match action {
@@ -275,6 +289,27 @@ impl Reducible for AppState {
                     s.search.network = Some((search::page_requests(), urls));
                 }
                 Response::NetworkLog { .. } => {}
+                Response::Tokens { id, tokens } if s.learn.owns(id) => {
+                    s.learn.done(id);
+                    s.learn.tokens = Some(tokens);
+                }
+                Response::SoftMask { id, len, maps } if s.learn.owns(id) => {
+                    s.learn.done(id);
+                    s.learn.soft_mask = Some((len, maps));
+                }
+                Response::Attention { id, layer, tokens, heads, bidirectional, causal } if s.learn.owns(id) => {
+                    s.learn.done(id);
+                    s.learn.attention = Some((layer, tokens, heads, bidirectional, causal));
+                }
+                Response::Projection { id, points, explained } if s.learn.owns(id) => {
+                    s.learn.done(id);
+                    s.learn.projection = Some((points, explained));
+                }
+                Response::Tokens { .. } | Response::SoftMask { .. } | Response::Attention { .. } | Response::Projection { .. } => {}
+                Response::Failed { id: Some(id), message } if s.learn.owns(id) => {
+                    s.learn.done(id);
+                    s.learn.error = Some(message);
+                }
                 Response::Inspected { id, base_url, card } => {
                     s.model_view.inspecting.remove(&id);
                     s.model_view.inspected.insert(base_url, Ok(card));
@@ -353,6 +388,7 @@ fn initial_page() -> Page {
         Some("#benchmark") => Page::Benchmark,
         Some("#embed") => Page::Embed,
         Some("#model") => Page::Model,
+        Some("#learn") => Page::Learn,
         _ => Page::Search,
     }
 }
@@ -374,6 +410,7 @@ fn app() -> Html {
         tasks: vec![],
         search: SearchView::default(),
         model_view: ModelView::default(),
+        learn: LearnView::default(),
         offline: None,
         eval: EvalState {
             running_id: None,
@@ -456,12 +493,15 @@ fn app() -> Html {
                     { nav(Page::Embed, "Embed", "#embed") }
                     { nav(Page::Benchmark, "Benchmark", "#benchmark") }
                     { nav(Page::Model, "Model", "#model") }
+                    { nav(Page::Learn, "Learn", "#learn") }
                 </nav>
             </header>
             <StatusPanel offline={state.offline.clone()} phase={state.phase.clone()} backend={state.backend.clone()} model={state.model.clone()} load_ms={state.load_ms}
                 download={state.download.clone()} progress={state.progress.clone()} />
             {
                 match *page {
+                    Page::Learn => html! { <LearnPage ready={ready} model={state.model.clone()} view={state.learn.clone()}
+                        next_id={state.next_id} send={send.clone()} /> },
                     Page::Model => html! { <ModelPage ready={ready} model={state.model.clone()} backend={state.backend.clone()}
                         view={state.model_view.clone()} next_id={state.next_id} send={send.clone()} /> },
                     Page::Search => html! { <SearchPage ready={ready} model={state.model.clone()} view={state.search.clone()}

@@ -5,6 +5,7 @@
 //! Messages are `conan_protocol::{Request, Response}`, handled strictly in arrival order.
 
 mod download;
+mod learn;
 mod manager;
 mod search;
 mod store;
@@ -599,6 +600,23 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             })
         }
         Request::NetworkLog { id } => Response::NetworkLog { id, urls: resource_urls() },
+        Request::SoftMask { id, len, alphas } => learn::soft_mask(id, len, alphas).unwrap_or_else(|message| Response::Failed { id: Some(id), message }),
+        Request::Tokens { id, text } => {
+            let Some(embedder) = state.borrow().embedder.clone() else { return no_model(id) };
+            learn::tokens(id, &embedder, &text).unwrap_or_else(|message| Response::Failed { id: Some(id), message })
+        }
+        Request::Attention { id, text, layer } => {
+            let Some(embedder) = state.borrow().embedder.clone() else { return no_model(id) };
+            learn::attention(id, &embedder, &text, layer)
+                .await
+                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
+        }
+        Request::Projection { id, pairs } => {
+            let Some(embedder) = state.borrow().embedder.clone() else { return no_model(id) };
+            learn::projection(id, &embedder, pairs)
+                .await
+                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
+        }
         Request::Embed { id, texts, dims } => {
             let start = now_ms();
             let Some(embedder) = state.borrow().embedder.clone() else {

@@ -1,0 +1,188 @@
+//! The Learn page: how an LLM-based embedder reads text, drawn from the loaded model itself.
+//! Every number comes from the worker; this page only draws.
+
+use conan_protocol::{ModelSummary, ProjectedPoint, Request};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::charts::{Heatmap, Scatter};
+
+#[derive(Clone, PartialEq, Default)]
+pub struct LearnView {
+    /// Requests in flight: id → which section.
+    pub pending: Vec<(u32, &'static str)>,
+    pub tokens: Option<Vec<(String, u32)>>,
+    pub soft_mask: Option<(usize, Vec<(f32, Vec<f32>)>)>,
+    /// (layer, tokens, heads, bidirectional, causal)
+    pub attention: Option<(usize, Vec<String>, usize, Vec<f32>, Vec<f32>)>,
+    pub projection: Option<(Vec<ProjectedPoint>, [f64; 2])>,
+    pub error: Option<String>,
+}
+
+impl LearnView {
+    pub fn owns(&self, id: u32) -> bool {
+        self.pending.iter().any(|(p, _)| *p == id)
+    }
+
+    pub fn done(&mut self, id: u32) {
+        self.pending.retain(|(p, _)| *p != id);
+    }
+
+    fn busy(&self, what: &str) -> bool {
+        self.pending.iter().any(|(_, w)| *w == what)
+    }
+}
+
+/// The section a Learn request belongs to (for its busy state).
+pub fn section(r: &Request) -> Option<(u32, &'static str)> {
+    match r {
+        Request::Tokens { id, .. } => Some((*id, "tokens")),
+        Request::SoftMask { id, .. } => Some((*id, "soft-mask")),
+        Request::Attention { id, .. } => Some((*id, "attention")),
+        Request::Projection { id, .. } => Some((*id, "projection")),
+        _ => None,
+    }
+}
+
+const DEFAULT_TEXT: &str = "我们明天去看长城。We visit the Great Wall tomorrow.";
+const ALPHAS: [f32; 4] = [0.0, 0.25, 0.5, 1.0];
+const MASK_LEN: usize = 8;
+const PAIRS: usize = 40;
+
+#[derive(Properties, PartialEq)]
+pub struct LearnProps {
+    pub ready: bool,
+    pub model: Option<ModelSummary>,
+    pub view: LearnView,
+    pub next_id: u32,
+    pub send: Callback<Request>,
+}
+
+#[function_component(LearnPage)]
+pub fn learn_page(p: &LearnProps) -> Html {
+    let text = use_node_ref();
+    let layer = use_state(|| 0usize);
+    let head = use_state(|| 0usize);
+
+    // First pictures as soon as a model is there: the default sentence and the schedule.
+    {
+        let (send, id, ready) = (p.send.clone(), p.next_id, p.ready);
+        use_effect_with(ready, move |ready| {
+            if *ready {
+                send.emit(Request::SoftMask { id, len: MASK_LEN, alphas: ALPHAS.to_vec() });
+                send.emit(Request::Tokens { id: id + 1, text: DEFAULT_TEXT.into() });
+                send.emit(Request::Attention { id: id + 2, text: DEFAULT_TEXT.into(), layer: 0 });
+            }
+        });
+    }
+    let read = {
+        let text = text.clone();
+        move || text.cast::<HtmlInputElement>().map(|t| t.value()).unwrap_or_default()
+    };
+    let analyse = {
+        let (send, id, layer, read) = (p.send.clone(), p.next_id, layer.clone(), read.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            send.emit(Request::Tokens { id, text: read() });
+            send.emit(Request::Attention { id: id + 1, text: read(), layer: *layer });
+        })
+    };
+    let on_layer = {
+        let (send, id, layer, read) = (p.send.clone(), p.next_id, layer.clone(), read.clone());
+        Callback::from(move |e: Event| {
+            let l = e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(0);
+            layer.set(l);
+            send.emit(Request::Attention { id, text: read(), layer: l });
+        })
+    };
+    let on_head = {
+        let head = head.clone();
+        Callback::from(move |e: Event| head.set(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(0)))
+    };
+    let project = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| send.emit(Request::Projection { id, pairs: PAIRS }))
+    };
+
+    let v = &p.view;
+    let layers = p.model.as_ref().map(|m| m.card.details.iter().find(|(k, _)| k == "layers").and_then(|(_, v)| v.parse().ok()).unwrap_or(1)).unwrap_or(1);
+    html! {
+        <>
+        <section class="card" id="learn-tokens">
+            <h2>{ "1 · Text → tokens" }</h2>
+            <p class="muted">{ "The tokenizer cuts text into pieces from a fixed vocabulary; the model only ever sees their ids. \
+                A piece shown as � holds part of a character's bytes (byte-level BPE never meets an unknown character)." }</p>
+            <form class="row" onsubmit={analyse}>
+                <label for="learn-text" class="sr-only">{ "Sentence" }</label>
+                <input id="learn-text" ref={text} class="grow" value={DEFAULT_TEXT} />
+                <button type="submit" disabled={!p.ready}>{ "Tokenize and attend" }</button>
+            </form>
+            if let Some(tokens) = &v.tokens {
+                <div class="tokens" id="token-list" data-count={tokens.len().to_string()}>
+                    { for tokens.iter().map(|(piece, id)| html! {
+                        <span class="token"><span>{ if piece.trim().is_empty() { "␣".to_string() } else { piece.clone() } }</span><span class="id">{ id }</span></span> }) }
+                </div>
+                <p class="muted small">{ format!("{} tokens", tokens.len()) }</p>
+            }
+        </section>
+        <section class="card" id="learn-mask">
+            <h2>{ "2 · From causal to bidirectional: the soft mask" }</h2>
+            <p class="muted">{ "Conan-v2 starts from an LLM that reads left to right, and opens the attention gradually during training: \
+                query i may see a later key j with weight min(α·l/i, 1), α rising from 0 to 1. Rows are queries, columns keys (8 tokens)." }</p>
+            if let Some((len, maps)) = &v.soft_mask {
+                <div class="heatmaps" id="soft-mask-maps" data-count={maps.len().to_string()}>
+                    { for maps.iter().map(|(a, m)| html! {
+                        <figure><Heatmap values={m.clone()} rows={*len} cols={*len} title={format!("soft mask at α = {a}")} />
+                        <figcaption>{ match *a { a if a == 0.0 => "α = 0: causal".to_string(), a if a >= 1.0 => "α = 1: bidirectional".into(), a => format!("α = {a}") } }</figcaption></figure> }) }
+                </div>
+            }
+        </section>
+        <section class="card" id="learn-attention">
+            <h2>{ "3 · What one layer looks at" }</h2>
+            <p class="muted">{ "Attention weights of one head for the sentence above (rows: each token; columns: the tokens it reads). \
+                Left: the model as trained, bidirectional. Right: the same weights under a causal mask, as the LLM it started from would read." }</p>
+            <div class="row">
+                <label for="learn-layer">{ "Layer" }</label>
+                <select id="learn-layer" onchange={on_layer}>{ for (0..layers).map(|l| html! { <option value={l.to_string()} selected={l == *layer}>{ l + 1 }</option> }) }</select>
+                <label for="learn-head">{ "Head" }</label>
+                <select id="learn-head" onchange={on_head}>
+                    { for (0..v.attention.as_ref().map(|a| a.2).unwrap_or(1)).map(|h| html! { <option value={h.to_string()} selected={h == *head}>{ h + 1 }</option> }) }
+                </select>
+                if v.busy("attention") { <span class="pending">{ "computing…" }</span> }
+            </div>
+            if let Some((l, tokens, heads, bidi, causal)) = &v.attention {
+                { {
+                    let t = tokens.len();
+                    let h = (*head).min(heads.saturating_sub(1));
+                    let slice = |m: &Vec<f32>| m[h * t * t..(h + 1) * t * t].to_vec();
+                    html! {
+                        <div class="heatmaps" id="attention-maps" data-tokens={t.to_string()} data-layer={l.to_string()}>
+                            <figure><Heatmap values={slice(bidi)} rows={t} cols={t} labels={tokens.clone()} title={format!("layer {} head {} bidirectional", l + 1, h + 1)} />
+                                <figcaption>{ format!("layer {}, head {}: bidirectional (as trained)", l + 1, h + 1) }</figcaption></figure>
+                            <figure><Heatmap values={slice(causal)} rows={t} cols={t} labels={tokens.clone()} title={format!("layer {} head {} causal", l + 1, h + 1)} />
+                                <figcaption>{ "the same head under a causal mask" }</figcaption></figure>
+                        </div>
+                    }
+                } }
+            }
+        </section>
+        <section class="card" id="learn-projection">
+            <h2>{ "4 · Translations land together" }</h2>
+            <p class="muted">{ format!("The first {PAIRS} Chinese–English pairs of the corpus, embedded now and projected to 2-D with PCA. \
+                Red: Chinese, blue: English; a line joins each sentence to its translation. Short lines mean the model maps meaning, not language.") }</p>
+            <button type="button" class="secondary" id="projection-run" onclick={project} disabled={!p.ready || v.busy("projection")}>
+                { if v.busy("projection") { "Embedding…" } else { "Embed and project" } }</button>
+            if let Some((points, explained)) = &v.projection {
+                <div id="projection" data-points={points.len().to_string()}>
+                    <Scatter title="PCA of Chinese and English sentence vectors"
+                        points={points.iter().map(|q| (q.x, q.y, q.lang.clone(), q.text.clone())).collect::<Vec<_>>()}
+                        links={(0..points.len() / 2).map(|k| (2 * k, 2 * k + 1)).collect::<Vec<_>>()} />
+                    <p class="muted small">{ format!("The two axes explain {:.1}% and {:.1}% of the variance. Hover a point for its sentence.",
+                        100.0 * explained[0], 100.0 * explained[1]) }</p>
+                </div>
+            }
+        </section>
+        if let Some(e) = &v.error { <p class="error" id="learn-error" role="alert">{ e }</p> }
+        </>
+    }
+}

@@ -1,0 +1,79 @@
+//! The Learn page's numbers, all from the real model: token pieces, the soft-mask schedule,
+//! attention maps, and a PCA projection of translation pairs.
+
+use conan_index::{Lang, parse_corpus};
+use conan_model::{AttentionMode, Embedder, FileSource};
+use conan_protocol::{ProjectedPoint, Response};
+
+use crate::download::FetchSource;
+
+pub fn tokens(id: u32, embedder: &Embedder, text: &str) -> Result<Response, String> {
+    let ids = embedder.text.encode(text).map_err(|e| e.to_string())?;
+    Ok(Response::Tokens {
+        id,
+        tokens: ids.iter().map(|&i| (embedder.text.piece(i), i)).collect(),
+    })
+}
+
+pub fn soft_mask(id: u32, len: usize, alphas: Vec<f32>) -> Result<Response, String> {
+    if !(1..=64).contains(&len) || alphas.len() > 8 {
+        return Err("the soft-mask picture takes 1–64 tokens and at most 8 values of α".into());
+    }
+    let maps = alphas
+        .into_iter()
+        .map(|a| (a, conan_model::soft_mask_bias(len, len, a).into_iter().map(f32::exp).collect()))
+        .collect();
+    Ok(Response::SoftMask { id, len, maps })
+}
+
+pub async fn attention(id: u32, embedder: &Embedder, text: &str, layer: usize) -> Result<Response, String> {
+    if text.trim().is_empty() {
+        return Err("type a sentence first".into());
+    }
+    let bidi = embedder.attention_map(text, layer, embedder.model.attention_mode()).await.map_err(|e| e.to_string())?;
+    let causal = embedder.attention_map(text, layer, AttentionMode::Causal).await.map_err(|e| e.to_string())?;
+    if bidi.tokens.len() > 48 {
+        return Err(format!("{} tokens are too many to draw; use a sentence of at most 48", bidi.tokens.len()));
+    }
+    Ok(Response::Attention {
+        id,
+        layer,
+        tokens: bidi.tokens,
+        heads: bidi.heads,
+        bidirectional: bidi.probs,
+        causal: causal.probs,
+    })
+}
+
+pub async fn projection(id: u32, embedder: &Embedder, pairs: usize) -> Result<Response, String> {
+    let bytes = FetchSource::new("static/corpus").require("corpus.jsonl").await.map_err(|e| e.to_string())?;
+    let corpus = parse_corpus(&bytes).map_err(|e| e.to_string())?;
+    let by_id: std::collections::HashMap<&str, usize> = corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
+    // The first Chinese passages with an English translation, each with its first one.
+    let chosen: Vec<(usize, usize)> = corpus
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.lang == Lang::Zh)
+        .filter_map(|(i, p)| p.translations.iter().filter_map(|t| by_id.get(t.as_str()).copied()).find(|&j| corpus[j].lang == Lang::En).map(|j| (i, j)))
+        .take(pairs.clamp(2, 200))
+        .collect();
+    let texts: Vec<&str> = chosen.iter().flat_map(|&(z, e)| [corpus[z].text.as_str(), corpus[e].text.as_str()]).collect();
+    let vectors = embedder.embed(&texts, None).await.map_err(|e| e.to_string())?.vectors;
+    let (points, explained) = conan_index::project::pca2(&vectors);
+    Ok(Response::Projection {
+        id,
+        points: points
+            .into_iter()
+            .zip(&texts)
+            .enumerate()
+            .map(|(k, (p, text))| ProjectedPoint {
+                x: p[0],
+                y: p[1],
+                text: text.to_string(),
+                lang: if k % 2 == 0 { "zh" } else { "en" }.into(),
+                pair: k / 2,
+            })
+            .collect(),
+        explained,
+    })
+}
