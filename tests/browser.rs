@@ -481,7 +481,9 @@ fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
     build_app();
     let (_server, url) = serve();
     let browser = Browser::start(true);
-    let (phase, status) = open_page(&browser, &format!("{url}#learn"));
+    // The CPU backend keeps the evaluator's 1,000 texts quick; the WebGPU path of the same
+    // model is checked against native vectors above.
+    let (phase, status) = open_page(&browser, &format!("{url}?backend=cpu#learn"));
     assert_eq!(phase, "ready", "{status}");
 
     let drawn = browser.wait_for(
@@ -539,4 +541,31 @@ fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
     browser.screenshot("learn");
     browser.js("document.querySelector('#learn-projection').scrollIntoView()", json!([]));
     browser.screenshot("learn-projection");
+
+    // The Matryoshka curve from the evaluator, one score per dims of the model.
+    browser.js("document.querySelector('#curve-run').click()", json!([]));
+    let curve = browser.wait_for(
+        "the Matryoshka curve",
+        "const e = document.querySelector('#bench-error') || document.querySelector('#learn-error'); if (e) return 'failed: ' + e.innerText; \
+         const c = document.querySelector('#learn-curve'); return c ? c.innerText : null",
+        json!([]),
+        Duration::from_secs(300),
+    );
+    println!("Matryoshka curve: {}", curve.as_str().unwrap());
+    assert_eq!(browser.js("return +document.querySelector('#learn-curve').dataset.points", json!([])).as_u64(), Some(3), "{curve}");
+
+    // Quantization error of one matrix: q4's is larger than q8's, and bounded.
+    browser.js("document.querySelector('#quant-run').click()", json!([]));
+    let rms = browser.wait_for(
+        "the quantization histograms",
+        "const e = document.querySelector('#learn-error'); if (e) return 'failed: ' + e.innerText; \
+         const q = document.querySelector('#quant-histograms'); return q ? q.dataset.rms : null",
+        json!([]),
+        Duration::from_secs(120),
+    );
+    let rms: Vec<f64> = rms.as_str().unwrap().split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("{rms}"))).collect();
+    println!("relative RMS error: q8 {:.5}, q4 {:.5}", rms[0], rms[1]);
+    assert!(rms[0] < 0.01 && rms[1] > rms[0] && rms[1] < 0.2, "{rms:?}");
+    browser.js("document.querySelector('#learn-matryoshka').scrollIntoView()", json!([]));
+    browser.screenshot("learn-curve-quant");
 }

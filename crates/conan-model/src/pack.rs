@@ -196,6 +196,16 @@ fn quantize_rows(values: &[f32], cols: usize, bits4: bool) -> (Vec<u8>, Vec<u8>)
     (codes, scales)
 }
 
+/// `values` (rows of `cols`) quantized as a pack stores them (q8, or q4 with `bits4`) and
+/// dequantized again: what the weights become. For showing and measuring the error.
+pub fn round_trip(values: &[f32], cols: usize, bits4: bool) -> Result<Vec<f32>, ModelError> {
+    if cols == 0 || values.len() % cols != 0 || (bits4 && cols % 2 != 0) {
+        return Err(ModelError::Input(format!("{} values do not make rows of {cols}", values.len())));
+    }
+    let (codes, scales) = quantize_rows(values, cols, bits4);
+    Ok(dequantize_rows(&codes, &scales, values.len() / cols, cols, bits4))
+}
+
 fn dequantize_rows(codes: &[u8], scales: &[u8], rows: usize, cols: usize, bits4: bool) -> Vec<f32> {
     let scale = |i: usize| half::f16::from_le_bytes([scales[2 * i], scales[2 * i + 1]]).to_f32();
     let mut out = Vec::with_capacity(rows * cols);

@@ -67,6 +67,9 @@ pub enum Request {
     /// Learn page: the first `pairs` translation pairs of the corpus, embedded and
     /// projected to 2-D by PCA.
     Projection { id: u32, pairs: usize },
+    /// Learn page: quantize one weight matrix of the loaded model to q8 and q4 and back,
+    /// and histogram the errors.
+    QuantErrors { id: u32 },
     /// Every URL the worker has fetched this session (its Resource Timing entries), so the
     /// page can show the user where their browser talked to.
     NetworkLog { id: u32 },
@@ -177,6 +180,14 @@ pub enum Response {
         points: Vec<ProjectedPoint>,
         /// Share of the variance along each axis.
         explained: [f64; 2],
+    },
+    QuantErrors {
+        id: u32,
+        tensor: String,
+        /// How the loaded weights themselves were stored (e.g. "q8 pack"): the error is
+        /// measured against those weights.
+        source: String,
+        histograms: Vec<QuantHistogram>,
     },
     Inspected {
         id: u32,
@@ -304,6 +315,18 @@ pub struct ModelSummary {
     /// A hash of config, tokenizer and weights: stored indexes are keyed by it.
     pub fingerprint: String,
     pub card: ModelCard,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantHistogram {
+    /// "q8" or "q4".
+    pub scheme: String,
+    /// Counts of (dequantized − original) in equal bins over [lo, hi].
+    pub bins: Vec<u32>,
+    pub lo: f32,
+    pub hi: f32,
+    /// RMS error over RMS weight.
+    pub relative_rms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

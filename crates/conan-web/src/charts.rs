@@ -155,3 +155,32 @@ pub fn scatter(p: &ScatterProps) -> Html {
         </svg>
     }
 }
+
+#[derive(Properties, PartialEq)]
+pub struct HistogramProps {
+    pub bins: Vec<u32>,
+    pub lo: f32,
+    pub hi: f32,
+    pub title: String,
+}
+
+/// Vertical bars over equal bins of [lo, hi], with the range written under the axis.
+#[function_component(Histogram)]
+pub fn histogram(p: &HistogramProps) -> Html {
+    let (w, h, base) = (300.0f64, 130.0f64, 110.0f64);
+    let max = p.bins.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let bw = w / p.bins.len().max(1) as f64;
+    html! {
+        <svg class="chart histogram" viewBox={format!("0 0 {w} {h}")} role="img" aria-label={p.title.clone()}>
+            <title>{ &p.title }</title>
+            { for p.bins.iter().enumerate().map(|(i, c)| {
+                let bh = (*c as f64 / max * (base - 6.0)).max(if *c > 0 { 1.0 } else { 0.0 });
+                html! { <rect x={(i as f64 * bw).to_string()} y={(base - bh).to_string()} width={(bw - 0.5).to_string()} height={bh.to_string()} class="bar"><title>{ c }</title></rect> }
+            }) }
+            <line x1="0" y1={base.to_string()} x2={w.to_string()} y2={base.to_string()} class="grid" />
+            <text x="0" y={(h - 4.0).to_string()} class="chart-label">{ format!("{:.2e}", p.lo) }</text>
+            <text x={(w / 2.0).to_string()} y={(h - 4.0).to_string()} text-anchor="middle" class="chart-label">{ "0" }</text>
+            <text x={w.to_string()} y={(h - 4.0).to_string()} text-anchor="end" class="chart-label">{ format!("{:.2e}", p.hi) }</text>
+        </svg>
+    }
+}

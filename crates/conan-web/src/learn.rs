@@ -1,11 +1,12 @@
 //! The Learn page: how an LLM-based embedder reads text, drawn from the loaded model itself.
 //! Every number comes from the worker; this page only draws.
 
-use conan_protocol::{ModelSummary, ProjectedPoint, Request};
+use conan_protocol::{ModelSummary, ProjectedPoint, QuantHistogram, Request, TaskSource};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::charts::{Heatmap, Scatter};
+use crate::EvalState;
+use crate::charts::{Heatmap, Histogram, LineChart, Scatter};
 
 #[derive(Clone, PartialEq, Default)]
 pub struct LearnView {
@@ -16,6 +17,8 @@ pub struct LearnView {
     /// (layer, tokens, heads, bidirectional, causal)
     pub attention: Option<(usize, Vec<String>, usize, Vec<f32>, Vec<f32>)>,
     pub projection: Option<(Vec<ProjectedPoint>, [f64; 2])>,
+    /// (tensor, where the loaded weights came from, q8 and q4 histograms)
+    pub quant: Option<(String, String, Vec<QuantHistogram>)>,
     pub error: Option<String>,
 }
 
@@ -40,6 +43,7 @@ pub fn section(r: &Request) -> Option<(u32, &'static str)> {
         Request::SoftMask { id, .. } => Some((*id, "soft-mask")),
         Request::Attention { id, .. } => Some((*id, "attention")),
         Request::Projection { id, .. } => Some((*id, "projection")),
+        Request::QuantErrors { id } => Some((*id, "quant")),
         _ => None,
     }
 }
@@ -48,12 +52,15 @@ const DEFAULT_TEXT: &str = "我们明天去看长城。We visit the Great Wall t
 const ALPHAS: [f32; 4] = [0.0, 0.25, 0.5, 1.0];
 const MASK_LEN: usize = 8;
 const PAIRS: usize = 40;
+/// The slice whose score the Matryoshka curve follows.
+const CURVE_TASK: &str = "tatoeba-zh2en-bitext";
 
 #[derive(Properties, PartialEq)]
 pub struct LearnProps {
     pub ready: bool,
     pub model: Option<ModelSummary>,
     pub view: LearnView,
+    pub eval: EvalState,
     pub next_id: u32,
     pub send: Callback<Request>,
 }
@@ -104,7 +111,23 @@ pub fn learn_page(p: &LearnProps) -> Html {
         Callback::from(move |_: MouseEvent| send.emit(Request::Projection { id, pairs: PAIRS }))
     };
 
+    let quant = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| send.emit(Request::QuantErrors { id }))
+    };
+    let curve = {
+        let (send, id) = (p.send.clone(), p.next_id);
+        Callback::from(move |_: MouseEvent| {
+            send.emit(Request::Eval {
+                id,
+                tasks: vec![TaskSource::Bundled { name: CURVE_TASK.into() }],
+                dims: None,
+            })
+        })
+    };
+
     let v = &p.view;
+    let curve_view = p.eval.view.as_ref().filter(|e| e.summary.len() == 1 && e.summary[0].name == CURVE_TASK);
     let layers = p.model.as_ref().map(|m| m.card.details.iter().find(|(k, _)| k == "layers").and_then(|(_, v)| v.parse().ok()).unwrap_or(1)).unwrap_or(1);
     html! {
         <>
@@ -179,6 +202,36 @@ pub fn learn_page(p: &LearnProps) -> Html {
                         links={(0..points.len() / 2).map(|k| (2 * k, 2 * k + 1)).collect::<Vec<_>>()} />
                     <p class="muted small">{ format!("The two axes explain {:.1}% and {:.1}% of the variance. Hover a point for its sentence.",
                         100.0 * explained[0], 100.0 * explained[1]) }</p>
+                </div>
+            }
+        </section>
+        <section class="card" id="learn-matryoshka">
+            <h2>{ "5 · Matryoshka: shorter vectors, gracefully worse" }</h2>
+            <p class="muted">{ format!("Training sums the loss over several prefix lengths, so the first dims carry the most meaning.                 The evaluator scores the {CURVE_TASK} slice (1,000 sentences) at every Matryoshka dims of the loaded model.") }</p>
+            <button type="button" class="secondary" id="curve-run" onclick={curve} disabled={!p.ready || p.eval.running.is_some()}>
+                { match &p.eval.running { Some(r) => format!("{} {} of {}…", r.stage, r.done, r.total), None => "Score at every dims".into() } }</button>
+            if let Some(e) = curve_view {
+                <div id="learn-curve" data-points={e.curve.len().to_string()}>
+                    <LineChart title="bitext F1 against dims" x_label="dims" xs={e.curve.iter().map(|(d, _)| *d).collect::<Vec<_>>()}
+                        series={vec![(e.summary[0].main_metric.clone(), e.curve.iter().map(|(_, s)| s[0]).collect::<Vec<_>>())]} />
+                    <p class="muted small">{ e.curve.iter().map(|(d, s)| format!("{d} dims: {:.3}", s[0])).collect::<Vec<_>>().join(" · ") }</p>
+                </div>
+            }
+        </section>
+        <section class="card" id="learn-quant">
+            <h2>{ "6 · What quantization costs" }</h2>
+            <p class="muted">{ "One weight matrix of the loaded model, stored as a pack stores it (blocks of 32 values sharing one f16 scale;                 8-bit or 4-bit codes) and read back. The histograms show the error per weight; q4's steps are 16 times coarser than q8's." }</p>
+            <button type="button" class="secondary" id="quant-run" onclick={quant} disabled={!p.ready || v.busy("quant")}>{ "Quantize and compare" }</button>
+            if let Some((tensor, source, hists)) = &v.quant {
+                <p class="muted small">{ format!("{tensor}, as loaded from {source}.") }
+                    { if source.contains("q8") { " These weights already are q8 values, so q8 reproduces them exactly; the q4 row is the cost of going from this pack to q4." } else { "" } }</p>
+                <div class="heatmaps" id="quant-histograms" data-rms={hists.iter().map(|h| format!("{:.6}", h.relative_rms)).collect::<Vec<_>>().join(",")}>
+                    { for hists.iter().map(|h| if h.relative_rms == 0.0 {
+                        html! { <figure><figcaption>{ format!("{}: every weight reproduced exactly (no error)", h.scheme) }</figcaption></figure> }
+                    } else {
+                        html! { <figure><Histogram bins={h.bins.clone()} lo={h.lo} hi={h.hi} title={format!("{} error histogram", h.scheme)} />
+                            <figcaption>{ format!("{}: error within ±{:.2e}; RMS error {:.2}% of RMS weight", h.scheme, h.hi, 100.0 * h.relative_rms) }</figcaption></figure> }
+                    }) }
                 </div>
             }
         </section>

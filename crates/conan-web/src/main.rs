@@ -107,7 +107,8 @@ fn request_id(r: &Request) -> Option<u32> {
         | Request::Tokens { id, .. }
         | Request::SoftMask { id, .. }
         | Request::Attention { id, .. }
-        | Request::Projection { id, .. } => Some(*id),
+        | Request::Projection { id, .. }
+        | Request::QuantErrors { id } => Some(*id),
         Request::Load { .. } | Request::LoadFiles { .. } | Request::ListTasks => None,
     }
 }
@@ -305,7 +306,11 @@ impl Reducible for AppState {
                     s.learn.done(id);
                     s.learn.projection = Some((points, explained));
                 }
-                Response::Tokens { .. } | Response::SoftMask { .. } | Response::Attention { .. } | Response::Projection { .. } => {}
+                Response::QuantErrors { id, tensor, source, histograms } if s.learn.owns(id) => {
+                    s.learn.done(id);
+                    s.learn.quant = Some((tensor, source, histograms));
+                }
+                Response::Tokens { .. } | Response::SoftMask { .. } | Response::Attention { .. } | Response::Projection { .. } | Response::QuantErrors { .. } => {}
                 Response::Failed { id: Some(id), message } if s.learn.owns(id) => {
                     s.learn.done(id);
                     s.learn.error = Some(message);
@@ -500,7 +505,7 @@ fn app() -> Html {
                 download={state.download.clone()} progress={state.progress.clone()} />
             {
                 match *page {
-                    Page::Learn => html! { <LearnPage ready={ready} model={state.model.clone()} view={state.learn.clone()}
+                    Page::Learn => html! { <LearnPage ready={ready} model={state.model.clone()} view={state.learn.clone()} eval={state.eval.clone()}
                         next_id={state.next_id} send={send.clone()} /> },
                     Page::Model => html! { <ModelPage ready={ready} model={state.model.clone()} backend={state.backend.clone()}
                         view={state.model_view.clone()} next_id={state.next_id} send={send.clone()} /> },

@@ -3,7 +3,7 @@
 
 use conan_index::{Lang, parse_corpus};
 use conan_model::{AttentionMode, Embedder, FileSource};
-use conan_protocol::{ProjectedPoint, Response};
+use conan_protocol::{ProjectedPoint, QuantHistogram, Response};
 
 use crate::download::FetchSource;
 
@@ -75,5 +75,45 @@ pub async fn projection(id: u32, embedder: &Embedder, pairs: usize) -> Result<Re
             })
             .collect(),
         explained,
+    })
+}
+
+/// The matrix the histogram uses: the first layer's FFN down-projection, a large one.
+const QUANT_TENSOR: &str = "layers.0.mlp.down_proj.weight";
+const BINS: usize = 41;
+
+pub fn quant_errors(id: u32, files: &conan_model::ModelFiles) -> Result<Response, String> {
+    let tensors = conan_model::host_tensors(files).map_err(|e| e.to_string())?;
+    let w = tensors.get(QUANT_TENSOR).ok_or_else(|| format!("the model has no {QUANT_TENSOR}"))?;
+    let cols = *w.shape.last().unwrap_or(&1);
+    let rms = (w.values.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / w.values.len().max(1) as f64).sqrt();
+    let mut histograms = Vec::new();
+    for (scheme, bits4) in [("q8", false), ("q4", true)] {
+        let back = conan_model::pack::round_trip(&w.values, cols, bits4).map_err(|e| e.to_string())?;
+        let errors: Vec<f32> = back.iter().zip(&w.values).map(|(b, a)| b - a).collect();
+        let m = errors.iter().fold(0.0f32, |m, e| m.max(e.abs())).max(f32::MIN_POSITIVE);
+        let mut bins = vec![0u32; BINS];
+        for e in &errors {
+            let k = (((e + m) / (2.0 * m)) * BINS as f32).floor() as usize;
+            bins[k.min(BINS - 1)] += 1;
+        }
+        let err_rms = (errors.iter().map(|e| (*e as f64).powi(2)).sum::<f64>() / errors.len().max(1) as f64).sqrt();
+        histograms.push(QuantHistogram {
+            scheme: scheme.into(),
+            bins,
+            lo: -m,
+            hi: m,
+            relative_rms: if rms > 0.0 { err_rms / rms } else { 0.0 },
+        });
+    }
+    let source = match &files.pack {
+        Some(m) => format!("a {:?} pack", m.quantization.scheme).to_lowercase(),
+        None => "full-precision weights".into(),
+    };
+    Ok(Response::QuantErrors {
+        id,
+        tensor: QUANT_TENSOR.into(),
+        source,
+        histograms,
     })
 }

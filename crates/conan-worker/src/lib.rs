@@ -611,6 +611,15 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 .await
                 .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
         }
+        Request::QuantErrors { id } => {
+            let Some(files) = state.borrow().files.clone() else {
+                return Response::Failed {
+                    id: Some(id),
+                    message: "the loaded model's weights are not kept in memory (over 256 MB), so they cannot be re-quantized here".into(),
+                };
+            };
+            learn::quant_errors(id, &files).unwrap_or_else(|message| Response::Failed { id: Some(id), message })
+        }
         Request::Projection { id, pairs } => {
             let Some(embedder) = state.borrow().embedder.clone() else { return no_model(id) };
             learn::projection(id, &embedder, pairs)
