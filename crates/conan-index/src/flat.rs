@@ -179,6 +179,26 @@ impl FlatIndex {
     }
 }
 
+/// An index of `n` pseudo-random vectors of `width` (xorshift from `seed`) and a random
+/// query: what speed checks search, natively and in the browser, with no rand crate.
+pub fn synthetic(n: usize, width: usize, matryoshka: &[usize], seed: u64) -> Result<(FlatIndex, Vec<f32>), IndexError> {
+    let mut s = seed | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let mut index = FlatIndex::new(width, matryoshka);
+    let mut v = vec![0.0f32; width];
+    for _ in 0..n {
+        v.iter_mut().for_each(|x| *x = next());
+        index.push(&v)?;
+    }
+    v.iter_mut().for_each(|x| *x = next());
+    Ok((index, v))
+}
+
 /// The `k` best of `scores`, best first; ties go to the lower row.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
     let order = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row));

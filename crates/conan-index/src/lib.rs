@@ -14,7 +14,7 @@ pub mod project;
 pub mod split;
 
 pub use corpus::{CorpusPassage, parse_corpus};
-pub use flat::{FlatIndex, Hit};
+pub use flat::{FlatIndex, Hit, synthetic};
 pub use lang::Lang;
 pub use split::{Draft, SPLIT_RULE, split_document};
 

@@ -80,10 +80,12 @@ mod tests {
         }
         let (points, explained) = pca2(&rows);
         assert!(explained[0] > 0.95 && explained[1] > 0.0 && explained[0] + explained[1] > 0.999, "{explained:?}");
-        // The first coordinate is the position along (1, 1)/√2, up to sign.
-        for (p, r) in points.iter().zip(&rows) {
-            let along = (r[0] + r[1]) / 2f32.sqrt();
-            assert!((p[0].abs() - along.abs()).abs() < 1e-3, "{p:?} vs {along}");
+        // The first coordinate is the centred position along (1, 1)/√2, up to sign.
+        let along: Vec<f32> = rows.iter().map(|r| (r[0] + r[1]) / 2f32.sqrt()).collect();
+        let mean = along.iter().sum::<f32>() / along.len() as f32;
+        let sign = points[0][0].signum() * (along[0] - mean).signum();
+        for (p, a) in points.iter().zip(&along) {
+            assert!((p[0] - sign * (a - mean)).abs() < 1e-3, "{p:?} vs {}", a - mean);
         }
         assert_eq!(pca2(&rows[..1]).0, vec![[0.0, 0.0]]);
     }

@@ -392,6 +392,16 @@ fn install(
     }
 }
 
+/// Return a search index taken out for a change, and answer with its new state or the error.
+fn put_back(state: &RefCell<State>, search: search::Search, id: u32, result: Result<(), String>) -> Response {
+    let response = match result {
+        Ok(()) => search.info(id),
+        Err(message) => Response::Failed { id: Some(id), message },
+    };
+    state.borrow_mut().search = Some(search);
+    response
+}
+
 fn no_model(id: u32) -> Response {
     Response::Failed {
         id: Some(id),
@@ -561,28 +571,12 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             };
             let mut search = state.borrow_mut().search.take().expect("checked above");
             let result = search.add(&embedder, id, files).await;
-            let response = match result {
-                Ok(()) => search.info(id),
-                Err(message) => Response::Failed {
-                    id: Some(id),
-                    message,
-                },
-            };
-            state.borrow_mut().search = Some(search);
-            response
+            put_back(state, search, id, result)
         }
         Request::ForgetDocuments { id } => {
             let mut search = state.borrow_mut().search.take().expect("checked above");
             let result = search.forget().await;
-            let response = match result {
-                Ok(()) => search.info(id),
-                Err(message) => Response::Failed {
-                    id: Some(id),
-                    message,
-                },
-            };
-            state.borrow_mut().search = Some(search);
-            response
+            put_back(state, search, id, result)
         }
         Request::SpeedCheck { id, passages } => {
             let Some(embedder) = state.borrow().embedder.clone() else {

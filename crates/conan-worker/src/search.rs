@@ -441,20 +441,7 @@ pub fn speed_check(
             "a speed check over {passages} × {width} floats is outside 1 ‥ {SPEED_CHECK_MAX_FLOATS} floats"
         ));
     }
-    let mut index = FlatIndex::new(width, matryoshka);
-    let mut s = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    let mut v = vec![0.0f32; width];
-    for _ in 0..passages {
-        v.iter_mut().for_each(|x| *x = next());
-        index.push(&v).map_err(|e| e.to_string())?;
-    }
-    v.iter_mut().for_each(|x| *x = next());
+    let (index, v) = conan_index::synthetic(passages, width, matryoshka, 0x9e37_79b9_7f4a_7c15).map_err(|e| e.to_string())?;
     let rows = index
         .dims()
         .into_iter()
