@@ -169,6 +169,13 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         );
     }
     browser.screenshot("search-documents");
+    // The same page at a phone's width (412 × 915 CSS pixels): nothing wider than the screen.
+    browser.post("window/rect", json!({"width": 412, "height": 915}));
+    let overflow = browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth", json!([]));
+    browser.js("document.querySelector('#search-results').scrollIntoView()", json!([]));
+    browser.screenshot("search-phone");
+    browser.post("window/rect", json!({"width": 1100, "height": 1300}));
+    assert_eq!(overflow.as_i64(), Some(0), "the page scrolls sideways at phone width");
 
     // A file that cannot be split is refused by name; nothing is added.
     let bad = dir.path().join("scan.pdf");
