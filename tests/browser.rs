@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Browser, build_app, load_model, open_page, root, serve};
+use support::{Browser, build_app, load_model, open_app, open_page, root, serve};
 
 const TEXTS: [&str; 3] = [
     "The quick brown fox jumps over the lazy dog.",
@@ -413,10 +413,7 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
     m["config"]["vocab_size"] = json!(1_100_000); // × 256 × 4 bytes = 1126.4 MB
     std::fs::write(big.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
 
-    let (_server, url) = serve();
-    let browser = Browser::start(true);
-    let (phase, status) = open_page(&browser, &format!("{url}#model"));
-    assert_eq!(phase, "ready", "{status}");
+    let (_server, browser, _) = open_app(true, "#model");
 
     // Offered models are read from their manifests: the bundled ones are there, the
     // full-size synthetic pack is not bundled and says so.
@@ -478,13 +475,9 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
 
 #[test]
 fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
-    build_app();
-    let (_server, url) = serve();
-    let browser = Browser::start(true);
     // The CPU backend keeps the evaluator's 1,000 texts quick; the WebGPU path of the same
     // model is checked against native vectors above.
-    let (phase, status) = open_page(&browser, &format!("{url}?backend=cpu#learn"));
-    assert_eq!(phase, "ready", "{status}");
+    let (_server, browser, _) = open_app(false, "?backend=cpu#learn");
 
     let drawn = browser.wait_for(
         "the first pictures",

@@ -256,6 +256,17 @@ pub fn open_page(browser: &Browser, page: &str) -> (String, String) {
     wait_loaded(browser)
 }
 
+/// Build and serve the app, start a browser and open `path` (e.g. `?backend=cpu#learn`)
+/// on it; the model must load. Keep the guard alive as long as the server is needed.
+pub fn open_app(webgpu: bool, path: &str) -> (Guard, Browser, String) {
+    build_app();
+    let (server, url) = serve();
+    let browser = Browser::start(webgpu);
+    let (phase, status) = open_page(&browser, &format!("{url}{path}"));
+    assert_eq!(phase, "ready", "{status}");
+    (server, browser, url)
+}
+
 /// Reload the current page, as a second visit does (navigating to the same URL with a
 /// `#fragment` would only scroll), and wait like `open_page`.
 pub fn reload_page(browser: &Browser) -> (String, String) {
