@@ -471,6 +471,26 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         Duration::from_secs(120),
     );
     assert!(source.as_str().unwrap().contains("tiny (from disk)"), "{source}");
+
+    // The same model as one .zip (what a drop or the zip picker hands over).
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("tiny.zip");
+    let out = Command::new("python3")
+        .args(["-c", "import shutil, sys; shutil.make_archive(sys.argv[1][:-4], 'zip', sys.argv[2], 'tiny')"])
+        .arg(&zip)
+        .arg(root().join("static/models"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    browser.pick_file("#model-zip", &zip);
+    let source = browser.wait_for(
+        "the zipped model",
+        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
+         const m = document.querySelector('#model'); return m && m.innerText.includes('tiny.zip (from disk)') ? m.innerText : null",
+        json!([]),
+        Duration::from_secs(120),
+    );
+    assert!(!source.as_str().unwrap().starts_with("failed"), "{source}");
 }
 
 #[test]

@@ -77,6 +77,39 @@ impl MemorySource {
     }
 }
 
+impl MemorySource {
+    /// A model folder packed in a zip (at its root or inside one folder). Entries are read
+    /// whole; the archive may hold at most 3 GiB uncompressed (wasm has 4 GiB in all), and
+    /// a size field past that is refused before anything is allocated.
+    pub fn from_zip(label: impl Into<String>, bytes: &[u8]) -> Result<Self, ModelError> {
+        const MAX_TOTAL: u64 = 3 << 30;
+        let label = label.into();
+        let bad = |e: zip::result::ZipError| ModelError::Io(format!("{label}: not a readable zip ({e})"));
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(bad)?;
+        let mut files = Vec::new();
+        let mut total = 0u64;
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).map_err(bad)?;
+            if entry.is_dir() {
+                continue;
+            }
+            let name = entry.name().map_err(bad)?.to_string();
+            total = total.saturating_add(entry.size());
+            if total > MAX_TOTAL {
+                return Err(ModelError::Io(format!("{label}: more than {} GiB uncompressed; load the folder instead", MAX_TOTAL >> 30)));
+            }
+            let mut data = Vec::with_capacity(entry.size() as usize);
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, MAX_TOTAL), &mut data)
+                .map_err(|e| ModelError::Io(format!("{label}: {name}: {e}")))?;
+            files.push((name, data));
+        }
+        if files.is_empty() {
+            return Err(ModelError::Io(format!("{label}: the zip holds no files")));
+        }
+        Ok(Self::new(label, files))
+    }
+}
+
 impl FileSource for MemorySource {
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
         Ok(self.files.get(path).cloned())
@@ -467,5 +500,22 @@ mod tests {
         assert!(src.files.contains_key("config.json") && src.files.contains_key("sub/x"));
         let flat = MemorySource::new("picked", [("config.json".to_string(), vec![]), ("a/b".to_string(), vec![])]);
         assert!(flat.files.contains_key("a/b"), "no common folder, nothing stripped");
+    }
+
+    #[test]
+    fn zipped_model_folders_load_like_folders() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../static/models/tiny");
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        for name in ["config.json", "tokenizer.json", "model.safetensors"] {
+            zip.start_file(format!("tiny/{name}"), zip::write::SimpleFileOptions::default()).unwrap();
+            std::io::Write::write_all(&mut zip, &std::fs::read(root.join(name)).unwrap()).unwrap();
+        }
+        zip.finish().unwrap();
+        let src = MemorySource::from_zip("tiny.zip", buf.get_ref()).unwrap();
+        let files = pollster::block_on(read_files(&src)).unwrap();
+        assert_eq!(files.config.hidden_size, 64);
+        let err = MemorySource::from_zip("x.zip", b"not a zip").err().unwrap().to_string();
+        assert!(err.contains("x.zip: not a readable zip"), "{err}");
     }
 }

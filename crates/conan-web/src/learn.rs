@@ -171,7 +171,7 @@ pub fn learn_page(p: &LearnProps) -> Html {
                 <select id="learn-head" onchange={on_head}>
                     { for (0..v.attention.as_ref().map(|a| a.2).unwrap_or(1)).map(|h| html! { <option value={h.to_string()} selected={h == *head}>{ h + 1 }</option> }) }
                 </select>
-                if v.busy("attention") { <span class="pending">{ "computing…" }</span> }
+                if v.busy("attention") { <progress class="inline"></progress> }
             </div>
             if let Some((l, tokens, heads, bidi, causal)) = &v.attention {
                 { {
@@ -195,6 +195,7 @@ pub fn learn_page(p: &LearnProps) -> Html {
                 Red: Chinese, blue: English; a line joins each sentence to its translation. Short lines mean the model maps meaning, not language.") }</p>
             <button type="button" class="secondary" id="projection-run" onclick={project} disabled={!p.ready || v.busy("projection")}>
                 { if v.busy("projection") { "Embedding…" } else { "Embed and project" } }</button>
+            if v.busy("projection") { <progress class="inline"></progress> }
             if let Some((points, explained)) = &v.projection {
                 <div id="projection" data-points={points.len().to_string()}>
                     <Scatter title="PCA of Chinese and English sentence vectors"
@@ -222,6 +223,7 @@ pub fn learn_page(p: &LearnProps) -> Html {
             <h2>{ "6 · What quantization costs" }</h2>
             <p class="muted">{ "One weight matrix of the loaded model, stored as a pack stores it (blocks of 32 values sharing one f16 scale;                 8-bit or 4-bit codes) and read back. The histograms show the error per weight; q4's steps are 16 times coarser than q8's." }</p>
             <button type="button" class="secondary" id="quant-run" onclick={quant} disabled={!p.ready || v.busy("quant")}>{ "Quantize and compare" }</button>
+            if v.busy("quant") { <progress class="inline"></progress> }
             if let Some((tensor, source, hists)) = &v.quant {
                 <p class="muted small">{ format!("{tensor}, as loaded from {source}.") }
                     { if source.contains("q8") { " These weights already are q8 values, so q8 reproduces them exactly; the q4 row is the cost of going from this pack to q4." } else { "" } }</p>

@@ -144,6 +144,46 @@ pub fn model_page(p: &ModelProps) -> Html {
             });
         })
     };
+    let on_zip = {
+        let send = p.send.clone();
+        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let send = send.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(files) = read_files(input.clone()).await {
+                    if let Some((name, _)) = files.first() {
+                        send.emit(Request::LoadFiles { label: name.clone(), files, prefer_webgpu: webgpu });
+                    }
+                }
+                input.set_value("");
+            });
+        })
+    };
+    // Dropped files: a .zip of a model folder, or the folder's files themselves.
+    let on_drop = {
+        let send = p.send.clone();
+        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            let Some(list) = e.data_transfer().and_then(|d| d.files()) else { return };
+            let send = send.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let mut files = Vec::new();
+                for i in 0..list.length() {
+                    let Some(file) = list.get(i) else { continue };
+                    if let Ok(buffer) = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+                        files.push((file.name(), js_sys::Uint8Array::new(&buffer).to_vec()));
+                    }
+                }
+                if files.is_empty() {
+                    return;
+                }
+                let label = if files.len() == 1 { files[0].0.clone() } else { "dropped files".to_string() };
+                send.emit(Request::LoadFiles { label, files, prefer_webgpu: webgpu });
+            });
+        })
+    };
     let agreement = {
         let (send, id) = (p.send.clone(), p.next_id);
         Callback::from(move |_: MouseEvent| send.emit(Request::Agreement { id }))
@@ -178,6 +218,7 @@ pub fn model_page(p: &ModelProps) -> Html {
                 Quantized kernels that silently disagree show up here." }</p>
             <button type="button" id="agreement-run" onclick={agreement} disabled={!p.ready || !on_gpu || v.agreement_running.is_some()}>
                 { if v.agreement_running.is_some() { "Comparing…" } else { "Compare backends" } }</button>
+            if v.agreement_running.is_some() { <progress class="inline"></progress> }
             if !on_gpu && p.ready { <span class="muted">{ " The model runs on the CPU backend here; nothing to compare." }</span> }
             if let Some((rows, gpu_ms, cpu_ms)) = &v.agreement {
                 <AgreementTable rows={rows.clone()} gpu_ms={*gpu_ms} cpu_ms={*cpu_ms} />
@@ -200,9 +241,16 @@ pub fn model_page(p: &ModelProps) -> Html {
                 <button type="submit" class="secondary" disabled={!p.ready}>{ "Inspect" }</button>
             </form>
             <div class="row">
+                <label for="model-zip">{ "Or a .zip of a model folder:" }</label>
+                <input id="model-zip" type="file" accept=".zip" onchange={on_zip} disabled={!p.ready || v.loading_files} />
+            </div>
+            <div class="drop" id="model-drop" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
+                { "…or drop a model's .zip, or its files (config.json, *.safetensors, tokenizer.json), here." }
+            </div>
+            <div class="row">
                 <label for="model-folder">{ "Or a model folder from disk (config.json + *.safetensors + tokenizer.json, or a pack):" }</label>
                 <input id="model-folder" type="file" webkitdirectory=true multiple=true onchange={on_folder} disabled={!p.ready || v.loading_files} />
-                if v.loading_files { <span class="pending">{ "loading from disk…" }</span> }
+                if v.loading_files { <span class="pending"><progress></progress>{ " loading from disk…" }</span> }
             </div>
             if let Some(e) = &v.error { <p class="error" id="model-error" role="alert">{ e }</p> }
         </section>

@@ -335,7 +335,7 @@ pub fn search_page(p: &SearchProps) -> Html {
             <div class="row">
                 <button type="button" class="secondary" id="speed-check" onclick={speed} disabled={!p.ready || v.speed_running.is_some()}>
                     { format!("Speed check: search {} random passages", thousands(SPEED_PASSAGES)) }</button>
-                if v.speed_running.is_some() { <span class="pending">{ "building and timing…" }</span> }
+                if v.speed_running.is_some() { <progress class="inline"></progress><span class="pending">{ " building and timing…" }</span> }
             </div>
             if let Some((n, width, rows)) = &v.speed {
                 <p class="muted" id="speed-result">{ format!("Flat scan over {} × {}-d vectors in this worker (wasm), median of 7: ", thousands(*n), width) }

@@ -433,8 +433,11 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
         Request::LoadFiles { label, files, prefer_webgpu } => {
             let start = now_ms();
             let (device, backend) = device_for(state, prefer_webgpu).await;
-            let source = conan_model::MemorySource::new(label.clone(), files);
             let read = async {
+                let source = match files.as_slice() {
+                    [(name, bytes)] if name.to_lowercase().ends_with(".zip") => conan_model::MemorySource::from_zip(label.clone(), bytes)?,
+                    _ => conan_model::MemorySource::new(label.clone(), files),
+                };
                 let files = read_files(&source).await?;
                 // Files from disk skip the download check: refuse what the adapter cannot hold.
                 check_limits(&files.config, limits_of(&backend)).map_err(conan_model::ModelError::Weights)?;
