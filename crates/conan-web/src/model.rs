@@ -127,7 +127,9 @@ pub fn model_page(p: &ModelProps) -> Html {
             }
         })
     };
-    let on_folder = {
+    // A picked folder (paths "name/…": the label is the folder) or one picked .zip (the label
+    // is its file name): the same request either way.
+    let on_files = {
         let send = p.send.clone();
         let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
         Callback::from(move |e: Event| {
@@ -138,22 +140,6 @@ pub fn model_page(p: &ModelProps) -> Html {
                     if let Some((first, _)) = files.first() {
                         let label = first.split('/').next().unwrap_or(first).to_string();
                         send.emit(Request::LoadFiles { label, files, prefer_webgpu: webgpu });
-                    }
-                }
-                input.set_value("");
-            });
-        })
-    };
-    let on_zip = {
-        let send = p.send.clone();
-        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let send = send.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(files) = read_files(input.clone()).await {
-                    if let Some((name, _)) = files.first() {
-                        send.emit(Request::LoadFiles { label: name.clone(), files, prefer_webgpu: webgpu });
                     }
                 }
                 input.set_value("");
@@ -242,14 +228,14 @@ pub fn model_page(p: &ModelProps) -> Html {
             </form>
             <div class="row">
                 <label for="model-zip">{ "Or a .zip of a model folder:" }</label>
-                <input id="model-zip" type="file" accept=".zip" onchange={on_zip} disabled={!p.ready || v.loading_files} />
+                <input id="model-zip" type="file" accept=".zip" onchange={on_files.clone()} disabled={!p.ready || v.loading_files} />
             </div>
             <div class="drop" id="model-drop" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
                 { "…or drop a model's .zip, or its files (config.json, *.safetensors, tokenizer.json), here." }
             </div>
             <div class="row">
                 <label for="model-folder">{ "Or a model folder from disk (config.json + *.safetensors + tokenizer.json, or a pack):" }</label>
-                <input id="model-folder" type="file" webkitdirectory=true multiple=true onchange={on_folder} disabled={!p.ready || v.loading_files} />
+                <input id="model-folder" type="file" webkitdirectory=true multiple=true onchange={on_files} disabled={!p.ready || v.loading_files} />
                 if v.loading_files { <span class="pending"><progress></progress>{ " loading from disk…" }</span> }
             </div>
             if let Some(e) = &v.error { <p class="error" id="model-error" role="alert">{ e }</p> }
