@@ -428,6 +428,15 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
     assert_eq!(offered["static/models/conan-mini/q8"], true, "{offered}");
     assert_eq!(offered["static/models/conan-mini/q4"], true, "{offered}");
     assert_eq!(offered["static/models/conan-v2-q4"], false, "{offered}");
+    // …but its cost is still shown, estimated from the preset: 1,499,205,120 parameters, a
+    // q4 pack (q8 table) of about 1.1 GB, and the f32 table that no 1 GiB adapter can bind.
+    let estimate = browser.js(
+        "const r = document.querySelector('li[data-url=\"static/models/conan-v2-q4\"]'); return [r.dataset.estimated, r.innerText]",
+        json!([]),
+    );
+    let text = estimate[1].as_str().unwrap();
+    assert_eq!(estimate[0], "true", "{estimate}");
+    assert!(text.contains("1,499,205,120") && text.contains("download 1.1") && text.contains("would not run on this adapter"), "{text}");
     let table = browser.js("return document.querySelector('#model-current').innerText", json!([]));
     assert!(table.as_str().unwrap().contains("7,342,336") && table.as_str().unwrap().contains("GPU memory for weights"), "{table}");
 
@@ -487,6 +496,22 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         "the zipped model",
         "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
          const m = document.querySelector('#model'); return m && m.innerText.includes('tiny.zip (from disk)') ? m.innerText : null",
+        json!([]),
+        Duration::from_secs(120),
+    );
+    assert!(!source.as_str().unwrap().starts_with("failed"), "{source}");
+
+    // A model folder dragged onto the drop zone: its files are walked (entries API).
+    let dropped = dir.path().join("tiny-dropped");
+    std::fs::create_dir(&dropped).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(root().join("static/models/tiny").join(f), dropped.join(f)).unwrap();
+    }
+    browser.drop_path("#model-drop", &dropped);
+    let source = browser.wait_for(
+        "the dropped folder",
+        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
+         const m = document.querySelector('#model'); return m && m.innerText.includes('tiny-dropped (from disk)') ? m.innerText : null",
         json!([]),
         Duration::from_secs(120),
     );

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{Browser, build_app, open_page, reload_page, root, serve};
 
+const TAB: &str = "\u{e004}";
+
 /// The index summary's data attributes, once no index work is in flight.
 fn index_info(browser: &Browser, timeout: Duration) -> Value {
     browser.wait_for(
@@ -231,6 +233,60 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     reload_page(&browser);
     let third = index_info(&browser, Duration::from_secs(300));
     assert_eq!((third["user"].as_u64(), third["embedded"].as_u64()), (Some(0), Some(0)), "{third}");
+
+    // Keyboard only: from the top of the page, Tab reaches the query box, Enter searches,
+    // and every page's controls are focusable, named and show where the focus is.
+    let tabs_to_query = (1..=10)
+        .find(|_| {
+            browser.keys(TAB);
+            browser.js("return document.activeElement.id", json!([])) == "query"
+        })
+        .expect("Tab reaches the query box within 10 presses");
+    let before = browser.js("const r = document.querySelector('#search-results'); return r ? r.dataset.id : ''", json!([]));
+    // A corpus sentence typed in full: it finds itself first.
+    let typed = passages
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .find(|t| t.is_ascii() && t.len() > 20)
+        .unwrap();
+    browser.keys(&format!("{typed}\u{e007}"));
+    let hits = browser.wait_for(
+        "results of a typed query",
+        "const r = document.querySelector('#search-results'); \
+         return r && r.dataset.id !== arguments[0] ? [...r.querySelectorAll('.hit-text')].map(h => h.innerText) : null",
+        json!([before]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(hits[0].as_str(), Some(typed), "{hits}");
+    println!("keyboard: the query box is {tabs_to_query} Tab presses from the top; Enter searched");
+    for page in ["Search", "Embed", "Benchmark", "Model", "Learn"] {
+        // Focus the page's tab with Tab presses from the top, open it with Enter.
+        browser.js("window.scrollTo(0, 0)", json!([]));
+        browser.click("header h1");
+        let reached = (1..=8).any(|_| {
+            browser.keys(TAB);
+            browser.js("const e = document.activeElement; return e.matches('nav.tabs button') ? e.innerText : null", json!([])) == page
+        });
+        assert!(reached, "Tab does not reach the {page} tab");
+        browser.keys("\u{e007}");
+        let problems = browser.wait_for(
+            "the page opened by keyboard",
+            "const t = document.querySelector('nav.tabs button[aria-current=page]'); if (!t || t.innerText !== arguments[0]) return null; \
+             const problems = []; \
+             const shown = e => { const r = e.getBoundingClientRect(), s = getComputedStyle(e); return r.width > 0 && r.height > 0 && s.visibility !== 'hidden'; }; \
+             for (const e of document.querySelectorAll('main button, main input, main select, main textarea, main summary, main a[href]')) { \
+               if (!shown(e)) continue; \
+               const name = (e.getAttribute('aria-label') || [...(e.labels || [])].map(l => l.innerText).join(' ') || e.innerText || e.title || '').trim(); \
+               if (!name) problems.push('no accessible name: ' + e.outerHTML.slice(0, 100)); \
+               if (e.tabIndex < 0) problems.push('not focusable: ' + e.outerHTML.slice(0, 100)); \
+               if (!e.disabled) { e.focus(); if (document.activeElement === e && getComputedStyle(e).outlineStyle === 'none') problems.push('no focus ring: ' + e.outerHTML.slice(0, 100)); } \
+             } \
+             return problems",
+            json!([page]),
+            Duration::from_secs(30),
+        );
+        assert_eq!(problems, json!([]), "{page} page");
+    }
 
     // A benchmark run in the same session (one small slice).
     browser.js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Benchmark').click()", json!([]));

@@ -220,6 +220,42 @@ impl Browser {
         self.post(&format!("element/{id}/value"), json!({"text": path.display().to_string()}));
     }
 
+    /// Click the element `selector` as a pointer would (it also moves the point that Tab
+    /// continues from).
+    pub fn click(&self, selector: &str) {
+        let element = self.post("element", json!({"using": "css selector", "value": selector}));
+        let id = element.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).expect("element id").to_string();
+        self.post(&format!("element/{id}/click"), json!({}));
+    }
+
+    /// Type `keys` into whatever has focus, one key press each, as a keyboard would (WebDriver
+    /// special keys are private-use characters: TAB is '\u{e004}', ENTER '\u{e007}').
+    pub fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})])
+            .collect();
+        self.post("actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}));
+    }
+
+    /// Drop the file or folder at `path` on the element `selector`, as a user dragging it
+    /// from the desktop would (DevTools' Input.dispatchDragEvent: real file-system entries).
+    pub fn drop_path(&self, selector: &str, path: &Path) {
+        let at = self.js(
+            "const r = document.querySelector(arguments[0]); r.scrollIntoView({block: 'center'}); \
+             const b = r.getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]",
+            json!([selector]),
+        );
+        let path = path.canonicalize().expect("the dropped path exists");
+        for kind in ["dragEnter", "dragOver", "drop"] {
+            self.post(
+                "goog/cdp/execute",
+                json!({"cmd": "Input.dispatchDragEvent", "params": {"type": kind, "x": at[0], "y": at[1],
+                    "data": {"items": [], "files": [path.display().to_string()], "dragOperationsMask": 1}}}),
+            );
+        }
+    }
+
     /// Poll `script` until it returns something other than null.
     pub fn wait_for(&self, what: &str, script: &str, args: Value, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;

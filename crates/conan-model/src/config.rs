@@ -88,6 +88,15 @@ const FAMILIES: [&str; 4] = ["conan", "llama", "qwen2", "qwen3"];
 
 impl Config {
     /// The Conan-Embedding-v2 shape (arXiv 2509.12892; 1,499,205,120 parameters).
+    /// A named preset: `conan-v2` (the full-size architecture) or `tiny` (tests).
+    pub fn preset(name: &str) -> Result<Self, ModelError> {
+        match name {
+            "conan-v2" => Ok(Self::conan_v2()),
+            "tiny" => Ok(Self::tiny()),
+            _ => Err(ModelError::Config(format!("unknown preset {name:?}: expected conan-v2 or tiny"))),
+        }
+    }
+
     pub fn conan_v2() -> Self {
         Self {
             model_type: "conan".into(),

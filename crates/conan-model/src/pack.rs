@@ -246,6 +246,33 @@ impl PackOptions {
     }
 }
 
+impl PackOptions {
+    /// The encoding `write_pack` gives a tensor: the table its own, matrices whose input
+    /// dimension is a multiple of [`BLOCK`] the scheme (others f16), vectors f32.
+    fn encoding_of(&self, name: &str, shape: &[usize]) -> Encoding {
+        let cols = *shape.last().unwrap_or(&0);
+        match self.scheme {
+            _ if name == "embed_tokens.weight" && (cols % BLOCK == 0 || matches!(self.table, Encoding::F32 | Encoding::F16)) => self.table,
+            Encoding::Q8 | Encoding::Q4 if shape.len() == 2 && cols % BLOCK == 0 => self.scheme,
+            Encoding::F16 | Encoding::Q8 | Encoding::Q4 if shape.len() == 2 => Encoding::F16,
+            _ => Encoding::F32,
+        }
+    }
+}
+
+/// Bytes of the shards `write_pack` would write for `config` (tensor data only; each
+/// shard's safetensors header adds a few kilobytes): what a pack costs before it is built.
+pub fn estimate_bytes(config: &Config, opts: PackOptions) -> u64 {
+    config
+        .tensor_shapes()
+        .iter()
+        .map(|(name, shape)| {
+            let (rows, cols) = if shape.len() == 2 { (shape[0], shape[1]) } else { (1, shape[0]) };
+            (rows * opts.encoding_of(name, shape).row_bytes(cols)) as u64
+        })
+        .sum()
+}
+
 /// Write a pack of `tensors` (HF names and layout, f32) to `out`. Matrices whose input
 /// dimension is a multiple of [`BLOCK`] get the scheme (others f16); vectors stay f32.
 pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokenizer_json: &[u8], opts: PackOptions, out: &Path) -> Result<Manifest, ModelError> {
@@ -260,12 +287,7 @@ pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokeni
     for (name, shape) in config.tensor_shapes() {
         let t = &tensors[&name];
         let (rows, cols) = if shape.len() == 2 { (shape[0], shape[1]) } else { (1, shape[0]) };
-        let encoding = match scheme {
-            _ if name == "embed_tokens.weight" && (cols % BLOCK == 0 || matches!(opts.table, Encoding::F32 | Encoding::F16)) => opts.table,
-            Encoding::Q8 | Encoding::Q4 if shape.len() == 2 && cols % BLOCK == 0 => scheme,
-            Encoding::F16 | Encoding::Q8 | Encoding::Q4 if shape.len() == 2 => Encoding::F16,
-            _ => Encoding::F32,
-        };
+        let encoding = opts.encoding_of(&name, &shape);
         let row_bytes = encoding.row_bytes(cols);
         let mut parts = Vec::new();
         let mut start = 0;
@@ -425,5 +447,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn estimate_matches_the_written_pack() {
+        let config = Config::tiny();
+        let tensors: HashMap<String, HostTensor> = config
+            .tensor_shapes()
+            .into_iter()
+            .map(|(name, shape)| {
+                let n = shape.iter().product::<usize>();
+                let values = (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 900.0).collect();
+                (name, HostTensor { values, shape })
+            })
+            .collect();
+        for scheme in [Encoding::F32, Encoding::F16, Encoding::Q8, Encoding::Q4] {
+            let dir = std::env::temp_dir().join(format!("conan-estimate-{}-{scheme:?}", std::process::id()));
+            let opts = PackOptions { shard_limit: 64 << 10, ..PackOptions::new(scheme) };
+            let m = write_pack(&config, &tensors, b"{}", opts, &dir).unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+            let (estimate, written) = (estimate_bytes(&config, opts), m.total_bytes());
+            // Only the safetensors headers (a JSON table per shard) are left out.
+            assert!(estimate <= written && written - estimate < m.shards.len() as u64 * 8192, "{scheme:?}: {estimate} vs {written}");
+        }
+        // The full-size q4 pack (q8 table): 8 layers of q4 matrices plus the q8 table.
+        let full = estimate_bytes(&Config::conan_v2(), PackOptions::new(Encoding::Q4));
+        assert!((1_050_000_000..1_150_000_000).contains(&full), "{full}");
     }
 }

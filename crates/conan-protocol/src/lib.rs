@@ -54,8 +54,9 @@ pub enum Request {
         prefer_webgpu: bool,
     },
     /// Read only a model's manifest / config: size, shape and whether it fits this device,
-    /// before anything large is downloaded.
-    Inspect { id: u32, base_url: String },
+    /// before anything large is downloaded. With `plan`, a pack missing at `base_url` is
+    /// described from that preset instead (an estimate, marked as such).
+    Inspect { id: u32, base_url: String, plan: Option<PackPlan> },
     /// Embed a fixed set of texts on the WebGPU model and on a CPU copy; report the cosines.
     Agreement { id: u32 },
     /// Learn page: how the tokenizer splits `text`.
@@ -354,6 +355,15 @@ pub struct ModelCard {
     pub synthetic: bool,
     /// Why it cannot run on this device, when it cannot.
     pub refusal: Option<String>,
+    /// Computed from a preset config because the pack is not built on this server.
+    pub estimated: bool,
+}
+
+/// A pack known by recipe: `conan synth --preset {preset}` then `conan convert --quant {quant}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackPlan {
+    pub preset: String,
+    pub quant: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use conan_protocol::{Request, TaskInfo, TaskSource};
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::charts::{BarChart, LineChart};
+use crate::files::read_files;
 use crate::{EvalState, EvalView};
 
 /// Conan-embedding-v2's published MTEB averages, shown for context only.
@@ -24,25 +24,6 @@ pub struct BenchProps {
     pub next_id: u32,
     pub matryoshka_dims: Vec<usize>,
     pub send: Callback<Request>,
-}
-
-/// Read every picked file into memory, keeping its folder-relative path.
-pub(crate) async fn read_files(input: HtmlInputElement) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let list = input.files().ok_or("no files")?;
-    let mut out = Vec::new();
-    for i in 0..list.length() {
-        let file = list.get(i).ok_or("file vanished")?;
-        let relative = js_sys::Reflect::get(&file, &"webkitRelativePath".into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| file.name());
-        let buffer = JsFuture::from(file.array_buffer())
-            .await
-            .map_err(|e| format!("{relative}: {e:?}"))?;
-        out.push((relative, js_sys::Uint8Array::new(&buffer).to_vec()));
-    }
-    Ok(out)
 }
 
 #[function_component(BenchPage)]

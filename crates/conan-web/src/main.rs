@@ -3,6 +3,7 @@
 
 mod bench;
 mod charts;
+mod files;
 mod learn;
 mod model;
 mod panels;
@@ -118,6 +119,8 @@ enum Action {
     Sent(Request),
     /// The service worker's offline copy is ready, or why there is none.
     Offline(Result<(), String>),
+    /// Something the Model page could not read before the worker saw it.
+    ModelError(String),
 }
 
 impl Reducible for AppState {
@@ -138,6 +141,7 @@ impl Reducible for AppState {
         }
         match action {
             Action::Offline(state) => s.offline = Some(state),
+            Action::ModelError(message) => s.model_view.error = Some(message),
             Action::Sent(Request::Embed { texts, .. }) => {
                 s.busy = true;
                 s.error = None;
@@ -162,7 +166,7 @@ impl Reducible for AppState {
                 s.search.error = None;
             }
             Action::Sent(Request::NetworkLog { id }) => s.search.network_pending = Some(id),
-            Action::Sent(Request::Inspect { id, base_url }) => {
+            Action::Sent(Request::Inspect { id, base_url, .. }) => {
                 s.model_view.inspected.remove(&base_url);
                 s.model_view.inspecting.insert(id, base_url);
             }
@@ -508,7 +512,8 @@ fn app() -> Html {
                     Page::Learn => html! { <LearnPage ready={ready} model={state.model.clone()} view={state.learn.clone()} eval={state.eval.clone()}
                         next_id={state.next_id} send={send.clone()} /> },
                     Page::Model => html! { <ModelPage ready={ready} model={state.model.clone()} backend={state.backend.clone()}
-                        view={state.model_view.clone()} next_id={state.next_id} send={send.clone()} /> },
+                        view={state.model_view.clone()} next_id={state.next_id} send={send.clone()}
+                        on_error={{ let state = state.clone(); Callback::from(move |m| state.dispatch(Action::ModelError(m))) }} /> },
                     Page::Search => html! { <SearchPage ready={ready} model={state.model.clone()} view={state.search.clone()}
                         next_id={state.next_id} send={send.clone()} /> },
                     Page::Embed => html! { <EmbedPage ready={ready} busy={state.busy} next_id={state.next_id}

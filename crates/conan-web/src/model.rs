@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use conan_protocol::{BackendInfo, ModelCard, ModelSummary, Request};
+use conan_protocol::{BackendInfo, ModelCard, ModelSummary, PackPlan, Request};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::bench::read_files;
+use crate::files::{Dropped, read_files};
 
 #[derive(Clone, PartialEq, Default)]
 pub struct ModelView {
@@ -22,17 +22,42 @@ pub struct ModelView {
     pub error: Option<String>,
 }
 
-/// Models offered by this server: (path, name, note).
-const OFFERED: [(&str, &str, &str); 4] = [
-    ("static/models/conan-mini/q8", "conan-mini · q8 (default)", "Trained by this project with the Conan-v2 recipe; see its model card."),
-    ("static/models/conan-mini/q4", "conan-mini · q4", "Smaller pack; mean cosine 0.998 to the f32 model."),
-    ("static/models/tiny", "tiny · random weights", "A 2-layer test model: random weights, for tests only."),
-    (
-        "static/models/conan-v2-q4",
-        "Conan-v2 full size · q4 · random weights, for speed only",
-        "The real 1.5B architecture with synthetic weights. Not bundled: `conan synth --preset conan-v2 --out v2 && \
-         conan convert --from v2 --quant q4 --out web/dist/static/models/conan-v2-q4` puts it here.",
-    ),
+/// A model this server offers.
+struct Offer {
+    url: &'static str,
+    name: &'static str,
+    note: &'static str,
+    /// (preset, quantization) when the pack is built by command rather than bundled: its
+    /// card is then estimated from the preset where it is not built.
+    plan: Option<(&'static str, &'static str)>,
+}
+
+const OFFERED: [Offer; 4] = [
+    Offer {
+        url: "static/models/conan-mini/q8",
+        name: "conan-mini · q8 (default)",
+        note: "Trained by this project with the Conan-v2 recipe; see its model card.",
+        plan: None,
+    },
+    Offer {
+        url: "static/models/conan-mini/q4",
+        name: "conan-mini · q4",
+        note: "Smaller pack; mean cosine 0.998 to the f32 model.",
+        plan: None,
+    },
+    Offer {
+        url: "static/models/tiny",
+        name: "tiny · random weights",
+        note: "A 2-layer test model: random weights, for tests only.",
+        plan: None,
+    },
+    Offer {
+        url: "static/models/conan-v2-q4",
+        name: "Conan-v2 full size · q4 · random weights, for speed only",
+        note: "The real 1.5B architecture with synthetic weights. Not bundled: `conan synth --preset conan-v2 --out v2 && \
+               conan convert --from v2 --quant q4 --out web/dist/static/models/conan-v2-q4` puts it here.",
+        plan: Some(("conan-v2", "q4")),
+    },
 ];
 
 fn mb(bytes: u64) -> String {
@@ -98,6 +123,8 @@ pub struct ModelProps {
     pub view: ModelView,
     pub next_id: u32,
     pub send: Callback<Request>,
+    /// Shows an error on this page (a drop that could not be read).
+    pub on_error: Callback<String>,
 }
 
 #[function_component(ModelPage)]
@@ -109,8 +136,9 @@ pub fn model_page(p: &ModelProps) -> Html {
         let (send, id, ready) = (p.send.clone(), p.next_id, p.ready);
         use_effect_with(ready, move |ready| {
             if *ready {
-                for (i, (url, _, _)) in OFFERED.iter().enumerate() {
-                    send.emit(Request::Inspect { id: id + i as u32, base_url: url.to_string() });
+                for (i, o) in OFFERED.iter().enumerate() {
+                    let plan = o.plan.map(|(preset, quant)| PackPlan { preset: preset.into(), quant: quant.into() });
+                    send.emit(Request::Inspect { id: id + i as u32, base_url: o.url.to_string(), plan });
                 }
             }
         });
@@ -122,7 +150,7 @@ pub fn model_page(p: &ModelProps) -> Html {
             if let Some(input) = url_input.cast::<HtmlInputElement>() {
                 let url = input.value().trim().trim_end_matches('/').to_string();
                 if !url.is_empty() {
-                    send.emit(Request::Inspect { id, base_url: url });
+                    send.emit(Request::Inspect { id, base_url: url, plan: None });
                 }
             }
         })
@@ -146,27 +174,19 @@ pub fn model_page(p: &ModelProps) -> Html {
             });
         })
     };
-    // Dropped files: a .zip of a model folder, or the folder's files themselves.
+    // Dropped: a model folder, a .zip of one, or its files.
     let on_drop = {
-        let send = p.send.clone();
+        let (send, view_error) = (p.send.clone(), p.on_error.clone());
         let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
         Callback::from(move |e: DragEvent| {
             e.prevent_default();
-            let Some(list) = e.data_transfer().and_then(|d| d.files()) else { return };
-            let send = send.clone();
+            let Some(dropped) = e.data_transfer().map(|d| Dropped::take(&d)) else { return };
+            let (send, view_error) = (send.clone(), view_error.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let mut files = Vec::new();
-                for i in 0..list.length() {
-                    let Some(file) = list.get(i) else { continue };
-                    if let Ok(buffer) = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
-                        files.push((file.name(), js_sys::Uint8Array::new(&buffer).to_vec()));
-                    }
+                match dropped.read().await {
+                    Ok((label, files)) => send.emit(Request::LoadFiles { label, files, prefer_webgpu: webgpu }),
+                    Err(e) => view_error.emit(e),
                 }
-                if files.is_empty() {
-                    return;
-                }
-                let label = if files.len() == 1 { files[0].0.clone() } else { "dropped files".to_string() };
-                send.emit(Request::LoadFiles { label, files, prefer_webgpu: webgpu });
             });
         })
     };
@@ -178,7 +198,7 @@ pub fn model_page(p: &ModelProps) -> Html {
     let v = &p.view;
     let limit = p.backend.as_ref().and_then(|b| b.max_storage_buffer_binding_size);
     let on_gpu = p.backend.as_ref().is_some_and(|b| b.kind == "webgpu");
-    let extra: Vec<String> = v.inspected.keys().filter(|u| !OFFERED.iter().any(|(o, _, _)| o == *u)).cloned().collect();
+    let extra: Vec<String> = v.inspected.keys().filter(|u| !OFFERED.iter().any(|o| o.url == u.as_str())).cloned().collect();
     html! {
         <>
         <section class="card" id="model-current">
@@ -214,9 +234,9 @@ pub fn model_page(p: &ModelProps) -> Html {
             <h2>{ "Other models" }</h2>
             <p class="muted">{ "Sizes and fit are read from each pack's manifest before anything large is downloaded. Loading reloads the page on that model." }</p>
             <ul class="model-list">
-                { for OFFERED.iter().map(|(url, name, note)| html! {
-                    <ModelRow url={url.to_string()} name={name.to_string()} note={note.to_string()} state={v.inspected.get(*url).cloned()}
-                        current={p.model.as_ref().is_some_and(|m| m.source == *url)} limit={limit} /> }) }
+                { for OFFERED.iter().map(|o| html! {
+                    <ModelRow url={o.url.to_string()} name={o.name.to_string()} note={o.note.to_string()} state={v.inspected.get(o.url).cloned()}
+                        current={p.model.as_ref().is_some_and(|m| m.source == o.url)} limit={limit} /> }) }
                 { for extra.iter().map(|url| html! {
                     <ModelRow url={url.clone()} name={url.clone()} note={"given by you".to_string()} state={v.inspected.get(url).cloned()}
                         current={p.model.as_ref().is_some_and(|m| &m.source == url)} limit={limit} /> }) }
@@ -231,7 +251,7 @@ pub fn model_page(p: &ModelProps) -> Html {
                 <input id="model-zip" type="file" accept=".zip" onchange={on_files.clone()} disabled={!p.ready || v.loading_files} />
             </div>
             <div class="drop" id="model-drop" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
-                { "…or drop a model's .zip, or its files (config.json, *.safetensors, tokenizer.json), here." }
+                { "…or drop a model folder, its .zip, or its files (config.json, *.safetensors, tokenizer.json), here." }
             </div>
             <div class="row">
                 <label for="model-folder">{ "Or a model folder from disk (config.json + *.safetensors + tokenizer.json, or a pack):" }</label>
@@ -261,6 +281,12 @@ fn model_row(p: &RowProps) -> Html {
     let (status, can_load) = match &p.state {
         None => (html! { <span class="pending">{ "reading its manifest…" }</span> }, false),
         Some(Err(e)) => (html! { <span class="muted">{ format!("not available here: {e}") }</span> }, false),
+        Some(Ok(card)) if card.estimated => (
+            html! { <span class="muted">{ format!("not built on this server · estimated from its config: {} parameters · download {} · GPU weights {}{}",
+                thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes),
+                card.refusal.as_ref().map(|why| format!(" · would not run on this adapter: {why}")).unwrap_or_default()) }</span> },
+            false,
+        ),
         Some(Ok(card)) => match &card.refusal {
             Some(why) => (html! { <span class="error">{ format!("cannot run on this adapter: {why}") }</span> }, false),
             None => (
@@ -271,7 +297,8 @@ fn model_row(p: &RowProps) -> Html {
         },
     };
     html! {
-        <li data-url={p.url.clone()} data-available={matches!(p.state, Some(Ok(_))).to_string()}>
+        <li data-url={p.url.clone()} data-available={matches!(&p.state, Some(Ok(c)) if !c.estimated).to_string()}
+            data-estimated={matches!(&p.state, Some(Ok(c)) if c.estimated).to_string()}>
             <div><strong>{ &p.name }</strong>
                 if let Some(Ok(c)) = &p.state { if c.synthetic { <span class="tag warn">{ "random weights, for speed only" }</span> } }
                 if p.current { <span class="tag">{ "loaded" }</span> }</div>

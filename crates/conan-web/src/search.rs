@@ -6,7 +6,7 @@ use conan_protocol::{IndexInfo, ModelSummary, Request, SearchResult};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::bench::read_files;
+use crate::files::read_files;
 
 /// What the Search page knows, kept in the app state (responses arrive there).
 #[derive(Clone, PartialEq, Default)]

@@ -451,9 +451,9 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 },
             }
         }
-        Request::Inspect { id, base_url } => {
+        Request::Inspect { id, base_url, plan } => {
             let limits = state.borrow().device.as_ref().map(|(_, b)| limits_of(b)).unwrap_or_default();
-            manager::inspect(id, base_url, limits)
+            manager::inspect(id, base_url, plan, limits)
                 .await
                 .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
         }

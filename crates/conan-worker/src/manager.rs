@@ -2,9 +2,9 @@
 //! manifest or config alone, and the WebGPU-vs-CPU agreement check.
 
 use conan_model::burn::prelude::Device;
-use conan_model::pack::Manifest;
+use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, estimate_bytes};
 use conan_model::{Config, Embedder, FileSource, ModelFiles};
-use conan_protocol::{ModelCard, Response};
+use conan_protocol::{ModelCard, PackPlan, Response};
 
 use crate::download::{BufferLimits, FetchSource, check_limits, largest_buffer};
 use crate::now_ms;
@@ -49,23 +49,45 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
         largest_buffer_bytes: largest,
         synthetic: c.synthetic,
         refusal: check_limits(c, limits).err(),
+        estimated: false,
     }
 }
 
+/// The card of a pack that is not built here, from its preset config: the sizes
+/// `conan convert` would give it.
+pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, String> {
+    let mut config = Config::preset(&plan.preset).map_err(|e| e.to_string())?;
+    config.synthetic = true;
+    let scheme = Encoding::parse(&plan.quant).ok_or_else(|| format!("unknown quantization {:?}", plan.quant))?;
+    let opts = PackOptions::new(scheme);
+    let mut card = model_card(&config, None, limits);
+    card.details.push((
+        "quantization".into(),
+        format!("{:?} matrices, {:?} table, block {BLOCK}", opts.scheme, opts.table).to_lowercase(),
+    ));
+    card.download_bytes = Some(estimate_bytes(&config, opts));
+    card.estimated = true;
+    Ok(card)
+}
+
 /// Read only the manifest (a pack) or config.json (an HF folder) at `base_url`.
-pub async fn inspect(id: u32, base_url: String, limits: BufferLimits) -> Result<Response, String> {
+/// With a `plan`, a pack that is not there is described from its preset instead.
+pub async fn inspect(id: u32, base_url: String, plan: Option<PackPlan>, limits: BufferLimits) -> Result<Response, String> {
     let src = FetchSource::new(base_url.clone());
     let card = match src.read("manifest.json").await.map_err(|e| e.to_string())? {
         Some(bytes) => {
             let m = Manifest::from_json(&bytes).map_err(|e| e.to_string())?;
             model_card(&m.config, Some(&m), limits)
         }
-        None => {
-            let bytes = src.require("config.json").await.map_err(|e| format!("{base_url}: no manifest.json or config.json ({e})"))?;
-            let text = std::str::from_utf8(&bytes).map_err(|e| format!("{base_url}/config.json: {e}"))?;
-            let config = Config::from_json(text).map_err(|e| e.to_string())?;
-            model_card(&config, None, limits)
-        }
+        None => match (src.read("config.json").await.map_err(|e| e.to_string())?, &plan) {
+            (Some(bytes), _) => {
+                let text = std::str::from_utf8(&bytes).map_err(|e| format!("{base_url}/config.json: {e}"))?;
+                let config = Config::from_json(text).map_err(|e| e.to_string())?;
+                model_card(&config, None, limits)
+            }
+            (None, Some(plan)) => planned_card(plan, limits)?,
+            (None, None) => return Err(format!("{base_url}: no manifest.json or config.json there")),
+        },
     };
     Ok(Response::Inspected { id, base_url, card })
 }
