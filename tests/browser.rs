@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Browser, build_app, load_model, open_app, open_page, root, serve};
+use support::{Browser, build_app, case_files, files_under, load_model, open_app, open_page, root, serve};
 
 const TEXTS: [&str; 3] = [
     "The quick brown fox jumps over the lazy dog.",
@@ -606,4 +606,104 @@ fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
     assert!(rms[0] < 0.01 && rms[1] > rms[0] && rms[1] < 0.2, "{rms:?}");
     browser.js("document.querySelector('#learn-matryoshka').scrollIntoView()", json!([]));
     browser.screenshot("learn-curve-quant");
+}
+
+/// The malformed inputs of tests/malformed.rs, posted straight to a fresh inference worker
+/// (the wasm entry points the UI uses: LoadFiles, AddDocuments, Eval): each must fail with
+/// the same specific message as natively, and the worker must keep answering.
+#[test]
+fn malformed_inputs_fail_the_same_way_in_the_worker() {
+    build_app();
+    let dir = root().join("tests/malformed");
+    let cases: std::collections::BTreeMap<String, Value> = serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
+    // Lay every case out under web/dist/malformed/CASE/ as the files a user would hand over.
+    let out = root().join("web/dist/malformed");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut plan = Vec::new();
+    for (name, spec) in &cases {
+        let (kind, file) = name.split_once('/').unwrap();
+        let files = match kind {
+            "model" | "pack" => case_files(&dir, name, spec),
+            "task" => files_under(&dir.join(name)),
+            "zip" => [(format!("{file}.zip"), std::fs::read(dir.join(format!("{name}.zip"))).unwrap())].into(),
+            _ => [(file.to_string(), std::fs::read(dir.join(name)).unwrap())].into(),
+        };
+        for (path, bytes) in &files {
+            let p = out.join(name).join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+        plan.push(json!({"name": name, "kind": kind, "files": files.keys().collect::<Vec<_>>()}));
+    }
+
+    let (_server, browser, _) = open_app(false, "?backend=cpu&model=static/models/tiny#embed");
+    browser.js(
+        r#"const plan = arguments[0];
+        window.__malformed = null;
+        window.__started = Date.now();
+        (async () => {
+          const w = new Worker('worker.js', {type: 'module'});
+          const queue = []; let wake = null;
+          w.onmessage = e => { queue.push(e.data); if (wake) { wake(); wake = null; } };
+          const progress = ['Status', 'Download', 'EvalProgress', 'IndexProgress'];
+          const answer = async () => {
+            for (;;) {
+              while (!queue.length) await new Promise(r => wake = r);
+              const m = queue.shift();
+              if (!progress.includes(m.type)) return m;
+            }
+          };
+          window.__progress = 'starting the worker';
+          await answer(); // Ready
+          w.postMessage({type: 'Load', base_url: 'static/models/tiny', prefer_webgpu: false});
+          const loaded = await answer();
+          if (loaded.type !== 'Loaded') throw new Error('tiny did not load: ' + JSON.stringify(loaded));
+          window.__progress = 'opening the search index';
+          w.postMessage({type: 'OpenSearch', id: 1});
+          const opened = await answer();
+          if (opened.type !== 'IndexReady') throw new Error('no index: ' + JSON.stringify(opened));
+          const out = {};
+          let id = 10;
+          for (const c of plan) {
+            const files = [];
+            for (const f of c.files) {
+              const r = await fetch(`malformed/${c.name}/${f}`);
+              files.push([f, new Uint8Array(await r.arrayBuffer())]);
+            }
+            const req = c.kind === 'document' ? {type: 'AddDocuments', id: ++id, files}
+              : c.kind === 'task' ? {type: 'Eval', id: ++id, tasks: [{kind: 'Files', label: c.name, files}], dims: null}
+              : {type: 'LoadFiles', label: c.kind === 'zip' ? c.files[0] : c.name, files, prefer_webgpu: false};
+            window.__progress = c.name;
+            w.postMessage(req);
+            const r = await answer();
+            out[c.name] = r.type === 'Failed' ? r.message : 'ACCEPTED as ' + r.type;
+          }
+          // Still answering, on the model it had: embed one sentence.
+          w.postMessage({type: 'Embed', id: ++id, texts: ['still here'], dims: null});
+          const e = await answer();
+          out['(after)'] = e.type;
+          w.terminate();
+          window.__malformed = out;
+        })().catch(e => window.__malformed = {'(harness)': String(e)});
+        return true"#,
+        json!([plan]),
+    );
+    let got = browser.wait_for(
+        "the malformed cases",
+        "return window.__malformed || (Date.now() - window.__started > 540000 ? {'(stuck at)': window.__progress} : null)",
+        json!([]),
+        Duration::from_secs(600),
+    );
+    assert!(got.get("(stuck at)").is_none() && got.get("(harness)").is_none(), "{got}");
+    assert_eq!(got["(after)"], "Embedded", "{got}");
+    let mut wrong = Vec::new();
+    for (name, spec) in &cases {
+        let expect = spec["expect"].as_str().unwrap();
+        let message = got[name].as_str().unwrap_or("(no answer)");
+        if !message.contains(expect) {
+            wrong.push(format!("{name}: expected {expect:?} in {message:?}"));
+        }
+    }
+    println!("{} malformed cases through the worker, {} as expected", cases.len(), cases.len() - wrong.len());
+    assert!(wrong.is_empty(), "{} cases went wrong in the worker:\n{}", wrong.len(), wrong.join("\n"));
 }

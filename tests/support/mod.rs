@@ -3,6 +3,7 @@
 //! W3C WebDriver.
 #![allow(dead_code)] // each test binary uses its own share of these helpers
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,41 @@ use serde_json::{Value, json};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every file under `dir`, by path relative to it.
+pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    // A case that only removes files has no folder of its own.
+    let mut stack: Vec<PathBuf> = dir.is_dir().then(|| dir.to_path_buf()).into_iter().collect();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A case's files as the user would hand them over: the case's own files laid over its
+/// base folder, less the ones it removes.
+pub fn case_files(dir: &Path, name: &str, spec: &Value) -> BTreeMap<String, Vec<u8>> {
+    let (kind, _) = name.split_once('/').unwrap();
+    let mut files = match kind {
+        "model" => files_under(&root().join("static/models/tiny")),
+        "pack" => files_under(&dir.join("base-pack")),
+        _ => BTreeMap::new(),
+    };
+    files.extend(files_under(&dir.join(name)));
+    for r in spec["remove"].as_array().into_iter().flatten() {
+        files.remove(r.as_str().unwrap());
+    }
+    files
 }
 
 /// Build web/dist once per test run.

@@ -32,16 +32,24 @@ pub fn split_document(name: &str, bytes: &[u8]) -> Result<Vec<Draft>, IndexError
             MAX_FILE_BYTES >> 20
         )));
     }
+    let unsupported = |ext: &str| err(format!("cannot split .{ext} files; use .txt, .md, .jsonl or .csv"));
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
+    if !matches!(ext.as_str(), "txt" | "md" | "markdown" | "" | "jsonl" | "ndjson" | "csv") {
+        return Err(unsupported(&ext));
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         err(format!(
             "not UTF-8 text (invalid byte at offset {}); save it as UTF-8 and try again",
             e.valid_up_to()
         ))
     })?;
+    // NUL never occurs in text; a file holding it is binary, whatever its name says.
+    if let Some(at) = text.find('\0') {
+        return Err(err(format!("holds a NUL byte at offset {at}: a binary file, not text")));
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     match ext.as_str() {
@@ -107,11 +115,7 @@ pub fn split_document(name: &str, bytes: &[u8]) -> Result<Vec<Draft>, IndexError
                 check_count(&out).map_err(err)?;
             }
         }
-        other => {
-            return Err(err(format!(
-                "cannot split .{other} files; use .txt, .md, .jsonl or .csv"
-            )));
-        }
+        other => return Err(unsupported(other)),
     }
     check_count(&out).map_err(err)?;
     if out.is_empty() {

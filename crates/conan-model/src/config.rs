@@ -83,6 +83,11 @@ fn default_max_positions() -> usize {
     32_768
 }
 
+/// More layers than any real embedder; also keeps `tensor_shapes` small for any config.
+const MAX_LAYERS: usize = 1024;
+/// Values in one tensor (16 GiB as f32): beyond what a browser, or this loader, can hold.
+const MAX_TENSOR_VALUES: u64 = 1 << 32;
+
 /// Families whose tensor layout this crate knows.
 const FAMILIES: [&str; 4] = ["conan", "llama", "qwen2", "qwen3"];
 
@@ -176,6 +181,16 @@ impl Config {
                 return bad(format!("{name} = {v} is implausibly large"));
             }
         }
+        if self.num_hidden_layers > MAX_LAYERS {
+            return bad(format!("num_hidden_layers = {} is implausibly large (at most {MAX_LAYERS})", self.num_hidden_layers));
+        }
+        // Sizes below are computed in u64 first: usize is 32 bits in wasm.
+        for (what, heads) in [("num_attention_heads", self.num_attention_heads), ("num_key_value_heads", self.kv_heads())] {
+            let width = heads as u64 * self.head_dim() as u64;
+            if width > 1 << 24 {
+                return bad(format!("{what} × head_dim = {width} is implausibly large"));
+            }
+        }
         if self.num_attention_heads % self.kv_heads() != 0 {
             return bad(format!(
                 "num_attention_heads ({}) must be a multiple of num_key_value_heads ({})",
@@ -199,6 +214,12 @@ impl Config {
         }
         if self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
             return bad("rope_scaling is not supported; refusing rather than embedding wrongly".into());
+        }
+        for (name, shape) in self.tensor_shapes() {
+            let values = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+            if values.is_none_or(|n| n > MAX_TENSOR_VALUES) {
+                return bad(format!("tensor {name} of shape {shape:?} would hold more than 2^32 values"));
+            }
         }
         for &d in &self.matryoshka_dims {
             if d == 0 || d > self.hidden_size {

@@ -294,6 +294,35 @@ pub struct HostTensor {
 /// The checkpoint's tensors by name (without `model.`), checked against `config`:
 /// every expected tensor present once with its exact shape, nothing unexpected, a float
 /// dtype, and finite values.
+/// A safetensors header that names one tensor twice: JSON parsers keep the last value, so
+/// the safetensors crate would silently use one of the two. Refuse it instead.
+pub(crate) fn duplicate_tensor(bytes: &[u8]) -> Option<String> {
+    struct Keys(Option<String>);
+    impl<'de> serde::de::Visitor<'de> for &mut Keys {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    self.0 = Some(key);
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+    }
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let header = bytes.get(8..8usize.checked_add(usize::try_from(n).ok()?)?)?;
+    let mut keys = Keys(None);
+    // A header that is not a JSON object is left for the safetensors crate to report.
+    serde::Deserializer::deserialize_map(&mut serde_json::Deserializer::from_slice(header), &mut keys).ok()?;
+    keys.0
+}
+
 fn checked_tensors(
     config: &Config,
     shards: &[(String, Vec<u8>)],
@@ -301,6 +330,9 @@ fn checked_tensors(
     let parsed: Vec<(&str, SafeTensors)> = shards
         .iter()
         .map(|(file, bytes)| {
+            if let Some(name) = duplicate_tensor(bytes) {
+                return Err(ModelError::Weights(format!("{file}: tensor {name} appears more than once in the header")));
+            }
             SafeTensors::deserialize(bytes)
                 .map(|st| (file.as_str(), st))
                 .map_err(|e| {

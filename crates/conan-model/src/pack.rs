@@ -368,10 +368,15 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
     let bad = |m: String| ModelError::Weights(m);
     let parsed: Vec<SafeTensors> = shards
         .iter()
-        .map(|(f, b)| SafeTensors::deserialize(b).map_err(|e| bad(format!("{f}: not a valid safetensors file: {e}"))))
+        .map(|(f, b)| match crate::load::duplicate_tensor(b) {
+            Some(name) => Err(bad(format!("{f}: tensor {name} appears more than once in the header"))),
+            None => SafeTensors::deserialize(b).map_err(|e| bad(format!("{f}: not a valid safetensors file: {e}"))),
+        })
         .collect::<Result<_, _>>()?;
     let expected: HashMap<String, Vec<usize>> = manifest.config.tensor_shapes().into_iter().collect();
     let mut out = HashMap::new();
+    // (shard, key) of every stored tensor the manifest refers to.
+    let used = std::cell::RefCell::new(std::collections::HashSet::new());
     for (name, entry) in &manifest.tensors {
         let Some(shape) = expected.get(name) else {
             return Err(bad(format!("manifest.json: unexpected tensor {name}: the config does not use it")));
@@ -383,7 +388,8 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
         if matches!(entry.encoding, Encoding::Q8 | Encoding::Q4) && (shape.len() != 2 || cols % BLOCK != 0) {
             return Err(bad(format!("manifest.json: tensor {name} {shape:?} cannot be {:?}", entry.encoding)));
         }
-        let mut values = Vec::with_capacity(rows * cols);
+        // Grown from the shards' bytes, not reserved from the config's claim.
+        let mut values = Vec::new();
         let mut next_row = 0;
         for (k, part) in entry.parts.iter().enumerate() {
             let [start, end] = part.rows;
@@ -396,6 +402,7 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
             let file = &shards[part.shard].0;
             let n = end - start;
             let get = |key: &str, dtype: Dtype, len: usize| -> Result<&[u8], ModelError> {
+                used.borrow_mut().insert((part.shard, key.to_string()));
                 let view = st.tensor(key).map_err(|_| bad(format!("{file}: missing {key}")))?;
                 if view.dtype() != dtype || view.data().len() != len {
                     return Err(bad(format!("{file}: {key} is {:?} with {} bytes, expected {dtype:?} with {len}", view.dtype(), view.data().len())));
@@ -425,6 +432,11 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
     }
     if let Some((name, _)) = expected.iter().find(|(n, _)| !out.contains_key(*n)) {
         return Err(bad(format!("manifest.json: missing tensor {name}")));
+    }
+    for (i, st) in parsed.iter().enumerate() {
+        if let Some(key) = st.names().into_iter().filter(|k| !used.borrow().contains(&(i, k.to_string()))).min() {
+            return Err(bad(format!("{}: holds {key}, which manifest.json does not list", shards[i].0)));
+        }
     }
     Ok(out)
 }

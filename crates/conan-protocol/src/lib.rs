@@ -3,6 +3,22 @@
 //! so everything it shows (norms, cosines, timings) arrives in these messages.
 
 use serde::{Deserialize, Serialize};
+pub use serde_bytes::ByteBuf;
+
+/// Files the user handed over, by (folder-relative) path. The bytes travel as `ByteBuf` so
+/// serde-wasm-bindgen passes each file as one Uint8Array: as an array of numbers, a 360 KB
+/// file took the worker minutes to read back.
+pub type Files = Vec<(String, ByteBuf)>;
+
+/// [`Files`] from plain byte vectors.
+pub fn files(list: impl IntoIterator<Item = (String, Vec<u8>)>) -> Files {
+    list.into_iter().map(|(name, bytes)| (name, ByteBuf::from(bytes))).collect()
+}
+
+/// Plain byte vectors from [`Files`].
+pub fn into_vecs(files: Files) -> Vec<(String, Vec<u8>)> {
+    files.into_iter().map(|(name, bytes)| (name, bytes.into_vec())).collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -41,7 +57,7 @@ pub enum Request {
     /// as a .txt). Stored only in this browser's IndexedDB.
     AddDocuments {
         id: u32,
-        files: Vec<(String, Vec<u8>)>,
+        files: Files,
     },
     /// Remove every document the user added, from the index and from IndexedDB.
     ForgetDocuments { id: u32 },
@@ -50,7 +66,7 @@ pub enum Request {
     /// Load a model folder the user picked from disk (path → bytes).
     LoadFiles {
         label: String,
-        files: Vec<(String, Vec<u8>)>,
+        files: Files,
         prefer_webgpu: bool,
     },
     /// Read only a model's manifest / config: size, shape and whether it fits this device,
@@ -85,7 +101,7 @@ pub enum TaskSource {
     /// Files the user picked: a task folder (name → bytes), or a zip of task folders.
     Files {
         label: String,
-        files: Vec<(String, Vec<u8>)>,
+        files: Files,
     },
 }
 

@@ -70,6 +70,9 @@ const PAD_ID: u32 = 0;
 impl TextEncoder {
     /// Load `tokenizer.json` text; `max_len` is the model's context length.
     pub fn from_json(json: &str, max_len: usize) -> Result<Self, TextError> {
+        // The tokenizers crate panics (`expect("Helper")`) on some syntax errors inside a
+        // "decoder" object; found by fuzzing. Checking the JSON first turns that into an error.
+        serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| TextError::Load(format!("not valid JSON: {e}")))?;
         let tokenizer = Tokenizer::from_str(json).map_err(|e| TextError::Load(e.to_string()))?;
         Ok(Self {
             tokenizer,

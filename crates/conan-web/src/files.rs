@@ -2,6 +2,7 @@
 //! `webkitdirectory`) or dropped, folders included (the entries API walks them). Each comes
 //! back as (folder-relative path, bytes), the shape the worker's `LoadFiles` takes.
 
+use conan_protocol::{ByteBuf, Files};
 use js_sys::{Array, Function, Promise, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -11,7 +12,7 @@ use web_sys::{DataTransfer, File, FileSystemDirectoryEntry, FileSystemEntry, Fil
 const MAX_FILES: usize = 10_000;
 
 /// Read every picked file into memory, keeping its folder-relative path.
-pub(crate) async fn read_files(input: HtmlInputElement) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub(crate) async fn read_files(input: HtmlInputElement) -> Result<Files, String> {
     let list = input.files().ok_or("no files")?;
     let mut out = Vec::new();
     for i in 0..list.length() {
@@ -21,7 +22,7 @@ pub(crate) async fn read_files(input: HtmlInputElement) -> Result<Vec<(String, V
             .and_then(|v| v.as_string())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| file.name());
-        out.push((relative.clone(), file_bytes(&file, &relative).await?));
+        out.push((relative.clone(), ByteBuf::from(file_bytes(&file, &relative).await?)));
     }
     Ok(out)
 }
@@ -50,14 +51,14 @@ impl Dropped {
 
     /// The dropped files with their paths (a dropped folder's name leads its files' paths,
     /// as with the folder picker) and a label: the one folder or file, else "dropped files".
-    pub(crate) async fn read(self) -> Result<(String, Vec<(String, Vec<u8>)>), String> {
+    pub(crate) async fn read(self) -> Result<(String, Files), String> {
         let mut out = Vec::new();
         let mut tops = Vec::new();
         match self {
             Self::Files(files) => {
                 for file in files {
                     tops.push(file.name());
-                    out.push((file.name(), file_bytes(&file, &file.name()).await?));
+                    out.push((file.name(), ByteBuf::from(file_bytes(&file, &file.name()).await?)));
                 }
             }
             Self::Entries(entries) => {
@@ -90,7 +91,7 @@ impl Dropped {
                         .await
                         .map_err(|e| format!("{path}: {e}"))?
                         .unchecked_into();
-                        out.push((path.clone(), file_bytes(&file, &path).await?));
+                        out.push((path.clone(), ByteBuf::from(file_bytes(&file, &path).await?)));
                     }
                 }
             }

@@ -207,7 +207,7 @@ pub fn search_page(p: &SearchProps) -> Html {
             );
             send.emit(Request::AddDocuments {
                 id,
-                files: vec![(name, text.into_bytes())],
+                files: conan_protocol::files([(name, text.into_bytes())]),
             });
             area.set_value("");
         })

@@ -160,7 +160,7 @@ pub fn largest_buffer(config: &conan_model::Config) -> (String, u64) {
     config
         .tensor_shapes()
         .into_iter()
-        .map(|(n, shape)| (n, shape.iter().product::<usize>() as u64 * 4))
+        .map(|(n, shape)| (n, shape.iter().map(|&d| d as u64).product::<u64>() * 4))
         .max_by_key(|(_, b)| *b)
         .unwrap_or_default()
 }

@@ -194,7 +194,8 @@ async fn bundled_task(name: &str) -> Result<Task, String> {
     Task::from_files(&files).map_err(|e| format!("{name}: {e}"))
 }
 
-fn user_tasks(label: &str, files: Vec<(String, Vec<u8>)>) -> Result<Vec<Task>, String> {
+fn user_tasks(label: &str, files: conan_protocol::Files) -> Result<Vec<Task>, String> {
+    let files = conan_protocol::into_vecs(files);
     let with_label = |e: conan_eval::EvalError| format!("{label}: {e}");
     if let [(name, bytes)] = files.as_slice() {
         if name.ends_with(".zip") {
@@ -385,9 +386,10 @@ fn install(
                 download,
             }
         }
+        // Named like a read error, so the user knows which model was refused.
         Err(e) => Response::Failed {
             id: None,
-            message: e.to_string(),
+            message: format!("{}: {e}", source.trim_end_matches(" (from disk)")),
         },
     }
 }
@@ -431,6 +433,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             }
         }
         Request::LoadFiles { label, files, prefer_webgpu } => {
+            let files = conan_protocol::into_vecs(files);
             let start = now_ms();
             let (device, backend) = device_for(state, prefer_webgpu).await;
             let read = async {
@@ -573,7 +576,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 return no_model(id);
             };
             let mut search = state.borrow_mut().search.take().expect("checked above");
-            let result = search.add(&embedder, id, files).await;
+            let result = search.add(&embedder, id, conan_protocol::into_vecs(files)).await;
             put_back(state, search, id, result)
         }
         Request::ForgetDocuments { id } => {
