@@ -678,10 +678,14 @@ fn malformed_inputs_fail_the_same_way_in_the_worker() {
             const r = await answer();
             out[c.name] = r.type === 'Failed' ? r.message : 'ACCEPTED as ' + r.type;
           }
-          // Still answering, on the model it had: embed one sentence.
-          w.postMessage({type: 'Embed', id: ++id, texts: ['still here'], dims: null});
+          // Still answering, on the model it had; text from JS with a lone surrogate, right-
+          // to-left script and emoji embeds, and an empty text is refused by name.
+          w.postMessage({type: 'Embed', id: ++id, texts: ['still here', 'lone \uD800 surrogate', 'שלום 🙂', ' '.repeat(3)], dims: null});
           const e = await answer();
-          out['(after)'] = e.type;
+          out['(after)'] = e.type === 'Embedded' && e.vectors.every(v => v.every(Number.isFinite)) ? 'Embedded' : JSON.stringify(e).slice(0, 300);
+          w.postMessage({type: 'Embed', id: ++id, texts: ['fine', ''], dims: null});
+          const empty = await answer();
+          out['(empty)'] = empty.type === 'Failed' ? empty.message : empty.type;
           w.terminate();
           window.__malformed = out;
         })().catch(e => window.__malformed = {'(harness)': String(e)});
@@ -696,6 +700,7 @@ fn malformed_inputs_fail_the_same_way_in_the_worker() {
     );
     assert!(got.get("(stuck at)").is_none() && got.get("(harness)").is_none(), "{got}");
     assert_eq!(got["(after)"], "Embedded", "{got}");
+    assert!(got["(empty)"].as_str().is_some_and(|m| m.contains("empty")), "{}", got["(empty)"]);
     let mut wrong = Vec::new();
     for (name, spec) in &cases {
         let expect = spec["expect"].as_str().unwrap();
@@ -707,3 +712,4 @@ fn malformed_inputs_fail_the_same_way_in_the_worker() {
     println!("{} malformed cases through the worker, {} as expected", cases.len(), cases.len() - wrong.len());
     assert!(wrong.is_empty(), "{} cases went wrong in the worker:\n{}", wrong.len(), wrong.join("\n"));
 }
+

@@ -93,3 +93,38 @@ fn conan_mini_q4_agrees_with_q8() {
     println!("q4 vs q8 mean cosine over {} dev sentences: {mean:.6}", a.len());
     assert!(mean >= 0.99, "{mean}");
 }
+
+/// Text a user may type or paste: each embeds to a finite unit vector, or fails with a clear
+/// message; over-long text is cut to the model's context and says so.
+#[test]
+fn text_edge_cases_embed_or_fail_clearly() {
+    let e = embedder("static/models/conan-mini/q8");
+    let long = "The quick brown fox jumps over the lazy dog. ".repeat(2_300); // ~100,000 characters
+    let cases: Vec<(&str, String)> = vec![
+        ("whitespace only", " \t\n  ".into()),
+        ("100,000 characters", long.clone()),
+        ("emoji", "🙂🚀👩‍👩‍👧 emoji 表情".into()),
+        ("combining marks", "e\u{301}le\u{300}ve, Z\u{351}\u{36b}\u{343}a\u{308}\u{30c}l\u{30b}g\u{300}o".into()),
+        ("Traditional Chinese", "我們明天去臺灣看風景。".into()),
+        ("Simplified Chinese", "我们明天去台湾看风景。".into()),
+        ("right-to-left", "שלום עולם مرحبا بالعالم".into()),
+        ("replacement character (a lone surrogate after JS → UTF-8)", "broken \u{fffd} text".into()),
+        ("control characters", "tab\tnul\u{0}bell\u{7}".into()),
+    ];
+    let texts: Vec<String> = cases.iter().map(|c| c.1.clone()).collect();
+    let out = pollster::block_on(e.embed(&texts, None)).unwrap();
+    for (i, (what, _)) in cases.iter().enumerate() {
+        let v = &out.vectors[i];
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!(v.iter().all(|x| x.is_finite()) && (norm - 1.0).abs() < 1e-3, "{what}: norm {norm}");
+        println!("{what}: {} tokens{}", out.tokens[i], if out.truncated[i] { " (truncated)" } else { "" });
+    }
+    assert!(out.truncated[1] && out.tokens[1] == e.config.max_position_embeddings, "{:?}", out.tokens);
+    assert!(out.truncated.iter().enumerate().all(|(i, &t)| t == (i == 1)));
+    // Traditional and Simplified spellings of one sentence land together.
+    assert!(dot(&out.vectors[4], &out.vectors[5]) > 0.8, "{}", dot(&out.vectors[4], &out.vectors[5]));
+
+    // The empty string has no tokens to average: a clear error, not a NaN vector.
+    let err = pollster::block_on(e.embed(&[""], None)).err().map(|e| e.to_string());
+    assert!(err.as_deref().is_some_and(|m| m.contains("empty")), "{err:?}");
+}
