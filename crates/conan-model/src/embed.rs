@@ -1,7 +1,7 @@
 //! text → vectors: the tokenizer and the model together, on one device.
 
 use burn::prelude::*;
-use conan_text::TextEncoder;
+use conan_text::{TextEncoder, TokenBatch};
 
 use crate::config::Config;
 use crate::error::ModelError;
@@ -82,31 +82,34 @@ impl Embedder {
                 .text
                 .encode_batch(chunk)
                 .map_err(|e| e.offset(chunk_no * self.batch_size))?;
-            if let Some(max) = batch.max_id() {
-                if max as usize >= self.config.vocab_size {
-                    return Err(ModelError::Input(format!(
-                        "token id {max} is outside the embedding table ({} rows)",
-                        self.config.vocab_size
-                    )));
-                }
-            }
-            let shape = [batch.batch, batch.seq];
-            let ids: Vec<i32> = batch.ids.iter().map(|&id| id as i32).collect();
-            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
-            let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
-            let vectors = self.model.embed(ids, mask, &batch.lengths, dims);
-            let data = vectors
-                .into_data_async()
-                .await
-                .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-            let flat = data
-                .try_into_vec_as::<f32>()
-                .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-            out.vectors.extend(flat.chunks(dims).map(<[f32]>::to_vec));
-            out.tokens.extend(batch.lengths);
-            out.truncated.extend(batch.truncated);
+            let (tokens, truncated) = (batch.lengths.clone(), batch.truncated.clone());
+            out.vectors.extend(self.embed_batch(&batch, dims).await?);
+            out.tokens.extend(tokens);
+            out.truncated.extend(truncated);
         }
         Ok(out)
+    }
+
+    /// Embed an already tokenized batch at `dims` (callers that time tokenization apart, or
+    /// reuse it, tokenize once with `self.text` and come here).
+    pub async fn embed_batch(&self, batch: &TokenBatch, dims: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.config.check_dims(dims)?;
+        if let Some(max) = batch.max_id() {
+            if max as usize >= self.config.vocab_size {
+                return Err(ModelError::Input(format!(
+                    "token id {max} is outside the embedding table ({} rows)",
+                    self.config.vocab_size
+                )));
+            }
+        }
+        let shape = [batch.batch, batch.seq];
+        let ids: Vec<i32> = batch.ids.iter().map(|&id| id as i32).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
+        let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
+        let vectors = self.model.embed(ids, mask, &batch.lengths, dims);
+        let data = vectors.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+        let flat = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+        Ok(flat.chunks(dims).map(<[f32]>::to_vec).collect())
     }
 
     /// Attention probabilities of `layer` for `text` under `mode` (e.g. the configured

@@ -324,14 +324,14 @@ impl Search {
             .encode_batch(&[query.as_str()])
             .map_err(|e| e.to_string())?;
         let t1 = now_ms();
-        let out = embedder
-            .embed(&[query.as_str()], None)
+        let vectors = embedder
+            .embed_batch(&batch, embedder.config.hidden_size)
             .await
             .map_err(|e| e.to_string())?;
         let t2 = now_ms();
         let hits = self
             .index
-            .search(&out.vectors[0], dims, k.clamp(1, 100))
+            .search(&vectors[0], dims, k.clamp(1, 100))
             .map_err(|e| e.to_string())?;
         let t3 = now_ms();
         let query_lang = conan_index::lang::detect(&query);
@@ -357,7 +357,6 @@ impl Search {
             tokens: batch.lengths[0],
             truncated: batch.truncated[0],
             tokenize_ms: t1 - t0,
-            // embed() tokenizes again; that share is tiny next to the forward pass.
             embed_ms: t2 - t1,
             search_ms: t3 - t2,
             passages: self.index.len(),
