@@ -59,6 +59,40 @@ impl TokenBatch {
     }
 }
 
+/// The tokenizers crate (0.23) panics instead of failing on some malformed parts, which
+/// in wasm kills the worker (found by fuzzing, see RELIABILITY.md): a "decoder" that is
+/// not plain JSON (a syntax error, a number out of range) and a Precompiled normalizer it
+/// cannot read. Those parts are checked here first, so a bad file is an error everywhere.
+fn check_panicky_parts(json: &str) -> Result<(), TextError> {
+    use serde_json::Value;
+    #[derive(serde::Deserialize)]
+    struct Parts {
+        #[serde(default)]
+        decoder: Option<Value>,
+        #[serde(default)]
+        normalizer: Option<Value>,
+    }
+    let bad = |e: String| TextError::Load(format!("not valid JSON: {e}"));
+    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| bad(e.to_string()))?;
+    let parts: Parts = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let _ = parts.decoder;
+    let mut stack: Vec<&Value> = parts.normalizer.iter().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(o) => {
+                if o.get("type").and_then(Value::as_str) == Some("Precompiled") {
+                    serde_json::from_value::<tokenizers::normalizers::Precompiled>(v.clone())
+                        .map_err(|e| TextError::Load(format!("the Precompiled normalizer cannot be read: {e}")))?;
+                }
+                stack.extend(o.values());
+            }
+            Value::Array(a) => stack.extend(a),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub struct TextEncoder {
     tokenizer: Tokenizer,
     max_len: usize,
@@ -70,9 +104,7 @@ const PAD_ID: u32 = 0;
 impl TextEncoder {
     /// Load `tokenizer.json` text; `max_len` is the model's context length.
     pub fn from_json(json: &str, max_len: usize) -> Result<Self, TextError> {
-        // The tokenizers crate panics (`expect("Helper")`) on some syntax errors inside a
-        // "decoder" object; found by fuzzing. Checking the JSON first turns that into an error.
-        serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| TextError::Load(format!("not valid JSON: {e}")))?;
+        check_panicky_parts(json)?;
         let tokenizer = Tokenizer::from_str(json).map_err(|e| TextError::Load(e.to_string()))?;
         Ok(Self {
             tokenizer,
