@@ -472,13 +472,7 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
 
     // A model folder picked from disk replaces the loaded one.
     browser.pick_file("#model-folder", &root().join("static/models/tiny"));
-    let source = browser.wait_for(
-        "the model from disk",
-        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
-         const m = document.querySelector('#model'); return m && m.innerText.includes('from disk') ? m.innerText : null",
-        json!([]),
-        Duration::from_secs(120),
-    );
+    let source = model_from_disk(&browser, "tiny");
     assert!(source.as_str().unwrap().contains("tiny (from disk)"), "{source}");
 
     // The same model as one .zip (what a drop or the zip picker hands over).
@@ -492,13 +486,7 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     browser.pick_file("#model-zip", &zip);
-    let source = browser.wait_for(
-        "the zipped model",
-        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
-         const m = document.querySelector('#model'); return m && m.innerText.includes('tiny.zip (from disk)') ? m.innerText : null",
-        json!([]),
-        Duration::from_secs(120),
-    );
+    let source = model_from_disk(&browser, "tiny.zip");
     assert!(!source.as_str().unwrap().starts_with("failed"), "{source}");
 
     // A model folder dragged onto the drop zone: its files are walked (entries API).
@@ -508,14 +496,20 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         std::fs::copy(root().join("static/models/tiny").join(f), dropped.join(f)).unwrap();
     }
     browser.drop_path("#model-drop", &dropped);
-    let source = browser.wait_for(
-        "the dropped folder",
-        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
-         const m = document.querySelector('#model'); return m && m.innerText.includes('tiny-dropped (from disk)') ? m.innerText : null",
-        json!([]),
-        Duration::from_secs(120),
-    );
+    let source = model_from_disk(&browser, "tiny-dropped");
     assert!(!source.as_str().unwrap().starts_with("failed"), "{source}");
+}
+
+/// Wait until the page shows the model loaded from disk under `label`; its text, or the
+/// page's error prefixed with "failed: ".
+fn model_from_disk(browser: &Browser, label: &str) -> Value {
+    browser.wait_for(
+        &format!("the model {label} from disk"),
+        "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
+         const m = document.querySelector('#model'); return m && m.innerText.includes(arguments[0] + ' (from disk)') ? m.innerText : null",
+        json!([label]),
+        Duration::from_secs(120),
+    )
 }
 
 #[test]
