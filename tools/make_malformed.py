@@ -346,10 +346,10 @@ def zipped(entries, compression=zipfile.ZIP_DEFLATED):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression) as z:
         for name, blob in entries:
-            if name.endswith("/"):
-                z.writestr(zipfile.ZipInfo(name), b"")
-            else:
-                z.writestr(name, blob)
+            # A fixed timestamp keeps the files byte-identical from run to run.
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            z.writestr(info, b"" if name.endswith("/") else blob)
     return buf.getvalue()
 
 
