@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Browser, build_app, case_files, files_under, load_model, open_app, open_page, root, serve};
+use support::{Browser, build_app, case_files, load_model, open_app, open_page, root, serve};
 
 const TEXTS: [&str; 3] = [
     "The quick brown fox jumps over the lazy dog.",
@@ -615,13 +615,8 @@ fn malformed_inputs_fail_the_same_way_in_the_worker() {
     let _ = std::fs::remove_dir_all(&out);
     let mut plan = Vec::new();
     for (name, spec) in &cases {
-        let (kind, file) = name.split_once('/').unwrap();
-        let files = match kind {
-            "model" | "pack" => case_files(&dir, name, spec),
-            "task" => files_under(&dir.join(name)),
-            "zip" => [(format!("{file}.zip"), std::fs::read(dir.join(format!("{name}.zip"))).unwrap())].into(),
-            _ => [(file.to_string(), std::fs::read(dir.join(name)).unwrap())].into(),
-        };
+        let kind = name.split_once('/').unwrap().0;
+        let files = case_files(&dir, name, spec);
         for (path, bytes) in &files {
             let p = out.join(name).join(path);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -12,7 +12,7 @@ use std::path::Path;
 use conan_model::burn::prelude::Device;
 use conan_model::{Embedder, MemorySource, read_files};
 use serde_json::Value;
-use support::{case_files, files_under, root};
+use support::{case_files, root};
 
 fn load_model(src: MemorySource) -> Result<(), String> {
     let files = pollster::block_on(read_files(&src)).map_err(|e| e.to_string())?;
@@ -21,19 +21,20 @@ fn load_model(src: MemorySource) -> Result<(), String> {
 
 /// The error `name` gives natively, or `Ok` if (wrongly) accepted.
 fn run(dir: &Path, name: &str, spec: &Value) -> Result<(), String> {
-    let (kind, file) = name.split_once('/').unwrap();
+    let kind = name.split_once('/').unwrap().0;
+    let files = case_files(dir, name, spec);
     match kind {
-        "model" | "pack" => load_model(MemorySource::new(name, case_files(dir, name, spec))),
-        "zip" => {
-            let bytes = std::fs::read(dir.join(format!("{name}.zip"))).unwrap();
-            let src = MemorySource::from_zip(format!("{file}.zip"), &bytes).map_err(|e| e.to_string())?;
-            load_model(src)
-        }
+        "model" | "pack" => load_model(MemorySource::new(name, files)),
         // As uploaded in the browser: the folder's files by name.
-        "task" => conan_eval::Task::from_files(&files_under(&dir.join(name))).map(|_| ()).map_err(|e| e.to_string()),
+        "task" => conan_eval::Task::from_files(&files).map(|_| ()).map_err(|e| e.to_string()),
+        // A zip or an upload is one file.
+        "zip" => {
+            let (file, bytes) = files.into_iter().next().expect("one file");
+            load_model(MemorySource::from_zip(file, &bytes).map_err(|e| e.to_string())?)
+        }
         "document" => {
-            let bytes = std::fs::read(dir.join(name)).unwrap();
-            conan_index::split_document(file, &bytes).map(|_| ()).map_err(|e| e.to_string())
+            let (file, bytes) = files.into_iter().next().expect("one file");
+            conan_index::split_document(&file, &bytes).map(|_| ()).map_err(|e| e.to_string())
         }
         _ => panic!("unknown kind of case {name}"),
     }

@@ -36,13 +36,16 @@ pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// A case's files as the user would hand them over: the case's own files laid over its
-/// base folder, less the ones it removes.
+/// A malformed case's files as the user would hand them over: for a model or pack, the
+/// case's own files laid over its base folder, less the ones it removes; a task folder's
+/// files; a zip or an upload as its one file.
 pub fn case_files(dir: &Path, name: &str, spec: &Value) -> BTreeMap<String, Vec<u8>> {
-    let (kind, _) = name.split_once('/').unwrap();
+    let (kind, file) = name.split_once('/').unwrap();
     let mut files = match kind {
         "model" => files_under(&root().join("static/models/tiny")),
         "pack" => files_under(&dir.join("base-pack")),
+        "zip" => return [(format!("{file}.zip"), std::fs::read(dir.join(format!("{name}.zip"))).unwrap())].into(),
+        "document" => return [(file.to_string(), std::fs::read(dir.join(name)).unwrap())].into(),
         _ => BTreeMap::new(),
     };
     files.extend(files_under(&dir.join(name)));
@@ -241,16 +244,7 @@ impl Browser {
 
     /// Give a file input the file at `path`, as a user picking it would.
     pub fn pick_file(&self, selector: &str, path: &Path) {
-        let element = self.post(
-            "element",
-            json!({"using": "css selector", "value": selector}),
-        );
-        let id = element
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(|v| v.as_str())
-            .expect("element id")
-            .to_string();
+        let id = self.element(selector);
         // chromedriver wants a canonical path (no `..`).
         let path = path.canonicalize().expect("the picked path exists");
         self.post(&format!("element/{id}/value"), json!({"text": path.display().to_string()}));
@@ -259,9 +253,14 @@ impl Browser {
     /// Click the element `selector` as a pointer would (it also moves the point that Tab
     /// continues from).
     pub fn click(&self, selector: &str) {
-        let element = self.post("element", json!({"using": "css selector", "value": selector}));
-        let id = element.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).expect("element id").to_string();
+        let id = self.element(selector);
         self.post(&format!("element/{id}/click"), json!({}));
+    }
+
+    /// WebDriver's id of the element `selector`.
+    fn element(&self, selector: &str) -> String {
+        let element = self.post("element", json!({"using": "css selector", "value": selector}));
+        element.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).expect("element id").to_string()
     }
 
     /// Type `keys` into whatever has focus, one key press each, as a keyboard would (WebDriver

@@ -92,7 +92,6 @@ const MAX_TENSOR_VALUES: u64 = 1 << 32;
 const FAMILIES: [&str; 4] = ["conan", "llama", "qwen2", "qwen3"];
 
 impl Config {
-    /// The Conan-Embedding-v2 shape (arXiv 2509.12892; 1,499,205,120 parameters).
     /// A named preset: `conan-v2` (the full-size architecture) or `tiny` (tests).
     pub fn preset(name: &str) -> Result<Self, ModelError> {
         match name {
@@ -102,6 +101,7 @@ impl Config {
         }
     }
 
+    /// The Conan-Embedding-v2 shape (arXiv 2509.12892; 1,499,205,120 parameters).
     pub fn conan_v2() -> Self {
         Self {
             model_type: "conan".into(),

@@ -82,10 +82,9 @@ impl Embedder {
                 .text
                 .encode_batch(chunk)
                 .map_err(|e| e.offset(chunk_no * self.batch_size))?;
-            let (tokens, truncated) = (batch.lengths.clone(), batch.truncated.clone());
             out.vectors.extend(self.embed_batch(&batch, dims).await?);
-            out.tokens.extend(tokens);
-            out.truncated.extend(truncated);
+            out.tokens.extend(batch.lengths);
+            out.truncated.extend(batch.truncated);
         }
         Ok(out)
     }

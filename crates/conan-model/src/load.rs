@@ -291,12 +291,17 @@ pub struct HostTensor {
     pub shape: Vec<usize>,
 }
 
-/// The checkpoint's tensors by name (without `model.`), checked against `config`:
-/// every expected tensor present once with its exact shape, nothing unexpected, a float
-/// dtype, and finite values.
+/// One safetensors file (a checkpoint's or a pack's shard), parsed with its name in any error.
+pub(crate) fn parse_safetensors<'a>(file: &str, bytes: &'a [u8]) -> Result<SafeTensors<'a>, ModelError> {
+    if let Some(name) = duplicate_tensor(bytes) {
+        return Err(ModelError::Weights(format!("{file}: tensor {name} appears more than once in the header")));
+    }
+    SafeTensors::deserialize(bytes).map_err(|e| ModelError::Weights(format!("{file}: not a valid safetensors file: {e}")))
+}
+
 /// A safetensors header that names one tensor twice: JSON parsers keep the last value, so
 /// the safetensors crate would silently use one of the two. Refuse it instead.
-pub(crate) fn duplicate_tensor(bytes: &[u8]) -> Option<String> {
+fn duplicate_tensor(bytes: &[u8]) -> Option<String> {
     struct Keys(Option<String>);
     impl<'de> serde::de::Visitor<'de> for &mut Keys {
         type Value = ();
@@ -323,22 +328,16 @@ pub(crate) fn duplicate_tensor(bytes: &[u8]) -> Option<String> {
     keys.0
 }
 
+/// The checkpoint's tensors by name (without `model.`), checked against `config`:
+/// every expected tensor present once with its exact shape, nothing unexpected, a float
+/// dtype, and finite values.
 fn checked_tensors(
     config: &Config,
     shards: &[(String, Vec<u8>)],
 ) -> Result<HashMap<String, HostTensor>, ModelError> {
     let parsed: Vec<(&str, SafeTensors)> = shards
         .iter()
-        .map(|(file, bytes)| {
-            if let Some(name) = duplicate_tensor(bytes) {
-                return Err(ModelError::Weights(format!("{file}: tensor {name} appears more than once in the header")));
-            }
-            SafeTensors::deserialize(bytes)
-                .map(|st| (file.as_str(), st))
-                .map_err(|e| {
-                    ModelError::Weights(format!("{file}: not a valid safetensors file: {e}"))
-                })
-        })
+        .map(|(file, bytes)| parse_safetensors(file, bytes).map(|st| (file.as_str(), st)))
         .collect::<Result<_, _>>()?;
 
     let mut views = HashMap::new();

@@ -244,9 +244,7 @@ impl PackOptions {
             shard_limit: SHARD_LIMIT,
         }
     }
-}
 
-impl PackOptions {
     /// The encoding `write_pack` gives a tensor: the table its own, matrices whose input
     /// dimension is a multiple of [`BLOCK`] the scheme (others f16), vectors f32.
     fn encoding_of(&self, name: &str, shape: &[usize]) -> Encoding {
@@ -368,10 +366,7 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
     let bad = |m: String| ModelError::Weights(m);
     let parsed: Vec<SafeTensors> = shards
         .iter()
-        .map(|(f, b)| match crate::load::duplicate_tensor(b) {
-            Some(name) => Err(bad(format!("{f}: tensor {name} appears more than once in the header"))),
-            None => SafeTensors::deserialize(b).map_err(|e| bad(format!("{f}: not a valid safetensors file: {e}"))),
-        })
+        .map(|(f, b)| crate::load::parse_safetensors(f, b))
         .collect::<Result<_, _>>()?;
     let expected: HashMap<String, Vec<usize>> = manifest.config.tensor_shapes().into_iter().collect();
     let mut out = HashMap::new();

@@ -65,17 +65,16 @@ impl TokenBatch {
 /// cannot read. Those parts are checked here first, so a bad file is an error everywhere.
 fn check_panicky_parts(json: &str) -> Result<(), TextError> {
     use serde_json::Value;
+    // One pass reads the whole file (the other fields skipped, but their syntax checked).
     #[derive(serde::Deserialize)]
     struct Parts {
-        #[serde(default)]
-        decoder: Option<Value>,
+        /// Reading it as a Value is all the crate does before its `expect`.
+        #[serde(default, rename = "decoder")]
+        _decoder: Option<Value>,
         #[serde(default)]
         normalizer: Option<Value>,
     }
-    let bad = |e: String| TextError::Load(format!("not valid JSON: {e}"));
-    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| bad(e.to_string()))?;
-    let parts: Parts = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-    let _ = parts.decoder;
+    let parts: Parts = serde_json::from_str(json).map_err(|e| TextError::Load(format!("not valid JSON: {e}")))?;
     let mut stack: Vec<&Value> = parts.normalizer.iter().collect();
     while let Some(v) = stack.pop() {
         match v {

@@ -34,10 +34,7 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
         ("Matryoshka dims".into(), format!("{:?}", c.matryoshka_dims)),
     ];
     if let Some(m) = manifest {
-        details.push((
-            "quantization".into(),
-            format!("{:?} matrices, {:?} table, block {}", m.quantization.scheme, m.quantization.table, m.quantization.block_size).to_lowercase(),
-        ));
+        details.push(quantization_row(m.quantization.scheme, m.quantization.table, m.quantization.block_size));
         details.push(("shards".into(), m.shards.len().to_string()));
     }
     let (_, largest) = largest_buffer(c);
@@ -53,6 +50,10 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
     }
 }
 
+fn quantization_row(scheme: Encoding, table: Encoding, block: usize) -> (String, String) {
+    ("quantization".into(), format!("{scheme:?} matrices, {table:?} table, block {block}").to_lowercase())
+}
+
 /// The card of a pack that is not built here, from its preset config: the sizes
 /// `conan convert` would give it.
 pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, String> {
@@ -61,10 +62,7 @@ pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, 
     let scheme = Encoding::parse(&plan.quant).ok_or_else(|| format!("unknown quantization {:?}", plan.quant))?;
     let opts = PackOptions::new(scheme);
     let mut card = model_card(&config, None, limits);
-    card.details.push((
-        "quantization".into(),
-        format!("{:?} matrices, {:?} table, block {BLOCK}", opts.scheme, opts.table).to_lowercase(),
-    ));
+    card.details.push(quantization_row(opts.scheme, opts.table, BLOCK));
     card.download_bytes = Some(estimate_bytes(&config, opts));
     card.estimated = true;
     Ok(card)
