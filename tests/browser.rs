@@ -702,3 +702,127 @@ fn malformed_inputs_fail_the_same_way_in_the_worker() {
     assert!(wrong.is_empty(), "{} cases went wrong in the worker:\n{}", wrong.len(), wrong.join("\n"));
 }
 
+
+/// WebGPU loses its device in the middle of a run (the worker destroys it on a timer, as
+/// a driver reset would): the run is retried on a fresh WebGPU device and answers with the
+/// same vectors; a second loss moves the model to the CPU. The search index and the
+/// user's document survive both, in memory and in IndexedDB.
+#[test]
+fn webgpu_device_lost_mid_run_is_retried_and_nothing_is_lost() {
+    build_app();
+    let (_server, browser, _) = open_app(true, "?model=static/models/tiny#embed");
+    browser.js(
+        r#"window.__lost = null;
+        window.__started = Date.now();
+        (async () => {
+          const corpus = (await (await fetch('static/corpus/corpus.jsonl')).text()).trim().split('\n').map(l => JSON.parse(l).text);
+          const texts = corpus.slice(0, 120);
+          const notices = [];
+          const start = () => {
+            const w = new Worker('worker.js', {type: 'module'});
+            const queue = []; let wake = null;
+            w.onmessage = e => { queue.push(e.data); if (wake) { wake(); wake = null; } };
+            const progress = ['Status', 'Download', 'EvalProgress', 'IndexProgress'];
+            w.answer = async () => {
+              for (;;) {
+                while (!queue.length) await new Promise(r => wake = r);
+                const m = queue.shift();
+                if (m.type === 'DeviceLost') { notices.push({...m, at: Date.now()}); continue; }
+                if (!progress.includes(m.type)) return m;
+              }
+            };
+            w.ask = async (req, want) => {
+              w.postMessage(req);
+              const m = await w.answer();
+              if (m.type !== want) throw new Error(`${req.type} answered ${JSON.stringify(m).slice(0, 400)}`);
+              return m;
+            };
+            return w;
+          };
+          const maxDiff = (a, b) => Math.max(...a.map((v, i) => Math.max(...v.map((x, j) => Math.abs(x - b[i][j])))));
+          const out = {};
+          // The index is built on the CPU backend (SwiftShader would take minutes over the
+          // corpus) and stored; the WebGPU worker below restores it from IndexedDB.
+          let w = start();
+          window.__progress = 'indexing the corpus on the CPU';
+          await w.answer(); // Ready
+          await w.ask({type: 'Load', base_url: 'static/models/tiny', prefer_webgpu: false}, 'Loaded');
+          await w.ask({type: 'OpenSearch', id: 1}, 'IndexReady');
+          const mine = new TextEncoder().encode('The lighthouse keeper counted forty-two ships in the fog.');
+          const added = (await w.ask({type: 'AddDocuments', id: 2, files: [['mine.txt', mine]]}, 'IndexReady')).index;
+          out.before = [added.corpus_passages, added.user_passages];
+          w.terminate();
+
+          w = start();
+          window.__progress = 'opening the index on WebGPU';
+          await w.answer();
+          out.backend = (await w.ask({type: 'Load', base_url: 'static/models/tiny', prefer_webgpu: true}, 'Loaded')).backend.kind;
+          const opened = (await w.ask({type: 'OpenSearch', id: 1}, 'IndexReady')).index;
+          out.opened = {index: [opened.corpus_passages, opened.user_passages], embedded: opened.embedded};
+
+          window.__progress = 'embedding on the first device';
+          let t = Date.now();
+          const v0 = (await w.ask({type: 'Embed', id: 3, texts, dims: null}, 'Embedded')).vectors;
+          out.embed_ms = Date.now() - t;
+          const after_ms = Math.max(30, Math.round(out.embed_ms / 3));
+          out.after_ms = after_ms;
+
+          for (const [round, id] of [[1, 10], [2, 20]]) {
+            window.__progress = `loss ${round}`;
+            await w.ask({type: 'LoseDevice', id, after_ms}, 'FaultArmed');
+            t = Date.now();
+            const v = (await w.ask({type: 'Embed', id: id + 1, texts, dims: null}, 'Embedded')).vectors;
+            const n = notices[round - 1];
+            out[`loss${round}`] = {
+              notice: n ? {reason: n.reason, retried: n.retried, kind: n.backend.kind, text: n.backend.notice, after_start_ms: n.at - t} : null,
+              max_diff: maxDiff(v, v0),
+              embed_ms: Date.now() - t,
+            };
+            const hits = (await w.ask({type: 'Search', id: id + 2, query: 'lighthouse keeper ships fog', dims: null, k: 3}, 'SearchResults')).hits;
+            const info = (await w.ask({type: 'OpenSearch', id: id + 3}, 'IndexReady')).index;
+            out[`loss${round}`].top_is_mine = hits[0].yours === true;
+            out[`loss${round}`].index = [info.corpus_passages, info.user_passages];
+          }
+          out.notices = notices.length;
+          w.terminate();
+
+          // A new visit: the document and the vectors come back from IndexedDB.
+          window.__progress = 'second visit';
+          w = start();
+          await w.answer();
+          await w.ask({type: 'Load', base_url: 'static/models/tiny', prefer_webgpu: true}, 'Loaded');
+          const again = (await w.ask({type: 'OpenSearch', id: 1}, 'IndexReady')).index;
+          out.revisit = {index: [again.corpus_passages, again.user_passages], restored: again.restored, embedded: again.embedded};
+          w.terminate();
+          window.__lost = out;
+        })().catch(e => window.__lost = {'(harness)': String(e), at: window.__progress});
+        return true"#,
+        json!([]),
+    );
+    let got = browser.wait_for(
+        "the device-loss runs",
+        "return window.__lost || (Date.now() - window.__started > 540000 ? {'(stuck at)': window.__progress} : null)",
+        json!([]),
+        Duration::from_secs(600),
+    );
+    println!("device loss: {got:#}");
+    assert!(got.get("(stuck at)").is_none() && got.get("(harness)").is_none(), "{got}");
+    assert_eq!(got["backend"], "webgpu", "{got}");
+    assert_eq!(got["opened"]["index"], got["before"], "{got}");
+    assert_eq!(got["opened"]["embedded"], 0, "{got}");
+    assert_eq!(got["notices"], 2, "{got}");
+    for (round, kind) in [("loss1", "webgpu"), ("loss2", "cpu")] {
+        let r = &got[round];
+        let notice = &r["notice"];
+        assert!(notice["reason"].as_str().is_some_and(|s| s.contains("Destroyed")), "{round}: {r}");
+        // Lost mid-run: the interrupted Embed is named and answered after the notice.
+        assert_eq!(notice["retried"], "Embed", "{round}: {r}");
+        assert_eq!(notice["kind"], kind, "{round}: {r}");
+        assert!(notice["text"].as_str().is_some_and(|s| s.contains("untouched")), "{round}: {r}");
+        assert!(r["max_diff"].as_f64().unwrap() <= 1e-5, "{round}: {r}");
+        assert_eq!(r["top_is_mine"], true, "{round}: {r}");
+        assert_eq!(r["index"], got["before"], "{round}: {r}");
+    }
+    assert_eq!(got["revisit"]["index"], got["before"], "{got}");
+    assert_eq!(got["revisit"]["embedded"], 0, "{got}");
+}

@@ -345,3 +345,38 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     println!("offline reload: {}", offline["text"]);
     browser.screenshot("search-offline");
 }
+
+/// A full storage quota: the index and the user's document live in memory, the page says
+/// they are not saved, and search keeps working. (`?storage-limit=` lets the worker's
+/// IndexedDB take 100 bytes: Chromium 156's DevTools quota override, tried first, limits the
+/// page's IndexedDB but not the worker's, which wrote 1.2 MB under a 200 KB override.)
+#[test]
+fn storage_quota_full_keeps_search_working_from_memory() {
+    build_app();
+    let (_server, url) = serve();
+    let browser = Browser::start(false);
+    let (phase, status) = open_page(&browser, &format!("{url}?backend=cpu&model=static/models/tiny&storage-limit=100#search"));
+    assert_eq!(phase, "ready", "{status}");
+    let info = index_info(&browser, Duration::from_secs(300));
+    let notices = browser.js(
+        "return [...document.querySelectorAll('#search .notice, .notice')].map(n => n.innerText).join('\\n')",
+        json!([]),
+    );
+    println!("storage limit 100 bytes: {}\nnotices: {}", info["text"], notices.as_str().unwrap_or_default());
+    assert_eq!(info["persistent"], false, "{info}");
+    assert!(notices.as_str().unwrap().contains("quota is full"), "{notices}");
+    assert!(info["text"].as_str().unwrap().contains("kept in memory only"), "{info}");
+    let hits = search(&browser, "我们明天去北京看长城。");
+    assert_eq!(hits.len(), 10);
+
+    // A document added now is searchable, and the page says it is not saved.
+    browser.js(
+        "document.querySelector('#paste').value = arguments[0]; document.querySelector('#add-paste').click();",
+        json!(["The lighthouse keeper counted forty-two ships in the fog."]),
+    );
+    assert_eq!(docs_and_user(&browser), (1, 1));
+    let notices = browser.js("return [...document.querySelectorAll('.notice')].map(n => n.innerText).join('\\n')", json!([]));
+    assert!(notices.as_str().unwrap().contains("searchable for this visit but not saved"), "{notices}");
+    let hits = search(&browser, "lighthouse keeper ships fog");
+    assert_eq!(hits[0]["yours"], true, "{hits:?}");
+}

@@ -90,6 +90,65 @@ pub enum Request {
     /// Every URL the worker has fetched this session (its Resource Timing entries), so the
     /// page can show the user where their browser talked to.
     NetworkLog { id: u32 },
+    /// Fault injection, for tests and for trying the recovery by hand: destroy the WebGPU
+    /// device `after_ms` from now (`GPUDevice.destroy()`), as a driver reset or a crashed GPU
+    /// process would lose it. Send it just before a long request to lose the device mid-run.
+    LoseDevice { id: u32, after_ms: u32 },
+    /// Fault injection: let IndexedDB take at most `bytes` more in this worker, as a nearly
+    /// full disk would (writes past it fail with the browser's QuotaExceededError).
+    LimitStorage { id: u32, bytes: u64 },
+}
+
+impl Request {
+    /// The id the request carries, to match its reply (loads and the task list have none).
+    pub fn id(&self) -> Option<u32> {
+        match self {
+            Request::Embed { id, .. }
+            | Request::Eval { id, .. }
+            | Request::OpenSearch { id }
+            | Request::Search { id, .. }
+            | Request::AddDocuments { id, .. }
+            | Request::ForgetDocuments { id }
+            | Request::SpeedCheck { id, .. }
+            | Request::NetworkLog { id }
+            | Request::Inspect { id, .. }
+            | Request::Agreement { id }
+            | Request::Tokens { id, .. }
+            | Request::SoftMask { id, .. }
+            | Request::Attention { id, .. }
+            | Request::Projection { id, .. }
+            | Request::QuantErrors { id }
+            | Request::LoseDevice { id, .. }
+            | Request::LimitStorage { id, .. } => Some(*id),
+            Request::Load { .. } | Request::LoadFiles { .. } | Request::ListTasks => None,
+        }
+    }
+
+    /// The request's name, as the page and the notices call it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Load { .. } => "Load",
+            Request::Embed { .. } => "Embed",
+            Request::ListTasks => "ListTasks",
+            Request::Eval { .. } => "Eval",
+            Request::OpenSearch { .. } => "OpenSearch",
+            Request::Search { .. } => "Search",
+            Request::AddDocuments { .. } => "AddDocuments",
+            Request::ForgetDocuments { .. } => "ForgetDocuments",
+            Request::SpeedCheck { .. } => "SpeedCheck",
+            Request::LoadFiles { .. } => "LoadFiles",
+            Request::Inspect { .. } => "Inspect",
+            Request::Agreement { .. } => "Agreement",
+            Request::Tokens { .. } => "Tokens",
+            Request::SoftMask { .. } => "SoftMask",
+            Request::Attention { .. } => "Attention",
+            Request::Projection { .. } => "Projection",
+            Request::QuantErrors { .. } => "QuantErrors",
+            Request::NetworkLog { .. } => "NetworkLog",
+            Request::LoseDevice { .. } => "LoseDevice",
+            Request::LimitStorage { .. } => "LimitStorage",
+        }
+    }
 }
 
 /// Where a benchmark task comes from.
@@ -113,6 +172,17 @@ pub enum Response {
     Status {
         message: String,
     },
+    /// The WebGPU device was lost. The model now runs on `backend` (a fresh WebGPU device,
+    /// or the CPU after repeated losses), and `retried` names the request that was running,
+    /// which is answered normally after this notice. The search index and the user's
+    /// documents are untouched.
+    DeviceLost {
+        reason: String,
+        backend: BackendInfo,
+        retried: Option<String>,
+    },
+    /// A `LoseDevice` or `LimitStorage` fault is armed.
+    FaultArmed { id: u32 },
     Loaded {
         model: ModelSummary,
         backend: BackendInfo,

@@ -92,28 +92,6 @@ struct AppState {
     offline: Option<Result<(), String>>,
 }
 
-/// The id a request carries (every page draws from one counter, so replies never collide).
-fn request_id(r: &Request) -> Option<u32> {
-    match r {
-        Request::Embed { id, .. }
-        | Request::Eval { id, .. }
-        | Request::OpenSearch { id }
-        | Request::Search { id, .. }
-        | Request::AddDocuments { id, .. }
-        | Request::ForgetDocuments { id }
-        | Request::SpeedCheck { id, .. }
-        | Request::NetworkLog { id }
-        | Request::Inspect { id, .. }
-        | Request::Agreement { id }
-        | Request::Tokens { id, .. }
-        | Request::SoftMask { id, .. }
-        | Request::Attention { id, .. }
-        | Request::Projection { id, .. }
-        | Request::QuantErrors { id } => Some(*id),
-        Request::Load { .. } | Request::LoadFiles { .. } | Request::ListTasks => None,
-    }
-}
-
 enum Action {
     FromWorker(Response),
     Sent(Request),
@@ -129,7 +107,7 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         if let Action::Sent(r) = &action {
-            if let Some(id) = request_id(r) {
+            if let Some(id) = r.id() {
                 s.next_id = s.next_id.max(id + 1);
             }
         }
@@ -207,6 +185,10 @@ impl Reducible for AppState {
                     s.model_view.loading_files = false;
                     s.model_view.agreement = None;
                 }
+                // The worker already put the model on a new device and reruns what was
+                // interrupted; the status panel shows the backend's notice saying so.
+                Response::DeviceLost { backend, .. } => s.backend = Some(backend),
+                Response::FaultArmed { .. } => {}
                 Response::Download {
                     file,
                     loaded,
@@ -452,6 +434,11 @@ fn app() -> Html {
                     let base_url = query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into());
                     let prefer_webgpu = query_param("backend").as_deref() != Some("cpu");
                     if let Some(w) = slot.borrow().as_ref() {
+                        // Fault injection for tests: `?storage-limit=BYTES` acts as a nearly
+                        // full disk (see Request::LimitStorage).
+                        if let Some(bytes) = query_param("storage-limit").and_then(|b| b.parse().ok()) {
+                            w.send(&Request::LimitStorage { id: 0, bytes });
+                        }
                         w.send(&Request::Load {
                             base_url,
                             prefer_webgpu,

@@ -5,6 +5,7 @@
 //! Messages are `conan_protocol::{Request, Response}`, handled strictly in arrival order.
 
 mod download;
+mod gpu;
 mod learn;
 mod manager;
 mod search;
@@ -17,17 +18,14 @@ use download::{BufferLimits, FetchSource, check_limits};
 
 use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
 use conan_model::burn::prelude::Device;
-use conan_model::burn::tensor::wgpu::WgpuBackend;
 use conan_model::{Embedder, FileSource, read_files};
 use conan_protocol::{
     BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSource, TaskSummary,
 };
 use futures::StreamExt;
 use futures::channel::mpsc;
-use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 pub(crate) fn scope() -> DedicatedWorkerGlobalScope {
@@ -56,111 +54,6 @@ pub(crate) fn js_error(e: &JsValue) -> String {
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())
         .unwrap_or_else(|| format!("{e:?}"))
-}
-
-/// What the browser says about its WebGPU adapter (`GPUAdapter.info` and `.limits`).
-struct AdapterProbe {
-    vendor: Option<String>,
-    architecture: Option<String>,
-    description: Option<String>,
-    max_storage_buffer_binding_size: Option<u64>,
-    max_buffer_size: Option<u64>,
-}
-
-fn js_string(obj: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(obj, &key.into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .filter(|s| !s.is_empty())
-}
-
-fn js_u64(obj: &JsValue, key: &str) -> Option<u64> {
-    Reflect::get(obj, &key.into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .map(|v| v as u64)
-}
-
-/// Ask the browser for an adapter before burn does: burn would fail without one too, but
-/// asking here lets us say precisely why we fall back, and read the adapter's limits.
-async fn probe_webgpu() -> Result<AdapterProbe, String> {
-    let navigator = scope().navigator();
-    let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
-    if gpu.is_undefined() || gpu.is_null() {
-        return Err("this browser exposes no WebGPU (navigator.gpu is missing)".into());
-    }
-    let request = Reflect::get(&gpu, &"requestAdapter".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .ok_or("navigator.gpu.requestAdapter is missing")?;
-    let promise = request
-        .call0(&gpu)
-        .map_err(|e| format!("requestAdapter failed: {}", js_error(&e)))?;
-    let adapter = JsFuture::from(js_sys::Promise::from(promise))
-        .await
-        .map_err(|e| format!("requestAdapter failed: {}", js_error(&e)))?;
-    if adapter.is_null() || adapter.is_undefined() {
-        return Err("WebGPU is present but offers no adapter".into());
-    }
-    let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
-    let limits = Reflect::get(&adapter, &"limits".into()).unwrap_or(JsValue::UNDEFINED);
-    Ok(AdapterProbe {
-        vendor: js_string(&info, "vendor"),
-        architecture: js_string(&info, "architecture"),
-        description: js_string(&info, "description").or_else(|| js_string(&info, "device")),
-        max_storage_buffer_binding_size: js_u64(&limits, "maxStorageBufferBindingSize"),
-        max_buffer_size: js_u64(&limits, "maxBufferSize"),
-    })
-}
-
-async fn start_device(prefer_webgpu: bool) -> (Device, BackendInfo) {
-    let start = now_ms();
-    let cpu = |notice: String| {
-        let info = BackendInfo {
-            kind: "cpu".into(),
-            adapter: None,
-            vendor: None,
-            architecture: None,
-            max_storage_buffer_binding_size: None,
-            max_buffer_size: None,
-            notice: Some(notice),
-            init_ms: now_ms() - start,
-        };
-        (Device::flex(), info)
-    };
-    if !prefer_webgpu {
-        return cpu("CPU backend chosen by the user".into());
-    }
-    let probe = match probe_webgpu().await {
-        Ok(probe) => probe,
-        Err(reason) => {
-            return cpu(format!(
-                "{reason}; running on the CPU backend (flex, wasm) instead"
-            ));
-        }
-    };
-    match Device::wgpu_options()
-        .graphics_api(WgpuBackend::WebGpu)
-        .init_async()
-        .await
-    {
-        Ok(device) => {
-            let info = BackendInfo {
-                kind: "webgpu".into(),
-                adapter: probe.description,
-                vendor: probe.vendor,
-                architecture: probe.architecture,
-                max_storage_buffer_binding_size: probe.max_storage_buffer_binding_size,
-                max_buffer_size: probe.max_buffer_size,
-                notice: None,
-                init_ms: now_ms() - start,
-            };
-            (device, info)
-        }
-        Err(e) => cpu(format!(
-            "WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead"
-        )),
-    }
 }
 
 /// Where the bundled benchmark slices live, relative to the page.
@@ -315,8 +208,15 @@ async fn run_eval(
 #[derive(Default)]
 struct State {
     device: Option<(Device, BackendInfo)>,
+    /// The WebGPU device behind `device`, watched for loss; `None` on the CPU.
+    gpu: Option<gpu::Gpu>,
+    /// WebGPU devices lost this session.
+    losses: u32,
     embedder: Option<Rc<Embedder>>,
     model_source: String,
+    /// Where the loaded model came from, to put it on a fresh device after a loss when
+    /// its files are not kept (`files`).
+    model_url: Option<String>,
     fingerprint: String,
     files: Option<Rc<conan_model::ModelFiles>>,
     /// The search index for the loaded model, built on the first OpenSearch.
@@ -326,8 +226,10 @@ struct State {
 /// The page's one device, started on first use (burn's wgpu runtime starts once per page).
 async fn device_for(state: &RefCell<State>, prefer_webgpu: bool) -> (Device, BackendInfo) {
     if state.borrow().device.is_none() {
-        let device = start_device(prefer_webgpu).await;
-        state.borrow_mut().device = Some(device);
+        let (device, backend, gpu) = gpu::start(prefer_webgpu).await;
+        let mut st = state.borrow_mut();
+        st.device = Some((device, backend));
+        st.gpu = gpu;
     }
     state.borrow().device.clone().expect("set above")
 }
@@ -342,8 +244,9 @@ fn limits_of(backend: &BackendInfo) -> BufferLimits {
     }
 }
 
-/// Files kept for the agreement check's CPU copy (a second download would be needed
-/// otherwise); larger models are not kept.
+/// Files kept for the agreement check's CPU copy and for a fresh device after a loss (a
+/// second download would be needed otherwise); larger models from a URL are read again
+/// (packs from the Cache API), models from disk are always kept.
 const KEEP_FILES_BYTES: usize = 256 << 20;
 
 /// Put a read model on the device and make it the current one.
@@ -351,6 +254,7 @@ fn install(
     state: &RefCell<State>,
     files: conan_model::ModelFiles,
     source: String,
+    from_url: bool,
     device: Device,
     backend: BackendInfo,
     start: f64,
@@ -375,7 +279,8 @@ fn install(
             let size: usize = files.shards.iter().map(|(_, b)| b.len()).sum();
             let mut st = state.borrow_mut();
             st.embedder = Some(Rc::new(embedder));
-            st.files = (size <= KEEP_FILES_BYTES).then(|| Rc::new(files));
+            st.files = (size <= KEEP_FILES_BYTES || !from_url).then(|| Rc::new(files));
+            st.model_url = from_url.then(|| model.source.clone());
             st.model_source = model.source.clone();
             st.fingerprint = fingerprint;
             st.search = None; // another model's vectors are not comparable
@@ -404,6 +309,113 @@ fn put_back(state: &RefCell<State>, search: search::Search, id: u32, result: Res
     response
 }
 
+/// Replace a lost WebGPU device and put the loaded model back on it. The search index
+/// (vectors in wasm memory and IndexedDB) and the user's documents never live on the
+/// device, so they stay exactly as they were.
+async fn recover(state: &RefCell<State>, lost: gpu::Gpu, reason: String, retried: Option<&str>) -> Response {
+    let losses = {
+        let mut st = state.borrow_mut();
+        st.losses += 1;
+        st.losses
+    };
+    let (device, mut backend, fresh) = gpu::replace(&lost, losses).await;
+    drop(lost);
+    let mut outcome = backend.notice.take().unwrap_or_default();
+    let had_model = state.borrow().embedder.is_some();
+    if had_model {
+        let (files, url) = {
+            let st = state.borrow();
+            (st.files.clone(), st.model_url.clone())
+        };
+        let files = match (files, url) {
+            (Some(files), _) => Ok(files),
+            (None, Some(url)) => {
+                let mut source = FetchSource::new(url);
+                source.limits = limits_of(&backend);
+                read_files(&source).await.map(Rc::new).map_err(|e| e.to_string())
+            }
+            (None, None) => Err("its files are no longer in memory".to_string()),
+        };
+        let embedder = files.and_then(|files| Embedder::new(&files, &device).map_err(|e| e.to_string()));
+        let mut st = state.borrow_mut();
+        match embedder {
+            Ok(embedder) => st.embedder = Some(Rc::new(embedder)),
+            Err(e) => {
+                st.embedder = None;
+                outcome.push_str(&format!("; the model could not be put back ({e}), so load it again"));
+            }
+        }
+    }
+    if let Some(request) = retried {
+        outcome.push_str(&format!("; the interrupted {request} runs again"));
+    }
+    backend.notice = Some(format!(
+        "WebGPU lost its device ({reason}); {outcome}. Your documents and the search index are untouched."
+    ));
+    let mut st = state.borrow_mut();
+    st.device = Some((device, backend.clone()));
+    st.gpu = fresh;
+    Response::DeviceLost {
+        reason,
+        backend,
+        retried: retried.map(str::to_string),
+    }
+}
+
+/// The WebGPU device, taken out of the state, once it has been lost; and why.
+fn take_lost(state: &RefCell<State>) -> Option<(gpu::Gpu, String)> {
+    let mut st = state.borrow_mut();
+    let reason = st.gpu.as_ref()?.lost()?;
+    Some((st.gpu.take()?, reason))
+}
+
+/// Whether to keep a copy of `request` for a second try on a fresh device: not the fault
+/// itself, and not files from disk too large to hold twice.
+fn worth_retrying(request: &Request) -> bool {
+    match request {
+        Request::LoseDevice { .. } | Request::LimitStorage { .. } => false,
+        Request::LoadFiles { files, .. } => files.iter().map(|(_, b)| b.len()).sum::<usize>() <= KEEP_FILES_BYTES,
+        _ => true,
+    }
+}
+
+/// How long a backend error on WebGPU waits for the device to report itself lost.
+const LOST_SETTLE_MS: f64 = 2000.0;
+
+/// Run one request. When the WebGPU device was lost before it, replace the device first;
+/// when it is lost during it (the request fails and the device says lost), replace the
+/// device, say so, and run the request once more on the new one.
+async fn run(state: &RefCell<State>, request: Request) -> Response {
+    if let Some((lost, reason)) = take_lost(state) {
+        post(&recover(state, lost, reason, None).await);
+    }
+    let on_gpu = state.borrow().gpu.is_some();
+    let again = (on_gpu && worth_retrying(&request)).then(|| request.clone());
+    let kind = request.kind();
+    let response = handle(state, request).await;
+    // Only a backend error can come from a lost device; bad input is answered at once.
+    let (Some(again), Response::Failed { message, .. }) = (again, &response) else {
+        return response;
+    };
+    if !message.contains("backend error") {
+        return response;
+    }
+    let lost = match state.borrow().gpu.as_ref() {
+        Some(gpu) => gpu.clone(),
+        None => return response,
+    };
+    if gpu::wait_lost(&lost, LOST_SETTLE_MS).await.is_none() {
+        return response;
+    }
+    match take_lost(state) {
+        Some((lost, reason)) => {
+            post(&recover(state, lost, reason, Some(kind)).await);
+            handle(state, again).await
+        }
+        None => response,
+    }
+}
+
 fn no_model(id: u32) -> Response {
     Response::Failed {
         id: Some(id),
@@ -424,7 +436,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             match read_files(&source).await {
                 Ok(files) => {
                     let download = files.pack.is_some().then(|| source.summary.take());
-                    install(state, files, base_url, device, backend, start, download)
+                    install(state, files, base_url, true, device, backend, start, download)
                 }
                 Err(e) => Response::Failed {
                     id: None,
@@ -447,7 +459,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 Ok::<_, conan_model::ModelError>(files)
             };
             match read.await {
-                Ok(files) => install(state, files, format!("{label} (from disk)"), device, backend, start, None),
+                Ok(files) => install(state, files, format!("{label} (from disk)"), false, device, backend, start, None),
                 Err(e) => Response::Failed {
                     id: None,
                     message: format!("{label}: {e}"),
@@ -600,6 +612,20 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             })
         }
         Request::NetworkLog { id } => Response::NetworkLog { id, urls: resource_urls() },
+        Request::LimitStorage { id, bytes } => {
+            store::limit_storage(bytes);
+            Response::FaultArmed { id }
+        }
+        Request::LoseDevice { id, after_ms } => match &state.borrow().gpu {
+            Some(gpu) => match gpu.destroy_after(after_ms) {
+                Ok(()) => Response::FaultArmed { id },
+                Err(message) => Response::Failed { id: Some(id), message },
+            },
+            None => Response::Failed {
+                id: Some(id),
+                message: "the model runs on the CPU backend: there is no WebGPU device to lose".into(),
+            },
+        },
         Request::SoftMask { id, len, alphas } => learn::soft_mask(id, len, alphas).unwrap_or_else(|message| Response::Failed { id: Some(id), message }),
         Request::Tokens { id, text } => {
             let Some(embedder) = state.borrow().embedder.clone() else { return no_model(id) };
@@ -694,7 +720,7 @@ pub fn start() {
         let state = RefCell::new(State::default());
         while let Some(message) = rx.next().await {
             let response = match serde_wasm_bindgen::from_value::<Request>(message) {
-                Ok(request) => handle(&state, request).await,
+                Ok(request) => run(&state, request).await,
                 Err(e) => Response::Failed {
                     id: None,
                     message: format!("malformed request: {e}"),

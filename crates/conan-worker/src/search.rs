@@ -389,11 +389,15 @@ impl Search {
                     .collect(),
             });
         }
-        for doc in docs {
+        // Every file is embedded before any is stored or indexed, so a failure part-way
+        // (a lost GPU device) leaves the index as it was, and a retry adds each file once.
+        let mut embedded = Vec::with_capacity(docs.len());
+        for doc in &docs {
             let texts: Vec<String> = doc.passages.iter().map(|p| p.text.clone()).collect();
-            let vectors =
-                embed_all(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
-            self.embedded += texts.len();
+            embedded.push(embed_all(embedder, id, &format!("embedding {}", doc.name), &texts).await?);
+        }
+        for (doc, vectors) in docs.into_iter().zip(embedded) {
+            self.embedded += doc.passages.len();
             if let Some(store) = &self.store {
                 let saved = async {
                     store.put_document(&doc).await?;

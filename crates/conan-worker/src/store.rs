@@ -12,6 +12,35 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 const DB: &str = "conan-search";
+
+thread_local! {
+    /// Fault injection (`Request::LimitStorage`): bytes IndexedDB may still take in this
+    /// worker. Chromium's DevTools quota override does not reach a worker's IndexedDB, so
+    /// tests lower the quota here; a write past it fails as the browser's would.
+    static ALLOWANCE: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Let IndexedDB take at most `bytes` more in this worker (fault injection).
+pub fn limit_storage(bytes: u64) {
+    ALLOWANCE.set(Some(bytes));
+}
+
+fn spend(value: &JsValue) -> Result<(), String> {
+    let bytes = match value.dyn_ref::<Uint8Array>() {
+        Some(a) => a.byte_length() as u64,
+        None => value.as_string().map_or(0, |s| 2 * s.encode_utf16().count() as u64),
+    };
+    match ALLOWANCE.get() {
+        Some(left) if bytes > left => Err(format!(
+            "QuotaExceededError: {bytes} bytes do not fit the {left} left (limit set by LimitStorage)"
+        )),
+        Some(left) => {
+            ALLOWANCE.set(Some(left - bytes));
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
 const DOCUMENTS: &str = "documents";
 const DOC_VECTORS: &str = "doc_vectors";
 const CORPUS_VECTORS: &str = "corpus_vectors";
@@ -99,7 +128,7 @@ impl Store {
 
     pub async fn put_document(&self, doc: &StoredDoc) -> Result<(), String> {
         let json = serde_json::to_string(doc).map_err(|e| e.to_string())?;
-        self.put(DOCUMENTS, &doc.id, &JsValue::from_str(&json))
+        self.put(&format!("storing {}", doc.name), DOCUMENTS, &doc.id, &JsValue::from_str(&json))
             .await
     }
 
@@ -119,6 +148,7 @@ impl Store {
         v: &[f32],
     ) -> Result<(), String> {
         self.put(
+            "storing your document's vectors",
             DOC_VECTORS,
             &format!("{fingerprint}/{doc}"),
             &to_bytes(v).into(),
@@ -142,6 +172,7 @@ impl Store {
         v: &[f32],
     ) -> Result<(), String> {
         self.put(
+            "storing the corpus vectors",
             CORPUS_VECTORS,
             &format!("{fingerprint}/{corpus}"),
             &to_bytes(v).into(),
@@ -205,18 +236,18 @@ impl Store {
         Ok(value.as_ref().and_then(from_bytes))
     }
 
-    async fn put(&self, store: &str, key: &str, value: &JsValue) -> Result<(), String> {
-        let what = format!("storing {key}");
+    async fn put(&self, what: &str, store: &str, key: &str, value: &JsValue) -> Result<(), String> {
+        spend(value).map_err(|e| err(what, e))?;
         let tx = self
             .db
             .transaction(&[store], TransactionMode::ReadWrite)
-            .map_err(|e| err(&what, e))?;
+            .map_err(|e| err(what, e))?;
         tx.store(store)
-            .map_err(|e| err(&what, e))?
+            .map_err(|e| err(what, e))?
             .put(value, Some(&JsValue::from_str(key)))
             .await
-            .map_err(|e| err(&what, e))?;
-        tx.done().await.map_err(|e| err(&what, e))?;
+            .map_err(|e| err(what, e))?;
+        tx.done().await.map_err(|e| err(what, e))?;
         Ok(())
     }
 }
