@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The full-size benchmark on a lent GPU machine (DEVELOPERS.md, "device"): builds nothing
+# there. It writes the synthetic full-size Conan-v2 checkpoint, converts it to f32, q8 and
+# q4 packs, and runs `conan bench` on native Vulkan (wgpu) for each pack beside PyTorch
+# CUDA on the same float32 weights and the same token ids, batch 32 × 128 and 1 × 32. One
+# table comes out (tools/bench_torch.py), also written to $OUT/device-bench.md and .json.
+#
+# Prepare here (once): a release binary, and the Vulkan loader debs the device README names:
+#   cargo build --release -p conan-cli && mkdir -p .device && cp target/release/conan .device/
+#   (cd .gl && apt-get download libvulkan1 ...)        # see the device README
+# Then, as the device tool's command, carrying .device and .gl:
+#   tools/device_bench.sh
+# A dry run on this machine (tiny preset, CPU backends, PyTorch on the CPU):
+#   PRESET=tiny BACKEND=cpu TORCH_DEVICE=cpu CONAN=target/release/conan tools/device_bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PRESET=${PRESET:-conan-v2}
+BACKEND=${BACKEND:-wgpu}
+TORCH_DEVICE=${TORCH_DEVICE:-cuda}
+CONAN=${CONAN:-.device/conan}
+WORK=${WORK:-/tmp/conan-bench-$PRESET}
+OUT=${OUT:-target/device-bench}
+mkdir -p "$OUT" "$WORK"
+
+if [[ -d .gl ]] && ! ldconfig -p | grep -q libvulkan; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [[ "$BACKEND" == wgpu && -z "${VK_DRIVER_FILES:-}" && -e $nvidia_icd ]]; then
+  export VK_DRIVER_FILES=$nvidia_icd
+fi
+[[ -x "$CONAN" ]] || { echo "error: $CONAN is missing (build it here and carry it, see the top of $0)" >&2; exit 1; }
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+
+t=$(date +%s)
+[[ -e "$WORK/f32/config.json" ]] || "$CONAN" synth --preset "$PRESET" --out "$WORK/f32"
+for q in f32 q8 q4; do
+  [[ -e "$WORK/pack-$q/manifest.json" ]] || "$CONAN" convert --from "$WORK/f32" --quant "$q" --out "$WORK/pack-$q"
+done
+echo "checkpoint and packs ready in $(( $(date +%s) - t )) s: $(du -sh "$WORK"/pack-* | tr '\n' ' ')"
+
+PYTHONUNBUFFERED=1 python3 tools/bench_torch.py --weights "$WORK/f32" \
+  --model "$WORK/pack-q4" --model "$WORK/pack-q8" --model "$WORK/pack-f32" \
+  --backend "$BACKEND" --device "$TORCH_DEVICE" --shape 32x128 --shape 1x32 \
+  --conan "$CONAN" --json "$OUT/device-bench.json" | tee "$OUT/device-bench.md"
