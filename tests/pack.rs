@@ -6,7 +6,7 @@ use std::process::Command;
 
 use conan_model::burn::prelude::Device;
 use conan_model::pack::{Encoding, PackOptions, write_pack};
-use conan_model::{DirSource, Embedder, ModelFiles, host_tensors, read_files};
+use conan_model::{DirSource, Embedder, LoadOptions, ModelFiles, host_tensors, read_files};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -139,4 +139,44 @@ fn q4_with_a_q4_table_is_available_but_less_accurate() {
     println!("Q4 with a q4 table: mean cosine vs f32 = {cos:.6}");
     // Measured 0.9874 on the random tiny model: why q4 packs keep the table at q8.
     assert!(cos > 0.98 && cos < 0.99, "{cos}");
+}
+
+/// On wgpu (Vulkan; Mesa lavapipe here) conan-mini's q8 and q4 packs stay quantized in device
+/// memory and are multiplied by directly (burn's block-quantized matmul): their vectors equal
+/// the same pack dequantized on the CPU, and the device holds a fraction of the f32 bytes.
+#[test]
+fn quantized_weights_stay_quantized_on_wgpu() {
+    let device = Device::wgpu_options().init().expect("a wgpu adapter (Mesa lavapipe on machines without a GPU)");
+    let texts: Vec<String> = dev_sentences().into_iter().take(40).collect();
+    let in_use = || device.memory_pool_usage().map(|u| u.bytes_in_use).unwrap_or(0);
+    for name in ["q8", "q4"] {
+        let pack = files(&root().join("static/models/conan-mini").join(name)).unwrap();
+        let cpu = embed(&pack, &texts);
+        let before = in_use();
+        let f32_weights = Embedder::new(&pack, &device).unwrap();
+        let f32_bytes = in_use() - before;
+        drop(f32_weights);
+        device.memory_cleanup();
+        let before = in_use();
+        let quantized = Embedder::load(&pack, &device, LoadOptions { quantized_matmul: true }).unwrap();
+        let q_bytes = in_use() - before;
+        let gpu = pollster::block_on(quantized.embed(&texts, None)).unwrap().vectors;
+        let worst = cpu
+            .iter()
+            .zip(&gpu)
+            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum::<f64>())
+            .fold(1.0, f64::min);
+        println!("{name}: weights on the device {q_bytes} bytes quantized vs {f32_bytes} as f32; lowest cosine to the CPU over {} sentences {worst:.7}", texts.len());
+        assert!(worst >= 0.9999, "{name}: cosine {worst}");
+        // The token table is gathered, so it is f32 either way; the matrices shrink to their
+        // codes plus one f32 scale per block of 32 values.
+        let c = &pack.config;
+        let table = c.vocab_size * c.hidden_size;
+        let matrices: usize = c.tensor_shapes().into_iter().filter(|(n, s)| s.len() == 2 && n != "embed_tokens.weight").map(|(_, s)| s[0] * s[1]).sum();
+        let bits = if name == "q4" { 4 } else { 8 };
+        let expect_saved = matrices * 4 - (matrices * bits / 8 + matrices / 32 * 4);
+        let saved = f32_bytes - q_bytes;
+        println!("{name}: {table} table values, {matrices} matrix values; saved {saved} bytes, expected {expect_saved}");
+        assert!(saved as f64 >= 0.95 * expect_saved as f64, "{name}: saved {saved} of the expected {expect_saved} bytes");
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use conan_model::burn::prelude::*;
-use conan_model::{DirSource, Embedder, read_files};
+use conan_model::{DirSource, Embedder, LoadOptions, read_files};
 use serde_json::json;
 
 /// Peak resident set of this process (Linux `VmHWM`), in bytes.
@@ -19,13 +19,13 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-pub fn run(model: &Path, device: Device, backend: &str, batch: usize, seq: usize, runs: usize, json_out: Option<&Path>) -> Result<()> {
+pub fn run(model: &Path, device: Device, options: LoadOptions, backend: &str, batch: usize, seq: usize, runs: usize, json_out: Option<&Path>) -> Result<()> {
     if batch == 0 || seq == 0 || runs < 5 {
         bail!("--batch and --seq must be positive and --runs at least 5");
     }
     let start = Instant::now();
     let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
-    let embedder = Embedder::new(&files, &device)?;
+    let embedder = Embedder::load(&files, &device, options)?;
     let config = &embedder.config;
     if seq > config.max_position_embeddings {
         bail!("--seq {seq} exceeds the model's context of {}", config.max_position_embeddings);

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use conan_eval::results::task_result;
 use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
 use conan_model::burn::prelude::Device;
-use conan_model::{DirSource, Embedder, read_files};
+use conan_model::{DirSource, Embedder, LoadOptions, read_files};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -29,7 +29,7 @@ fn read_embeddings(path: &Path) -> Result<HashMap<String, Vec<f32>>> {
     Ok(out)
 }
 
-pub fn run(model: Option<&Path>, embeddings: Option<&Path>, task_dirs: &[PathBuf], dims: Option<usize>, device: Device, json: Option<&Path>) -> Result<()> {
+pub fn run(model: Option<&Path>, embeddings: Option<&Path>, task_dirs: &[PathBuf], dims: Option<usize>, device: Device, options: LoadOptions, json: Option<&Path>) -> Result<()> {
     let tasks: Vec<Task> = task_dirs
         .iter()
         .map(|d| Task::load_dir(d).with_context(|| format!("task {}", d.display())))
@@ -37,7 +37,7 @@ pub fn run(model: Option<&Path>, embeddings: Option<&Path>, task_dirs: &[PathBuf
     let embedder = match model {
         Some(m) => {
             let files = pollster::block_on(read_files(&DirSource(m.to_path_buf())))?;
-            Some(Embedder::new(&files, &device)?)
+            Some(Embedder::load(&files, &device, options)?)
         }
         None => None,
     };

@@ -11,7 +11,7 @@ use conan_model::burn::prelude::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 use conan_model::pack::{Encoding, PackOptions, write_pack};
 use conan_model::synth::{WeightDtype, write_synthetic};
-use conan_model::{Config, DirSource, Embedder, Pooling, read_files};
+use conan_model::{Config, DirSource, Embedder, LoadOptions, Pooling, read_files};
 use serde_json::json;
 
 mod bench;
@@ -40,6 +40,11 @@ impl Backend {
             Backend::Cpu => "cpu",
             Backend::Wgpu => "wgpu",
         }
+    }
+
+    /// cubecl backends multiply by a pack's q8 / q4 matrices directly; the CPU backend gets f32.
+    fn load_options(self) -> LoadOptions {
+        LoadOptions { quantized_matmul: matches!(self, Backend::Wgpu) }
     }
 }
 
@@ -270,7 +275,7 @@ fn run(command: Command) -> Result<()> {
             dims,
             backend,
             json,
-        } => eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device(backend)?, json.as_deref()),
+        } => eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device(backend)?, backend.load_options(), json.as_deref()),
         Command::Convert {
             from,
             quant,
@@ -307,7 +312,7 @@ fn run(command: Command) -> Result<()> {
             seq,
             runs,
             json,
-        } => bench::run(&model, device(backend)?, backend.name(), batch, seq, runs, json.as_deref()),
+        } => bench::run(&model, device(backend)?, backend.load_options(), backend.name(), batch, seq, runs, json.as_deref()),
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port, allow_origins } => serve::serve(&dir, &host, port, &allow_origins),
     }
@@ -343,7 +348,7 @@ fn embed(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Pat
     let texts = read_texts(input, texts)?;
     let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
     let device = device(backend)?;
-    let embedder = Embedder::new(&files, &device)?;
+    let embedder = Embedder::load(&files, &device, backend.load_options())?;
     let out = pollster::block_on(embedder.embed(&texts, dims))?;
     for (i, cut) in out.truncated.iter().enumerate() {
         if *cut {

@@ -5,7 +5,7 @@ use conan_text::{TextEncoder, TokenBatch};
 
 use crate::config::Config;
 use crate::error::ModelError;
-use crate::load::{ModelFiles, build_model, host_tensors};
+use crate::load::{ModelFiles, build_model_from, device_tensors};
 use crate::model::ConanModel;
 
 /// One layer's attention over one text, for showing how the model reads it.
@@ -30,6 +30,15 @@ pub struct Embeddings {
     pub truncated: Vec<bool>,
 }
 
+/// How [`Embedder::load`] puts weights on the device.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Keep a pack's q8 / q4 matrices quantized on the device and multiply by them directly
+    /// (cubecl backends: wgpu, WebGPU). Off for burn's CPU backend, which would dequantize
+    /// the whole weight again in every matmul.
+    pub quantized_matmul: bool,
+}
+
 pub struct Embedder {
     pub config: Config,
     pub model: ConanModel,
@@ -40,8 +49,13 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Check the files and put the weights on `device`.
+    /// Check the files and put the weights on `device` (as f32; see [`Self::load`]).
     pub fn new(files: &ModelFiles, device: &Device) -> Result<Self, ModelError> {
+        Self::load(files, device, LoadOptions::default())
+    }
+
+    /// Check the files and put the weights on `device` as `options` say.
+    pub fn load(files: &ModelFiles, device: &Device, options: LoadOptions) -> Result<Self, ModelError> {
         let config = files.config.clone();
         let text = TextEncoder::from_bytes(&files.tokenizer_json, config.max_position_embeddings)?;
         if text.vocab_size() > config.vocab_size {
@@ -51,7 +65,7 @@ impl Embedder {
                 config.vocab_size
             )));
         }
-        let model = build_model(&config, host_tensors(files)?, device)?;
+        let model = build_model_from(&config, device_tensors(files, options.quantized_matmul)?, device)?;
         Ok(Self {
             config,
             model,

@@ -10,13 +10,15 @@ use std::path::PathBuf;
 use burn::module::Param;
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::prelude::*;
+use burn::tensor::DType;
+use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
 use crate::config::{Config, Pooling};
 use crate::error::ModelError;
 use crate::model::{Attention, ConanModel, Layer, Mlp};
-use crate::pack::{Manifest, ShardEntry, verify_shard};
+use crate::pack::{Manifest, PackTensors, QuantMatrix, ShardEntry, verify_shard};
 
 /// Where a model's files come from. Paths are relative to the model root, `/`-separated.
 #[allow(async_fn_in_trait)] // used on one thread (the browser worker or the CLI)
@@ -280,6 +282,15 @@ pub fn host_tensors(files: &ModelFiles) -> Result<HashMap<String, HostTensor>, M
     }
 }
 
+/// The checkpoint's tensors for putting on a device: as [`host_tensors`], except that with
+/// `keep_quantized` a pack's q8 / q4 matrices stay as stored.
+pub fn device_tensors(files: &ModelFiles, keep_quantized: bool) -> Result<PackTensors, ModelError> {
+    match &files.pack {
+        Some(manifest) => crate::pack::read_pack(manifest, &files.shards, keep_quantized),
+        None => Ok(PackTensors { f32: checked_tensors(&files.config, &files.shards)?, quantized: HashMap::new() }),
+    }
+}
+
 /// Tensors some checkpoints carry that an encoder does not use.
 fn ignorable(name: &str) -> bool {
     name == "lm_head.weight" || name.ends_with("rotary_emb.inv_freq")
@@ -420,11 +431,15 @@ fn to_f32(dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, Dtype> {
 /// Builds modules from checked host tensors.
 struct Builder<'a> {
     tensors: HashMap<String, HostTensor>,
+    quantized: HashMap<String, QuantMatrix>,
     device: &'a Device,
 }
 
 impl Builder<'_> {
     fn take(&mut self, name: &str) -> HostTensor {
+        if let Some(q) = self.quantized.remove(name) {
+            return HostTensor { values: q.dequantize(), shape: vec![q.rows, q.cols] };
+        }
         // checked_tensors guaranteed presence; a miss here is a bug in this file.
         self.tensors
             .remove(name)
@@ -441,6 +456,13 @@ impl Builder<'_> {
 
     /// HF stores projections as `[out, in]`; burn's `Linear` multiplies by `[in, out]`.
     fn linear(&mut self, prefix: &str, bias: bool) -> Linear {
+        let bias = |b: &mut Self| bias.then(|| b.vector(&format!("{prefix}.bias")));
+        if let Some(q) = self.quantized.remove(&format!("{prefix}.weight")) {
+            return Linear {
+                weight: Param::from_tensor(quantized_weight(&q, self.device)),
+                bias: bias(self),
+            };
+        }
         let t = self.take(&format!("{prefix}.weight"));
         let (rows, cols) = (t.shape[0], t.shape[1]);
         let mut transposed = vec![0.0f32; rows * cols];
@@ -452,7 +474,7 @@ impl Builder<'_> {
         let weight = Tensor::from_data(TensorData::new(transposed, [cols, rows]), self.device);
         Linear {
             weight: Param::from_tensor(weight),
-            bias: bias.then(|| self.vector(&format!("{prefix}.bias"))),
+            bias: bias(self),
         }
     }
 
@@ -464,13 +486,41 @@ impl Builder<'_> {
     }
 }
 
+/// A pack's q8 / q4 matrix as a burn block-quantized tensor `[in, out]`. The codes and
+/// scales go to the device as stored (the transpose only swaps strides on cubecl), and
+/// cubecl's matmul dequantizes blocks while it loads them, so device memory holds q8 / q4.
+fn quantized_weight(q: &QuantMatrix, device: &Device) -> Tensor<2> {
+    let scheme = QuantScheme::default()
+        .with_value(if q.bits4 { QuantValue::Q4S } else { QuantValue::Q8S })
+        .with_store(QuantStore::PackedU32(0))
+        // f32 scales: f16 ones would need WebGPU's shader-f16, which many adapters lack.
+        .per_block([crate::pack::BLOCK as u8], ScaleDtype::F32);
+    // burn's q4 nibble is q in two's complement, the pack's is q + 8: flipping bit 3 of
+    // each nibble turns one into the other. Both put the even column in the low nibble.
+    let mut bytes: Vec<u8> = if q.bits4 { q.codes.iter().map(|b| b ^ 0x88).collect() } else { q.codes.clone() };
+    bytes.extend(q.scales_f32().flat_map(f32::to_ne_bytes));
+    let data = TensorData::from_bytes_vec(bytes, [q.rows, q.cols], DType::QFloat(scheme));
+    Tensor::<2>::from_data(data, device).transpose()
+}
+
 /// Upload checked tensors (see [`host_tensors`]) to `device` as a model.
 pub fn build_model(
     config: &Config,
     tensors: HashMap<String, HostTensor>,
     device: &Device,
 ) -> Result<ConanModel, ModelError> {
-    let mut b = Builder { tensors, device };
+    build_model_from(config, PackTensors { f32: tensors, quantized: HashMap::new() }, device)
+}
+
+/// [`build_model`] for tensors from [`device_tensors`]: quantized matrices become
+/// block-quantized weights, a quantized token table is dequantized (it is gathered, not
+/// multiplied).
+pub fn build_model_from(
+    config: &Config,
+    tensors: PackTensors,
+    device: &Device,
+) -> Result<ConanModel, ModelError> {
+    let mut b = Builder { tensors: tensors.f32, quantized: tensors.quantized, device };
     let eps = config.rms_norm_eps;
 
     let embed = b.take("embed_tokens.weight");

@@ -247,7 +247,7 @@ impl PackOptions {
 
     /// The encoding `write_pack` gives a tensor: the table its own, matrices whose input
     /// dimension is a multiple of [`BLOCK`] the scheme (others f16), vectors f32.
-    fn encoding_of(&self, name: &str, shape: &[usize]) -> Encoding {
+    pub fn encoding_of(&self, name: &str, shape: &[usize]) -> Encoding {
         let cols = *shape.last().unwrap_or(&0);
         match self.scheme {
             _ if name == "embed_tokens.weight" && (cols % BLOCK == 0 || matches!(self.table, Encoding::F32 | Encoding::F16)) => self.table,
@@ -267,6 +267,25 @@ pub fn estimate_bytes(config: &Config, opts: PackOptions) -> u64 {
         .map(|(name, shape)| {
             let (rows, cols) = if shape.len() == 2 { (shape[0], shape[1]) } else { (1, shape[0]) };
             (rows * opts.encoding_of(name, shape).row_bytes(cols)) as u64
+        })
+        .sum()
+}
+
+/// Bytes of `config`'s weights on a device, each tensor encoded as `encoding` says: with
+/// `quantized_matmul` (see [`crate::LoadOptions`]) q8 / q4 matrices are their codes plus one
+/// f32 scale per block; the token table (gathered, not multiplied), norms and everything
+/// else are f32.
+pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encoding, quantized_matmul: bool) -> u64 {
+    config
+        .tensor_shapes()
+        .iter()
+        .map(|(name, shape)| {
+            let n = shape.iter().map(|&d| d as u64).product::<u64>();
+            match encoding(name, shape) {
+                Encoding::Q8 if quantized_matmul && name != "embed_tokens.weight" => n + n / BLOCK as u64 * 4,
+                Encoding::Q4 if quantized_matmul && name != "embed_tokens.weight" => n / 2 + n / BLOCK as u64 * 4,
+                _ => n * 4,
+            }
         })
         .sum()
 }
@@ -363,6 +382,41 @@ pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokeni
 
 /// Decode a verified pack's tensors to f32 in HF layout, checking them against the config.
 pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result<HashMap<String, HostTensor>, ModelError> {
+    read_pack(manifest, shards, false).map(|t| t.f32)
+}
+
+/// A q8 / q4 matrix as the pack stores it, in HF layout `[rows, cols]`: `codes` (q8: one i8
+/// per value; q4: q + 8, two per byte, low nibble first) and one f16 scale per block of
+/// [`BLOCK`] along each row.
+pub struct QuantMatrix {
+    pub bits4: bool,
+    pub rows: usize,
+    pub cols: usize,
+    pub codes: Vec<u8>,
+    pub scales: Vec<u8>,
+}
+
+impl QuantMatrix {
+    pub fn dequantize(&self) -> Vec<f32> {
+        dequantize_rows(&self.codes, &self.scales, self.rows, self.cols, self.bits4)
+    }
+
+    /// The scales as f32 (exact: every f16 is an f32).
+    pub fn scales_f32(&self) -> impl Iterator<Item = f32> + '_ {
+        self.scales.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+    }
+}
+
+/// A pack's tensors: f32 ones, and (when asked to keep them) the quantized matrices as stored.
+pub struct PackTensors {
+    pub f32: HashMap<String, HostTensor>,
+    pub quantized: HashMap<String, QuantMatrix>,
+}
+
+/// Read and check every tensor of a pack. With `keep_quantized`, q8 / q4 matrices stay as
+/// codes and scales (for a backend that multiplies by them directly); otherwise they are
+/// dequantized to f32 like the rest.
+pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantized: bool) -> Result<PackTensors, ModelError> {
     let bad = |m: String| ModelError::Weights(m);
     let parsed: Vec<SafeTensors> = shards
         .iter()
@@ -370,6 +424,7 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
         .collect::<Result<_, _>>()?;
     let expected: HashMap<String, Vec<usize>> = manifest.config.tensor_shapes().into_iter().collect();
     let mut out = HashMap::new();
+    let mut quantized = HashMap::new();
     // (shard, key) of every stored tensor the manifest refers to.
     let used = std::cell::RefCell::new(std::collections::HashSet::new());
     for (name, entry) in &manifest.tensors {
@@ -385,6 +440,8 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
         }
         // Grown from the shards' bytes, not reserved from the config's claim.
         let mut values = Vec::new();
+        let keep = keep_quantized && matches!(entry.encoding, Encoding::Q8 | Encoding::Q4);
+        let (mut codes_all, mut scales_all) = (Vec::new(), Vec::new());
         let mut next_row = 0;
         for (k, part) in entry.parts.iter().enumerate() {
             let [start, end] = part.rows;
@@ -412,7 +469,12 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
                     let bits4 = entry.encoding == Encoding::Q4;
                     let codes = get(&format!("{key}.q"), if bits4 { Dtype::U8 } else { Dtype::I8 }, if bits4 { n * cols / 2 } else { n * cols })?;
                     let scales = get(&format!("{key}.s"), Dtype::F16, n * cols / BLOCK * 2)?;
-                    values.extend(dequantize_rows(codes, scales, n, cols, bits4));
+                    if keep {
+                        codes_all.extend_from_slice(codes);
+                        scales_all.extend_from_slice(scales);
+                    } else {
+                        values.extend(dequantize_rows(codes, scales, n, cols, bits4));
+                    }
                 }
             }
             next_row = end;
@@ -420,12 +482,21 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
         if next_row != rows {
             return Err(bad(format!("manifest.json: tensor {name} parts cover {next_row} of {rows} rows")));
         }
+        if keep {
+            let m = QuantMatrix { bits4: entry.encoding == Encoding::Q4, rows, cols, codes: codes_all, scales: scales_all };
+            // Codes are finite by construction; a block's value is non-finite exactly when its scale is.
+            if let Some(b) = m.scales_f32().position(|v| !v.is_finite()) {
+                return Err(bad(format!("tensor {name} holds a non-finite value at element {}", b * BLOCK)));
+            }
+            quantized.insert(name.clone(), m);
+            continue;
+        }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!("tensor {name} holds a non-finite value at element {i}")));
         }
         out.insert(name.clone(), HostTensor { values, shape: shape.clone() });
     }
-    if let Some((name, _)) = expected.iter().find(|(n, _)| !out.contains_key(*n)) {
+    if let Some((name, _)) = expected.iter().find(|(n, _)| !out.contains_key(*n) && !quantized.contains_key(*n)) {
         return Err(bad(format!("manifest.json: missing tensor {name}")));
     }
     for (i, st) in parsed.iter().enumerate() {
@@ -433,7 +504,7 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
             return Err(bad(format!("{}: holds {key}, which manifest.json does not list", shards[i].0)));
         }
     }
-    Ok(out)
+    Ok(PackTensors { f32: out, quantized })
 }
 
 #[cfg(test)]
@@ -454,6 +525,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn device_bytes_of_the_full_size_q4_pack() {
+        let c = Config::conan_v2();
+        let opts = PackOptions::new(Encoding::Q4);
+        let q4 = device_bytes(&c, |n, s| opts.encoding_of(n, s), true);
+        let table = 150_000 * 3584 * 4;
+        // The body: 961,544,192 matrix values at 4 bits plus an f32 scale per 32; 60,928 norm values.
+        let body = 961_544_192 / 2 + 961_544_192 / 32 * 4 + 60_928 * 4;
+        assert_eq!(q4, table + body);
+        assert!(body < 602_000_000, "{body}");
+        assert_eq!(device_bytes(&c, |n, s| opts.encoding_of(n, s), false), c.num_params() * 4);
     }
 
     #[test]

@@ -434,7 +434,8 @@ pub struct ModelCard {
     pub parameters: u64,
     /// Bytes to download (a pack's shards; `None` for an HF folder before download).
     pub download_bytes: Option<u64>,
-    /// GPU buffers for the weights: packs are dequantised to f32 when loaded.
+    /// GPU buffers for the weights on WebGPU: a pack's q8 / q4 matrices stay quantized, the
+    /// token table and the rest are f32.
     pub gpu_weight_bytes: u64,
     /// The largest single weight buffer (must fit maxStorageBufferBindingSize).
     pub largest_buffer_bytes: u64,

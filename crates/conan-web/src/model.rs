@@ -104,7 +104,7 @@ fn card_table(p: &CardProps) -> Html {
                 <tr><th>{ "parameters" }</th><td>{ thousands(c.parameters) }</td></tr>
                 { for c.details.iter().map(|(k, v)| html! { <tr><th>{ k }</th><td>{ v }</td></tr> }) }
                 <tr><th>{ "download" }</th><td>{ c.download_bytes.map(mb).unwrap_or_else(|| "unknown until fetched (HF folder)".into()) }</td></tr>
-                <tr><th>{ "GPU memory for weights" }</th><td>{ format!("{} (f32: packs are dequantised when loaded)", mb(c.gpu_weight_bytes)) }</td></tr>
+                <tr><th>{ "GPU memory for weights" }</th><td>{ format!("{} (q8 / q4 matrices stay quantized on WebGPU; the token table and norms are f32)", mb(c.gpu_weight_bytes)) }</td></tr>
                 <tr><th>{ "largest GPU buffer" }</th><td>{ match p.limit {
                     Some(l) => format!("{} of this adapter's {} binding limit", mb(c.largest_buffer_bytes), mb(l)),
                     None => mb(c.largest_buffer_bytes),

@@ -155,7 +155,9 @@ impl FetchSource {
     }
 }
 
-/// The largest weight buffer of `config` (name, bytes as f32: packs are dequantised on load).
+/// The largest weight buffer of `config` (name, bytes as f32: exact for the token table, which
+/// is f32 on every backend and the largest tensor of these families; an upper bound for a
+/// quantized matrix).
 pub fn largest_buffer(config: &conan_model::Config) -> (String, u64) {
     config
         .tensor_shapes()

@@ -244,6 +244,11 @@ fn limits_of(backend: &BackendInfo) -> BufferLimits {
     }
 }
 
+/// WebGPU multiplies by a pack's q8 / q4 matrices directly; the CPU backend gets f32.
+fn load_options(backend: &BackendInfo) -> conan_model::LoadOptions {
+    conan_model::LoadOptions { quantized_matmul: backend.kind == "webgpu" }
+}
+
 /// Files kept for the agreement check's CPU copy and for a fresh device after a loss (a
 /// second download would be needed otherwise); larger models from a URL are read again
 /// (packs from the Cache API), models from disk are always kept.
@@ -262,7 +267,7 @@ fn install(
 ) -> Response {
     let fingerprint = files.fingerprint();
     let card = manager::loaded_card(&files, limits_of(&backend));
-    match Embedder::new(&files, &device) {
+    match Embedder::load(&files, &device, load_options(&backend)) {
         Ok(embedder) => {
             let c = &embedder.config;
             let model = ModelSummary {
@@ -336,7 +341,7 @@ async fn recover(state: &RefCell<State>, lost: gpu::Gpu, reason: String, retried
             }
             (None, None) => Err("its files are no longer in memory".to_string()),
         };
-        let embedder = files.and_then(|files| Embedder::new(&files, &device).map_err(|e| e.to_string()));
+        let embedder = files.and_then(|files| Embedder::load(&files, &device, load_options(&backend)).map_err(|e| e.to_string()));
         let mut st = state.borrow_mut();
         match embedder {
             Ok(embedder) => st.embedder = Some(Rc::new(embedder)),

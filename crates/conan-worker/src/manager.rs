@@ -2,7 +2,7 @@
 //! manifest or config alone, and the WebGPU-vs-CPU agreement check.
 
 use conan_model::burn::prelude::Device;
-use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, estimate_bytes};
+use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, device_bytes, estimate_bytes};
 use conan_model::{Config, Embedder, FileSource, ModelFiles};
 use conan_protocol::{ModelCard, PackPlan, Response};
 
@@ -42,7 +42,8 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
         details,
         parameters: c.num_params(),
         download_bytes: manifest.map(|m| m.shards.iter().map(|s| s.bytes).sum()),
-        gpu_weight_bytes: c.num_params() * 4,
+        // On WebGPU a pack's q8 / q4 matrices stay quantized (LoadOptions::quantized_matmul).
+        gpu_weight_bytes: device_bytes(c, |name, _| manifest.and_then(|m| m.tensors.get(name)).map_or(Encoding::F32, |t| t.encoding), true),
         largest_buffer_bytes: largest,
         synthetic: c.synthetic,
         refusal: check_limits(c, limits).err(),
@@ -63,6 +64,7 @@ pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, 
     let opts = PackOptions::new(scheme);
     let mut card = model_card(&config, None, limits);
     card.details.push(quantization_row(opts.scheme, opts.table, BLOCK));
+    card.gpu_weight_bytes = device_bytes(&config, |name, shape| opts.encoding_of(name, shape), true);
     card.download_bytes = Some(estimate_bytes(&config, opts));
     card.estimated = true;
     Ok(card)
