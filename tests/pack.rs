@@ -158,7 +158,7 @@ fn quantized_weights_stay_quantized_on_wgpu() {
         drop(f32_weights);
         device.memory_cleanup();
         let before = in_use();
-        let quantized = Embedder::load(&pack, &device, LoadOptions { quantized_matmul: true }).unwrap();
+        let quantized = Embedder::load(&pack, &device, LoadOptions { quantized_matmul: true, max_table_bytes: None }).unwrap();
         let q_bytes = in_use() - before;
         let gpu = pollster::block_on(quantized.embed(&texts, None)).unwrap().vectors;
         let worst = cpu
@@ -178,5 +178,23 @@ fn quantized_weights_stay_quantized_on_wgpu() {
         let saved = f32_bytes - q_bytes;
         println!("{name}: {table} table values, {matrices} matrix values; saved {saved} bytes, expected {expect_saved}");
         assert!(saved as f64 >= 0.95 * expect_saved as f64, "{name}: saved {saved} of the expected {expect_saved} bytes");
+        drop(quantized);
+        device.memory_cleanup();
+
+        // The token table kept on the host and gathered there (what a browser does with a table
+        // larger than one GPU buffer): the same vectors, and the table's bytes leave the device.
+        let before = in_use();
+        let hosted = Embedder::load(&pack, &device, LoadOptions { quantized_matmul: true, max_table_bytes: Some(0) }).unwrap();
+        let hosted_bytes = in_use() - before;
+        let table_bytes = hosted.host_table.as_ref().map(|t| t.bytes()).unwrap();
+        let v = pollster::block_on(hosted.embed(&texts, None)).unwrap().vectors;
+        let diff = v.iter().zip(&gpu).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f32::max);
+        println!("{name}: table on the host ({table_bytes} bytes as stored): {hosted_bytes} device bytes, max |Δ| to the device table {diff:.2e}");
+        assert!(diff <= 1e-5, "{name}: {diff}");
+        assert_eq!(hosted_bytes as usize, q_bytes as usize - table * 4, "{name}");
+        let cpu_hosted = Embedder::load(&pack, &Device::flex(), LoadOptions { quantized_matmul: false, max_table_bytes: Some(0) }).unwrap();
+        let v = pollster::block_on(cpu_hosted.embed(&texts, None)).unwrap().vectors;
+        let diff = v.iter().zip(&cpu).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f32::max);
+        assert!(diff <= 1e-6, "{name} on the CPU with the table on the host: {diff}");
     }
 }

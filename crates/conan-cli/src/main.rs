@@ -42,9 +42,11 @@ impl Backend {
         }
     }
 
-    /// cubecl backends multiply by a pack's q8 / q4 matrices directly; the CPU backend gets f32.
+    /// cubecl backends multiply by a pack's q8 / q4 matrices directly, and keep a token table
+    /// over 1 GiB (more than many drivers bind at once) on the host; the CPU backend gets f32.
     fn load_options(self) -> LoadOptions {
-        LoadOptions { quantized_matmul: matches!(self, Backend::Wgpu) }
+        let gpu = matches!(self, Backend::Wgpu);
+        LoadOptions { quantized_matmul: gpu, max_table_bytes: gpu.then_some(1 << 30) }
     }
 }
 

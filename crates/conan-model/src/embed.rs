@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::error::ModelError;
 use crate::load::{ModelFiles, build_model_from, device_tensors};
 use crate::model::ConanModel;
+use crate::pack::QuantMatrix;
 
 /// One layer's attention over one text, for showing how the model reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +38,52 @@ pub struct LoadOptions {
     /// (cubecl backends: wgpu, WebGPU). Off for burn's CPU backend, which would dequantize
     /// the whole weight again in every matmul.
     pub quantized_matmul: bool,
+    /// Keep the token table in host memory and gather its rows there (see [`HostTable`])
+    /// when as f32 it would take more than this many bytes of one device buffer.
+    pub max_table_bytes: Option<u64>,
+}
+
+impl LoadOptions {
+    /// Whether `config`'s token table goes to the host.
+    pub fn host_table(&self, config: &Config) -> bool {
+        let bytes = config.vocab_size as u64 * config.hidden_size as u64 * 4;
+        self.max_table_bytes.is_some_and(|max| bytes > max)
+    }
+}
+
+/// The token table kept in host memory: each batch's rows are gathered here and uploaded as
+/// `[batch, seq, hidden]`. For tables larger than one device buffer may be (the full
+/// Conan-v2 table is 2.15 GB as f32; WebGPU adapters bind 128 MiB to a few GiB). Rows stay
+/// as the checkpoint stores them, so a q8 table holds a quarter of its f32 bytes.
+pub enum HostTable {
+    F32 { values: Vec<f32>, cols: usize },
+    Quantized(QuantMatrix),
+}
+
+impl HostTable {
+    /// The rows of `ids`, one after another, as f32. Ids are checked against the vocabulary
+    /// before they come here.
+    pub fn rows(&self, ids: &[u32]) -> Vec<f32> {
+        match self {
+            HostTable::F32 { values, cols } => {
+                ids.iter().flat_map(|&id| &values[id as usize * cols..(id as usize + 1) * cols]).copied().collect()
+            }
+            HostTable::Quantized(q) => {
+                let mut out = Vec::with_capacity(ids.len() * q.cols);
+                for &id in ids {
+                    q.row_into(id as usize, &mut out);
+                }
+                out
+            }
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        match self {
+            HostTable::F32 { values, .. } => values.len() as u64 * 4,
+            HostTable::Quantized(q) => q.bytes(),
+        }
+    }
 }
 
 pub struct Embedder {
@@ -44,6 +91,8 @@ pub struct Embedder {
     pub model: ConanModel,
     pub text: TextEncoder,
     pub device: Device,
+    /// The token table, when it lives in host memory rather than on `device`.
+    pub host_table: Option<HostTable>,
     /// Texts per forward pass; bounds activation memory.
     pub batch_size: usize,
 }
@@ -65,12 +114,13 @@ impl Embedder {
                 config.vocab_size
             )));
         }
-        let model = build_model_from(&config, device_tensors(files, options.quantized_matmul)?, device)?;
+        let (model, host_table) = build_model_from(&config, device_tensors(files, options)?, device, options.host_table(&config))?;
         Ok(Self {
             config,
             model,
             text,
             device: device.clone(),
+            host_table,
             batch_size: 16,
         })
     }
@@ -116,13 +166,26 @@ impl Embedder {
             }
         }
         let shape = [batch.batch, batch.seq];
-        let ids: Vec<i32> = batch.ids.iter().map(|&id| id as i32).collect();
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
-        let vectors = self.model.embed(ids, mask, &batch.lengths, dims);
+        let vectors = self.model.embed_from(self.token_vectors(&batch.ids, shape), mask, &batch.lengths, dims);
         let data = vectors.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let flat = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         Ok(flat.chunks(dims).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Token vectors `[batch, seq, hidden]` for row-major `ids` of `shape`: gathered on the
+    /// host when the table lives there, on the device otherwise.
+    pub fn token_vectors(&self, ids: &[u32], shape: [usize; 2]) -> Tensor<3> {
+        match &self.host_table {
+            Some(table) => {
+                let h = self.config.hidden_size;
+                Tensor::<3>::from_data(TensorData::new(table.rows(ids), [shape[0], shape[1], h]), &self.device)
+            }
+            None => {
+                let ids: Vec<i32> = ids.iter().map(|&id| id as i32).collect();
+                self.model.token_vectors(Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device))
+            }
+        }
     }
 
     /// Attention probabilities of `layer` for `text` under `mode` (e.g. the configured
@@ -136,11 +199,9 @@ impl Embedder {
         if t == 0 {
             return Err(ModelError::Input("the text has no tokens".into()));
         }
-        let ids: Vec<i32> = batch.ids[..t].iter().map(|&id| id as i32).collect();
         let tokens = batch.ids[..t].iter().map(|&id| self.text.piece(id)).collect();
-        let ids_t = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, t]), &self.device);
         let mask = Tensor::<2>::ones([1, t], &self.device);
-        let probs = self.model.attention(ids_t, mask, &[t], mode, layer);
+        let probs = self.model.attention_from(self.token_vectors(&batch.ids[..t], [1, t]), mask, &[t], mode, layer);
         let data = probs.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let probs = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         Ok(AttentionMap {

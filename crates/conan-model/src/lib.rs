@@ -18,7 +18,7 @@ pub mod save;
 pub mod synth;
 
 pub use config::{Config, Pooling};
-pub use embed::{AttentionMap, Embedder, Embeddings, LoadOptions};
+pub use embed::{AttentionMap, Embedder, Embeddings, HostTable, LoadOptions};
 pub use error::ModelError;
 pub use load::{DirSource, FileSource, HostTensor, MemorySource, ModelFiles, build_model, host_tensors, read_files};
 pub use model::{AttentionMode, ConanModel, soft_mask_bias};

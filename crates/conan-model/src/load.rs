@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::config::{Config, Pooling};
 use crate::error::ModelError;
 use crate::model::{Attention, ConanModel, Layer, Mlp};
+use crate::embed::HostTable;
 use crate::pack::{Manifest, PackTensors, QuantMatrix, ShardEntry, verify_shard};
 
 /// Where a model's files come from. Paths are relative to the model root, `/`-separated.
@@ -282,14 +283,19 @@ pub fn host_tensors(files: &ModelFiles) -> Result<HashMap<String, HostTensor>, M
     }
 }
 
-/// The checkpoint's tensors for putting on a device: as [`host_tensors`], except that with
-/// `keep_quantized` a pack's q8 / q4 matrices stay as stored.
-pub fn device_tensors(files: &ModelFiles, keep_quantized: bool) -> Result<PackTensors, ModelError> {
+/// The checkpoint's tensors for putting on a device: as [`host_tensors`], except that a
+/// pack's q8 / q4 tensors stay as stored where `options` multiply by them directly
+/// (matrices) or gather from them on the host (the token table).
+pub fn device_tensors(files: &ModelFiles, options: crate::LoadOptions) -> Result<PackTensors, ModelError> {
+    let host_table = options.host_table(&files.config);
+    let keep = |name: &str| if name == TABLE { host_table } else { options.quantized_matmul };
     match &files.pack {
-        Some(manifest) => crate::pack::read_pack(manifest, &files.shards, keep_quantized),
+        Some(manifest) => crate::pack::read_pack(manifest, &files.shards, keep),
         None => Ok(PackTensors { f32: checked_tensors(&files.config, &files.shards)?, quantized: HashMap::new() }),
     }
 }
+
+const TABLE: &str = "embed_tokens.weight";
 
 /// Tensors some checkpoints carry that an encoder does not use.
 fn ignorable(name: &str) -> bool {
@@ -509,26 +515,41 @@ pub fn build_model(
     tensors: HashMap<String, HostTensor>,
     device: &Device,
 ) -> Result<ConanModel, ModelError> {
-    build_model_from(config, PackTensors { f32: tensors, quantized: HashMap::new() }, device)
+    let tensors = PackTensors { f32: tensors, quantized: HashMap::new() };
+    build_model_from(config, tensors, device, false).map(|(model, _)| model)
 }
 
 /// [`build_model`] for tensors from [`device_tensors`]: quantized matrices become
-/// block-quantized weights, a quantized token table is dequantized (it is gathered, not
-/// multiplied).
+/// block-quantized weights. With `host_table` the token table stays in host memory as
+/// stored and is returned beside the model; otherwise it goes to the device as f32 (it is
+/// gathered, not multiplied).
 pub fn build_model_from(
     config: &Config,
     tensors: PackTensors,
     device: &Device,
-) -> Result<ConanModel, ModelError> {
+    host_table: bool,
+) -> Result<(ConanModel, Option<HostTable>), ModelError> {
     let mut b = Builder { tensors: tensors.f32, quantized: tensors.quantized, device };
     let eps = config.rms_norm_eps;
 
-    let embed = b.take("embed_tokens.weight");
-    let embed_tokens = Embedding {
-        weight: Param::from_tensor(Tensor::from_data(
-            TensorData::new(embed.values, [embed.shape[0], embed.shape[1]]),
-            device,
-        )),
+    let (embed_tokens, host) = if host_table {
+        let table = match b.quantized.remove(TABLE) {
+            Some(q) => HostTable::Quantized(q),
+            None => {
+                let t = b.take(TABLE);
+                HostTable::F32 { cols: t.shape[1], values: t.values }
+            }
+        };
+        (None, Some(table))
+    } else {
+        let embed = b.take(TABLE);
+        let table = Embedding {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(embed.values, [embed.shape[0], embed.shape[1]]),
+                device,
+            )),
+        };
+        (Some(table), None)
     };
     let layers = (0..config.num_hidden_layers)
         .map(|i| {
@@ -561,14 +582,15 @@ pub fn build_model_from(
         })
         .collect();
     let norm = b.rms_norm("norm.weight", eps);
-    Ok(ConanModel {
+    let model = ConanModel {
         embed_tokens,
         layers,
         norm,
         rope_theta: config.rope_theta,
         causal: config.is_causal(),
         pooling: config.pooling(),
-    })
+    };
+    Ok((model, host))
 }
 
 #[cfg(test)]

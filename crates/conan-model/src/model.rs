@@ -111,7 +111,9 @@ impl Layer {
 /// The whole encoder. Build it with [`crate::load`] from a checkpoint.
 #[derive(Module, Debug)]
 pub struct ConanModel {
-    pub embed_tokens: Embedding,
+    /// The token table on the device; `None` when it lives on the host instead (too large
+    /// for one device buffer, see [`crate::embed::HostTable`]) and callers pass token vectors.
+    pub embed_tokens: Option<Embedding>,
     pub layers: Vec<Layer>,
     pub norm: RmsNorm,
     pub rope_theta: f64,
@@ -170,7 +172,19 @@ impl ConanModel {
     }
 
     pub fn hidden_size(&self) -> usize {
-        self.embed_tokens.weight.shape().dims::<2>()[1]
+        self.norm.gamma.dims()[0]
+    }
+
+    /// Token vectors `[batch, seq, hidden]` for `ids`, from the table on the device.
+    ///
+    /// # Panics
+    /// When the table lives on the host: such a model is only run through the `*_from`
+    /// methods, by [`crate::Embedder`].
+    pub fn token_vectors(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.embed_tokens
+            .as_ref()
+            .expect("the token table lives on the host: pass token vectors to the *_from methods")
+            .forward(ids)
     }
 
     /// The attention this model was configured with.
@@ -188,10 +202,14 @@ impl ConanModel {
     /// [`Self::hidden_states`] under any [`AttentionMode`]; `lengths` are the real tokens
     /// per row (the soft mask depends on them).
     pub fn hidden_states_with(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<3> {
-        let [_, t] = ids.dims();
-        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &ids.device());
+        self.hidden_states_from(self.token_vectors(ids), mask, lengths, mode)
+    }
+
+    /// [`Self::hidden_states_with`] from token vectors `x` `[batch, seq, hidden]`.
+    pub fn hidden_states_from(&self, mut x: Tensor<3>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<3> {
+        let [_, t, _] = x.dims();
+        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &x.device());
         let bias = Self::bias(mask, lengths, mode);
-        let mut x = self.embed_tokens.forward(ids);
         for layer in &self.layers {
             x = layer.forward(x, &rope, bias.clone());
         }
@@ -201,10 +219,14 @@ impl ConanModel {
     /// Attention probabilities of layer `layer` (0-based), `[batch, heads, seq, seq]`, under
     /// `mode`: what the Learn page draws. Padding keys get 0.
     pub fn attention(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode, layer: usize) -> Tensor<4> {
-        let [_, t] = ids.dims();
-        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &ids.device());
+        self.attention_from(self.token_vectors(ids), mask, lengths, mode, layer)
+    }
+
+    /// [`Self::attention`] from token vectors `x` `[batch, seq, hidden]`.
+    pub fn attention_from(&self, mut x: Tensor<3>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode, layer: usize) -> Tensor<4> {
+        let [_, t, _] = x.dims();
+        let rope = Rope::new(t, self.head_dim(), self.rope_theta, &x.device());
         let bias = Self::bias(mask, lengths, mode);
-        let mut x = self.embed_tokens.forward(ids);
         for l in &self.layers[..layer.min(self.layers.len() - 1)] {
             x = l.forward(x, &rope, bias.clone());
         }
@@ -235,7 +257,12 @@ impl ConanModel {
 
     /// Sentence vectors `[batch, dims]`, pooled, truncated to `dims` and L2-normalised.
     pub fn embed(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], dims: usize) -> Tensor<2> {
-        let pooled = self.pooled(ids, mask, lengths, self.attention_mode());
+        self.embed_from(self.token_vectors(ids), mask, lengths, dims)
+    }
+
+    /// [`Self::embed`] from token vectors `x` `[batch, seq, hidden]`.
+    pub fn embed_from(&self, x: Tensor<3>, mask: Tensor<2>, lengths: &[usize], dims: usize) -> Tensor<2> {
+        let pooled = self.pooled_from(x, mask, lengths, self.attention_mode());
         let h = pooled.dims()[1];
         l2_normalize(pooled.narrow(1, 0, dims.min(h)))
     }
@@ -243,7 +270,12 @@ impl ConanModel {
     /// Pooled, not yet normalised sentence vectors `[batch, hidden]` under `mode`. Training
     /// uses this directly: the Matryoshka loss normalises each prefix of the same vector.
     pub fn pooled(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<2> {
-        let states = self.hidden_states_with(ids, mask.clone(), lengths, mode);
+        self.pooled_from(self.token_vectors(ids), mask, lengths, mode)
+    }
+
+    /// [`Self::pooled`] from token vectors `x` `[batch, seq, hidden]`.
+    pub fn pooled_from(&self, x: Tensor<3>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<2> {
+        let states = self.hidden_states_from(x, mask.clone(), lengths, mode);
         let [b, t, h] = states.dims();
         match self.pooling {
             Pooling::Mean => {

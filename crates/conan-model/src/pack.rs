@@ -382,7 +382,7 @@ pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokeni
 
 /// Decode a verified pack's tensors to f32 in HF layout, checking them against the config.
 pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result<HashMap<String, HostTensor>, ModelError> {
-    read_pack(manifest, shards, false).map(|t| t.f32)
+    read_pack(manifest, shards, |_| false).map(|t| t.f32)
 }
 
 /// A q8 / q4 matrix as the pack stores it, in HF layout `[rows, cols]`: `codes` (q8: one i8
@@ -401,6 +401,19 @@ impl QuantMatrix {
         dequantize_rows(&self.codes, &self.scales, self.rows, self.cols, self.bits4)
     }
 
+    /// Row `r`, dequantized, appended to `out`.
+    pub fn row_into(&self, r: usize, out: &mut Vec<f32>) {
+        let (code_bytes, blocks) = (if self.bits4 { self.cols / 2 } else { self.cols }, self.cols / BLOCK);
+        let codes = &self.codes[r * code_bytes..(r + 1) * code_bytes];
+        let scales = &self.scales[r * blocks * 2..(r + 1) * blocks * 2];
+        out.extend(dequantize_rows(codes, scales, 1, self.cols, self.bits4));
+    }
+
+    /// Bytes held: codes and f16 scales.
+    pub fn bytes(&self) -> u64 {
+        (self.codes.len() + self.scales.len()) as u64
+    }
+
     /// The scales as f32 (exact: every f16 is an f32).
     pub fn scales_f32(&self) -> impl Iterator<Item = f32> + '_ {
         self.scales.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
@@ -413,10 +426,10 @@ pub struct PackTensors {
     pub quantized: HashMap<String, QuantMatrix>,
 }
 
-/// Read and check every tensor of a pack. With `keep_quantized`, q8 / q4 matrices stay as
-/// codes and scales (for a backend that multiplies by them directly); otherwise they are
-/// dequantized to f32 like the rest.
-pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantized: bool) -> Result<PackTensors, ModelError> {
+/// Read and check every tensor of a pack. The q8 / q4 matrices `keep_quantized` names stay
+/// as codes and scales (for a backend that multiplies by them directly, or a token table
+/// gathered on the host); the rest are dequantized to f32.
+pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantized: impl Fn(&str) -> bool) -> Result<PackTensors, ModelError> {
     let bad = |m: String| ModelError::Weights(m);
     let parsed: Vec<SafeTensors> = shards
         .iter()
@@ -440,7 +453,7 @@ pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantiz
         }
         // Grown from the shards' bytes, not reserved from the config's claim.
         let mut values = Vec::new();
-        let keep = keep_quantized && matches!(entry.encoding, Encoding::Q8 | Encoding::Q4);
+        let keep = keep_quantized(name) && matches!(entry.encoding, Encoding::Q8 | Encoding::Q4);
         let (mut codes_all, mut scales_all) = (Vec::new(), Vec::new());
         let mut next_row = 0;
         for (k, part) in entry.parts.iter().enumerate() {

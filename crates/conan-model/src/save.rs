@@ -40,7 +40,9 @@ fn linear(out: &mut HashMap<String, HostTensor>, prefix: String, l: &Linear) {
 /// Reads tensors back synchronously, so it is for native callers (training, conversion).
 pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
     let mut out = HashMap::new();
-    out.insert("embed_tokens.weight".into(), host(model.embed_tokens.weight.val()));
+    if let Some(table) = &model.embed_tokens {
+        out.insert("embed_tokens.weight".into(), host(table.weight.val()));
+    }
     for (i, layer) in model.layers.iter().enumerate() {
         let p = format!("layers.{i}");
         norm(&mut out, format!("{p}.input_layernorm.weight"), &layer.input_layernorm);

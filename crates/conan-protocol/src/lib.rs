@@ -374,6 +374,10 @@ pub struct EmbedResult {
     pub tokens: Vec<usize>,
     pub truncated: Vec<bool>,
     pub embed_ms: f64,
+    /// The worker's wasm memory (it only grows, so this is its peak so far).
+    pub wasm_heap_bytes: u64,
+    /// GPU buffers burn holds for this device (weights and cached activations), when known.
+    pub device_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

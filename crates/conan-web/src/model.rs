@@ -282,8 +282,9 @@ fn model_row(p: &RowProps) -> Html {
         None => (html! { <span class="pending">{ "reading its manifest…" }</span> }, false),
         Some(Err(e)) => (html! { <span class="muted">{ format!("not available here: {e}") }</span> }, false),
         Some(Ok(card)) if card.estimated => (
-            html! { <span class="muted">{ format!("not built on this server · estimated from its config: {} parameters · download {} · GPU weights {}{}",
+            html! { <span class="muted">{ format!("not built on this server · estimated from its config: {} parameters · download {} · GPU weights {}{}{}",
                 thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes),
+                if card.details.iter().any(|(k, _)| k == "token table") { " · token table in wasm memory" } else { "" },
                 card.refusal.as_ref().map(|why| format!(" · would not run on this adapter: {why}")).unwrap_or_default()) }</span> },
             false,
         ),

@@ -109,7 +109,10 @@ pub fn result_view(p: &ResultProps) -> Html {
     let r = &p.result;
     html! {
         <div class="result" id="result" data-id={r.id.to_string()}>
-            <p class="muted">{ format!("{} vector(s) of {} dims in {:.1} ms", r.vectors.len(), r.dims, r.embed_ms) }</p>
+            <p class="muted" id="embed-cost" data-wasm-bytes={r.wasm_heap_bytes.to_string()} data-device-bytes={r.device_bytes.unwrap_or(0).to_string()}>
+                { format!("{} vector(s) of {} dims in {:.1} ms · worker memory {:.1} MB{}", r.vectors.len(), r.dims, r.embed_ms,
+                    r.wasm_heap_bytes as f64 / 1e6,
+                    r.device_bytes.map(|b| format!(" · GPU buffers {:.1} MB", b as f64 / 1e6)).unwrap_or_default()) }</p>
             if let Some(cos) = r.cosine {
                 <p class="cosine">{ "Cosine similarity A·B: " }<strong id="cosine">{ format!("{cos:.4}") }</strong></p>
             }

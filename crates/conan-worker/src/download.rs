@@ -155,13 +155,28 @@ impl FetchSource {
     }
 }
 
-/// The largest weight buffer of `config` (name, bytes as f32: exact for the token table, which
-/// is f32 on every backend and the largest tensor of these families; an upper bound for a
-/// quantized matrix).
-pub fn largest_buffer(config: &conan_model::Config) -> (String, u64) {
+/// WebGPU's default `maxStorageBufferBindingSize`, assumed where the adapter says nothing.
+const DEFAULT_BINDING: u64 = 128 << 20;
+
+/// The most bytes one weight buffer may take on an adapter with `limits`: a token table
+/// larger than this stays in wasm memory (`LoadOptions::max_table_bytes`).
+pub fn table_limit(limits: BufferLimits) -> u64 {
+    [limits.max_storage_buffer_binding_size, limits.max_buffer_size]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(DEFAULT_BINDING)
+}
+
+/// The largest weight buffer `config` puts on an adapter with `limits` (name, bytes as f32:
+/// an upper bound for a quantized matrix). A token table over [`table_limit`] is gathered in
+/// wasm memory instead, so it does not count.
+pub fn largest_buffer(config: &conan_model::Config, limits: BufferLimits) -> (String, u64) {
+    let hosted = conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)) }.host_table(config);
     config
         .tensor_shapes()
         .into_iter()
+        .filter(|(n, _)| !(hosted && n == "embed_tokens.weight"))
         .map(|(n, shape)| (n, shape.iter().map(|&d| d as u64).product::<u64>() * 4))
         .max_by_key(|(_, b)| *b)
         .unwrap_or_default()
@@ -169,7 +184,7 @@ pub fn largest_buffer(config: &conan_model::Config) -> (String, u64) {
 
 /// Refuse a model whose largest weight buffer the adapter cannot bind, with the numbers.
 pub fn check_limits(config: &conan_model::Config, limits: BufferLimits) -> Result<u64, String> {
-    let (name, need) = largest_buffer(config);
+    let (name, need) = largest_buffer(config, limits);
     for (limit, value) in [
         ("maxStorageBufferBindingSize", limits.max_storage_buffer_binding_size),
         ("maxBufferSize", limits.max_buffer_size),
@@ -184,6 +199,10 @@ pub fn check_limits(config: &conan_model::Config, limits: BufferLimits) -> Resul
     }
     Ok(need)
 }
+
+/// A page's wasm memory ends at 4 GiB; the downloaded shards, the weights decoded from them
+/// and the running model must fit together, so packs over this are refused before download.
+pub const MAX_PACK_BYTES: u64 = 2 << 30;
 
 impl FileSource for FetchSource {
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
@@ -204,6 +223,14 @@ impl FileSource for FetchSource {
 
     async fn before_shards(&self, manifest: &Manifest) -> Result<(), ModelError> {
         let need = check_limits(&manifest.config, self.limits).map_err(|e| ModelError::Weights(format!("{e}; nothing was downloaded")))?;
+        let total = manifest.total_bytes();
+        if total > MAX_PACK_BYTES {
+            return Err(ModelError::Weights(format!(
+                "this pack is {:.1} GB, more than the {:.1} GB a browser tab's wasm memory can load (it ends at 4 GiB); use a q4 or q8 pack; nothing was downloaded",
+                total as f64 / 1e9,
+                MAX_PACK_BYTES as f64 / 1e9
+            )));
+        }
         let mut s = self.summary.borrow_mut();
         s.files = manifest.shards.len();
         s.total_bytes = manifest.shards.iter().map(|e| e.bytes).sum();

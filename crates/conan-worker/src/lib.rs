@@ -244,9 +244,14 @@ fn limits_of(backend: &BackendInfo) -> BufferLimits {
     }
 }
 
-/// WebGPU multiplies by a pack's q8 / q4 matrices directly; the CPU backend gets f32.
+/// WebGPU multiplies by a pack's q8 / q4 matrices directly and keeps a token table larger
+/// than the adapter binds at once in wasm memory; the CPU backend gets f32.
 fn load_options(backend: &BackendInfo) -> conan_model::LoadOptions {
-    conan_model::LoadOptions { quantized_matmul: backend.kind == "webgpu" }
+    let webgpu = backend.kind == "webgpu";
+    conan_model::LoadOptions {
+        quantized_matmul: webgpu,
+        max_table_bytes: webgpu.then(|| download::table_limit(limits_of(backend))),
+    }
 }
 
 /// Files kept for the agreement check's CPU copy and for a fresh device after a loss (a
@@ -682,6 +687,8 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                         tokens: out.tokens,
                         truncated: out.truncated,
                         embed_ms: now_ms() - start,
+                        wasm_heap_bytes: wasm_heap_bytes(),
+                        device_bytes: embedder.device.memory_pool_usage().map(|u| u.bytes_reserved),
                     })
                 }
                 Err(e) => Response::Failed {
@@ -701,6 +708,15 @@ fn resource_urls() -> Vec<String> {
         .filter_map(|e| e.dyn_into::<web_sys::PerformanceEntry>().ok())
         .map(|e| e.name())
         .collect()
+}
+
+/// Bytes of this worker's wasm memory: it never shrinks, so it is the peak so far.
+fn wasm_heap_bytes() -> u64 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as u64
 }
 
 /// Vectors arrive L2-normalised, so their dot product is the cosine.

@@ -6,7 +6,7 @@ use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, device_bytes, es
 use conan_model::{Config, Embedder, FileSource, ModelFiles};
 use conan_protocol::{ModelCard, PackPlan, Response};
 
-use crate::download::{BufferLimits, FetchSource, check_limits, largest_buffer};
+use crate::download::{BufferLimits, FetchSource, check_limits, largest_buffer, table_limit};
 use crate::now_ms;
 
 /// Texts of the agreement check: both languages, short and long, punctuation and digits.
@@ -37,13 +37,39 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
         details.push(quantization_row(m.quantization.scheme, m.quantization.table, m.quantization.block_size));
         details.push(("shards".into(), m.shards.len().to_string()));
     }
-    let (_, largest) = largest_buffer(c);
+    let encoding = |name: &str, _: &[usize]| manifest.and_then(|m| m.tensors.get(name)).map_or(Encoding::F32, |t| t.encoding);
+    costs(c, &encoding, details, manifest.map(|m| m.shards.iter().map(|s| s.bytes).sum()), limits)
+}
+
+/// The card's sizes and fit, each tensor encoded as `encoding` says: GPU bytes on WebGPU
+/// (q8 / q4 matrices stay quantized), and where the token table goes.
+fn costs(c: &Config, encoding: &dyn Fn(&str, &[usize]) -> Encoding, mut details: Vec<(String, String)>, download_bytes: Option<u64>, limits: BufferLimits) -> ModelCard {
+    let (_, largest) = largest_buffer(c, limits);
+    let mut gpu_weight_bytes = device_bytes(c, encoding, true);
+    let table = conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)) };
+    if table.host_table(c) {
+        let n = c.vocab_size as u64 * c.hidden_size as u64;
+        gpu_weight_bytes -= n * 4;
+        let stored = match encoding("embed_tokens.weight", &[c.vocab_size, c.hidden_size]) {
+            Encoding::Q8 => n + n / BLOCK as u64 * 2,
+            Encoding::Q4 => n / 2 + n / BLOCK as u64 * 2,
+            _ => n * 4,
+        };
+        details.push((
+            "token table".into(),
+            format!(
+                "in wasm memory, {:.1} MB as stored, rows gathered per batch ({:.1} MB as f32 is over this adapter's {:.1} MB per buffer)",
+                stored as f64 / 1e6,
+                (n * 4) as f64 / 1e6,
+                table_limit(limits) as f64 / 1e6
+            ),
+        ));
+    }
     ModelCard {
         details,
         parameters: c.num_params(),
-        download_bytes: manifest.map(|m| m.shards.iter().map(|s| s.bytes).sum()),
-        // On WebGPU a pack's q8 / q4 matrices stay quantized (LoadOptions::quantized_matmul).
-        gpu_weight_bytes: device_bytes(c, |name, _| manifest.and_then(|m| m.tensors.get(name)).map_or(Encoding::F32, |t| t.encoding), true),
+        download_bytes,
+        gpu_weight_bytes,
         largest_buffer_bytes: largest,
         synthetic: c.synthetic,
         refusal: check_limits(c, limits).err(),
@@ -62,10 +88,9 @@ pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, 
     config.synthetic = true;
     let scheme = Encoding::parse(&plan.quant).ok_or_else(|| format!("unknown quantization {:?}", plan.quant))?;
     let opts = PackOptions::new(scheme);
-    let mut card = model_card(&config, None, limits);
-    card.details.push(quantization_row(opts.scheme, opts.table, BLOCK));
-    card.gpu_weight_bytes = device_bytes(&config, |name, shape| opts.encoding_of(name, shape), true);
-    card.download_bytes = Some(estimate_bytes(&config, opts));
+    let mut details = model_card(&config, None, limits).details;
+    details.push(quantization_row(opts.scheme, opts.table, BLOCK));
+    let mut card = costs(&config, &|name, shape| opts.encoding_of(name, shape), details, Some(estimate_bytes(&config, opts)), limits);
     card.estimated = true;
     Ok(card)
 }
