@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Browser, build_app, case_files, load_model, open_app, open_page, root, serve};
+use support::{Browser, build_app, case_files, load_model, open_app, open_page, root, serve, wait_loaded_within};
 
 const TEXTS: [&str; 3] = [
     "The quick brown fox jumps over the lazy dog.",
@@ -401,6 +401,18 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
             && text.contains("nothing was downloaded"),
         "{text}"
     );
+
+    // A pack larger than a tab's wasm memory can load (shards of 3 GB in all) is refused
+    // before any download too.
+    let huge = root().join("web/dist/static/models/too-big-for-wasm");
+    std::fs::create_dir_all(&huge).unwrap();
+    let mut m = manifest.clone();
+    m["shards"][0]["bytes"] = json!(3_000_000_000u64);
+    std::fs::write(huge.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    std::fs::copy(pack.join("tokenizer.json"), huge.join("tokenizer.json")).unwrap();
+    let (phase, text) = load_model(&browser, &url, "static/models/too-big-for-wasm");
+    assert_eq!(phase, "failed", "{text}");
+    assert!(text.contains("wasm memory") && text.contains("nothing was downloaded"), "{text}");
 }
 
 #[test]
@@ -863,15 +875,8 @@ fn full_size_q4_pack_embeds_in_chromium() {
     let browser = Browser::start(true);
     browser.goto(&format!("{url}?model=static/models/conan-v2-q4#embed"));
     let start = std::time::Instant::now();
-    let phase = browser.wait_for(
-        "the full-size model to load",
-        "const s = document.querySelector('#status'); \
-         return s && (s.dataset.phase === 'ready' || s.dataset.phase === 'failed') ? s.dataset.phase : null",
-        json!([]),
-        Duration::from_secs(3600),
-    );
-    let status = browser.js("return document.querySelector('#status').innerText", json!([]));
-    println!("loaded in {:.0} s (test's clock): {}", start.elapsed().as_secs_f64(), status.as_str().unwrap_or_default());
+    let (phase, status) = wait_loaded_within(&browser, Duration::from_secs(3600));
+    println!("loaded in {:.0} s (test's clock): {status}", start.elapsed().as_secs_f64());
     assert_eq!(phase, "ready", "{status}");
     let kind = browser.js("return document.querySelector('#backend').dataset.kind", json!([]));
     assert_eq!(kind, "webgpu");

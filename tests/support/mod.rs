@@ -346,12 +346,17 @@ pub fn reload_page(browser: &Browser) -> (String, String) {
 }
 
 fn wait_loaded(browser: &Browser) -> (String, String) {
+    wait_loaded_within(browser, Duration::from_secs(240))
+}
+
+/// Wait up to `timeout` for the model to load or fail: the phase and the status panel's text.
+pub fn wait_loaded_within(browser: &Browser, timeout: Duration) -> (String, String) {
     let phase = browser.wait_for(
         "the model to load or fail",
         "const s = document.querySelector('#status'); \
          return s && (s.dataset.phase === 'ready' || s.dataset.phase === 'failed') ? s.dataset.phase : null",
         json!([]),
-        Duration::from_secs(240),
+        timeout,
     );
     let text = browser.js(
         "return document.querySelector('#status').innerText",
