@@ -478,7 +478,8 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         Duration::from_secs(180),
     );
     let min: f32 = min.as_str().unwrap().parse().unwrap_or_else(|_| panic!("{min}"));
-    println!("agreement WebGPU vs CPU: lowest cosine {min}");
+    let times = browser.js("const t = document.querySelector('#agreement p.small'); return t ? t.innerText : ''", json!([]));
+    println!("agreement WebGPU vs CPU: lowest cosine {min}; {}", times.as_str().unwrap_or_default());
     assert!(min >= 0.9999, "{min}");
     browser.screenshot("model");
     browser.js("document.querySelector('#agreement').scrollIntoView()", json!([]));

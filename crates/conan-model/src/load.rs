@@ -462,25 +462,23 @@ impl Builder<'_> {
 
     /// HF stores projections as `[out, in]`; burn's `Linear` multiplies by `[in, out]`.
     fn linear(&mut self, prefix: &str, bias: bool) -> Linear {
-        let bias = |b: &mut Self| bias.then(|| b.vector(&format!("{prefix}.bias")));
-        if let Some(q) = self.quantized.remove(&format!("{prefix}.weight")) {
-            return Linear {
-                weight: Param::from_tensor(quantized_weight(&q, self.device)),
-                bias: bias(self),
-            };
-        }
-        let t = self.take(&format!("{prefix}.weight"));
-        let (rows, cols) = (t.shape[0], t.shape[1]);
-        let mut transposed = vec![0.0f32; rows * cols];
-        for r in 0..rows {
-            for c in 0..cols {
-                transposed[c * rows + r] = t.values[r * cols + c];
+        let weight = match self.quantized.remove(&format!("{prefix}.weight")) {
+            Some(q) => quantized_weight(&q, self.device),
+            None => {
+                let t = self.take(&format!("{prefix}.weight"));
+                let (rows, cols) = (t.shape[0], t.shape[1]);
+                let mut transposed = vec![0.0f32; rows * cols];
+                for r in 0..rows {
+                    for c in 0..cols {
+                        transposed[c * rows + r] = t.values[r * cols + c];
+                    }
+                }
+                Tensor::from_data(TensorData::new(transposed, [cols, rows]), self.device)
             }
-        }
-        let weight = Tensor::from_data(TensorData::new(transposed, [cols, rows]), self.device);
+        };
         Linear {
             weight: Param::from_tensor(weight),
-            bias: bias(self),
+            bias: bias.then(|| self.vector(&format!("{prefix}.bias"))),
         }
     }
 
