@@ -88,6 +88,10 @@ const MAX_LAYERS: usize = 1024;
 /// Values in one tensor (16 GiB as f32): beyond what a browser, or this loader, can hold.
 const MAX_TENSOR_VALUES: u64 = 1 << 32;
 
+/// The token-embedding table's checkpoint name: the one tensor that is gathered rather
+/// than multiplied, so placement and quantization treat it apart.
+pub const TOKEN_TABLE: &str = "embed_tokens.weight";
+
 /// Families whose tensor layout this crate knows.
 const FAMILIES: [&str; 4] = ["conan", "llama", "qwen2", "qwen3"];
 
@@ -300,7 +304,7 @@ impl Config {
         let q = self.num_attention_heads * self.head_dim();
         let kv = self.kv_heads() * self.head_dim();
         let f = self.intermediate_size;
-        let mut out = vec![("embed_tokens.weight".to_string(), vec![self.vocab_size, h])];
+        let mut out = vec![(TOKEN_TABLE.to_string(), vec![self.vocab_size, h])];
         for i in 0..self.num_hidden_layers {
             let p = |s: &str| format!("layers.{i}.{s}");
             out.push((p("input_layernorm.weight"), vec![h]));

@@ -17,7 +17,7 @@ pub mod pack;
 pub mod save;
 pub mod synth;
 
-pub use config::{Config, Pooling};
+pub use config::{Config, Pooling, TOKEN_TABLE};
 pub use embed::{AttentionMap, Embedder, Embeddings, HostTable, LoadOptions};
 pub use error::ModelError;
 pub use load::{DirSource, FileSource, HostTensor, MemorySource, ModelFiles, build_model, host_tensors, read_files};

@@ -15,7 +15,7 @@ use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
-use crate::config::{Config, Pooling};
+use crate::config::{Config, Pooling, TOKEN_TABLE};
 use crate::error::ModelError;
 use crate::model::{Attention, ConanModel, Layer, Mlp};
 use crate::embed::HostTable;
@@ -288,14 +288,12 @@ pub fn host_tensors(files: &ModelFiles) -> Result<HashMap<String, HostTensor>, M
 /// (matrices) or gather from them on the host (the token table).
 pub fn device_tensors(files: &ModelFiles, options: crate::LoadOptions) -> Result<PackTensors, ModelError> {
     let host_table = options.host_table(&files.config);
-    let keep = |name: &str| if name == TABLE { host_table } else { options.quantized_matmul };
+    let keep = |name: &str| if name == TOKEN_TABLE { host_table } else { options.quantized_matmul };
     match &files.pack {
         Some(manifest) => crate::pack::read_pack(manifest, &files.shards, keep),
         None => Ok(PackTensors { f32: checked_tensors(&files.config, &files.shards)?, quantized: HashMap::new() }),
     }
 }
-
-const TABLE: &str = "embed_tokens.weight";
 
 /// Tensors some checkpoints carry that an encoder does not use.
 fn ignorable(name: &str) -> bool {
@@ -531,16 +529,16 @@ pub fn build_model_from(
     let eps = config.rms_norm_eps;
 
     let (embed_tokens, host) = if host_table {
-        let table = match b.quantized.remove(TABLE) {
+        let table = match b.quantized.remove(TOKEN_TABLE) {
             Some(q) => HostTable::Quantized(q),
             None => {
-                let t = b.take(TABLE);
+                let t = b.take(TOKEN_TABLE);
                 HostTable::F32 { cols: t.shape[1], values: t.values }
             }
         };
         (None, Some(table))
     } else {
-        let embed = b.take(TABLE);
+        let embed = b.take(TOKEN_TABLE);
         let table = Embedding {
             weight: Param::from_tensor(Tensor::from_data(
                 TensorData::new(embed.values, [embed.shape[0], embed.shape[1]]),

@@ -18,7 +18,7 @@ use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, TOKEN_TABLE};
 use crate::error::ModelError;
 use crate::load::HostTensor;
 
@@ -50,7 +50,7 @@ impl Encoding {
     }
 
     /// Bytes of one row of `cols` values (quantized rows include their scales).
-    fn row_bytes(self, cols: usize) -> usize {
+    pub fn row_bytes(self, cols: usize) -> usize {
         match self {
             Self::F32 => cols * 4,
             Self::F16 => cols * 2,
@@ -250,7 +250,7 @@ impl PackOptions {
     pub fn encoding_of(&self, name: &str, shape: &[usize]) -> Encoding {
         let cols = *shape.last().unwrap_or(&0);
         match self.scheme {
-            _ if name == "embed_tokens.weight" && (cols % BLOCK == 0 || matches!(self.table, Encoding::F32 | Encoding::F16)) => self.table,
+            _ if name == TOKEN_TABLE && (cols % BLOCK == 0 || matches!(self.table, Encoding::F32 | Encoding::F16)) => self.table,
             Encoding::Q8 | Encoding::Q4 if shape.len() == 2 && cols % BLOCK == 0 => self.scheme,
             Encoding::F16 | Encoding::Q8 | Encoding::Q4 if shape.len() == 2 => Encoding::F16,
             _ => Encoding::F32,
@@ -281,9 +281,10 @@ pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encodi
         .iter()
         .map(|(name, shape)| {
             let n = shape.iter().map(|&d| d as u64).product::<u64>();
+            let multiplied = quantized_matmul && name != TOKEN_TABLE;
             match encoding(name, shape) {
-                Encoding::Q8 if quantized_matmul && name != "embed_tokens.weight" => n + n / BLOCK as u64 * 4,
-                Encoding::Q4 if quantized_matmul && name != "embed_tokens.weight" => n / 2 + n / BLOCK as u64 * 4,
+                Encoding::Q8 if multiplied => n + n / BLOCK as u64 * 4,
+                Encoding::Q4 if multiplied => n / 2 + n / BLOCK as u64 * 4,
                 _ => n * 4,
             }
         })

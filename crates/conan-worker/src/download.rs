@@ -168,15 +168,20 @@ pub fn table_limit(limits: BufferLimits) -> u64 {
         .unwrap_or(DEFAULT_BINDING)
 }
 
+/// How a model goes onto a WebGPU adapter with `limits`: q8 / q4 matrices stay quantized,
+/// and a token table over [`table_limit`] stays in wasm memory.
+pub fn webgpu_options(limits: BufferLimits) -> conan_model::LoadOptions {
+    conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)) }
+}
+
 /// The largest weight buffer `config` puts on an adapter with `limits` (name, bytes as f32:
-/// an upper bound for a quantized matrix). A token table over [`table_limit`] is gathered in
-/// wasm memory instead, so it does not count.
+/// an upper bound for a quantized matrix). A token table kept in wasm memory does not count.
 pub fn largest_buffer(config: &conan_model::Config, limits: BufferLimits) -> (String, u64) {
-    let hosted = conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)) }.host_table(config);
+    let hosted = webgpu_options(limits).host_table(config);
     config
         .tensor_shapes()
         .into_iter()
-        .filter(|(n, _)| !(hosted && n == "embed_tokens.weight"))
+        .filter(|(n, _)| !(hosted && n == conan_model::TOKEN_TABLE))
         .map(|(n, shape)| (n, shape.iter().map(|&d| d as u64).product::<u64>() * 4))
         .max_by_key(|(_, b)| *b)
         .unwrap_or_default()

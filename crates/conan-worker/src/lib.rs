@@ -247,10 +247,10 @@ fn limits_of(backend: &BackendInfo) -> BufferLimits {
 /// WebGPU multiplies by a pack's q8 / q4 matrices directly and keeps a token table larger
 /// than the adapter binds at once in wasm memory; the CPU backend gets f32.
 fn load_options(backend: &BackendInfo) -> conan_model::LoadOptions {
-    let webgpu = backend.kind == "webgpu";
-    conan_model::LoadOptions {
-        quantized_matmul: webgpu,
-        max_table_bytes: webgpu.then(|| download::table_limit(limits_of(backend))),
+    if backend.kind == "webgpu" {
+        download::webgpu_options(limits_of(backend))
+    } else {
+        conan_model::LoadOptions::default()
     }
 }
 

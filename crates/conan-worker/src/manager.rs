@@ -3,10 +3,10 @@
 
 use conan_model::burn::prelude::Device;
 use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, device_bytes, estimate_bytes};
-use conan_model::{Config, Embedder, FileSource, ModelFiles};
+use conan_model::{Config, Embedder, FileSource, ModelFiles, TOKEN_TABLE};
 use conan_protocol::{ModelCard, PackPlan, Response};
 
-use crate::download::{BufferLimits, FetchSource, check_limits, largest_buffer, table_limit};
+use crate::download::{BufferLimits, FetchSource, check_limits, largest_buffer, table_limit, webgpu_options};
 use crate::now_ms;
 
 /// Texts of the agreement check: both languages, short and long, punctuation and digits.
@@ -46,13 +46,12 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
 fn costs(c: &Config, encoding: &dyn Fn(&str, &[usize]) -> Encoding, mut details: Vec<(String, String)>, download_bytes: Option<u64>, limits: BufferLimits) -> ModelCard {
     let (_, largest) = largest_buffer(c, limits);
     let mut gpu_weight_bytes = device_bytes(c, encoding, true);
-    let table = conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)) };
-    if table.host_table(c) {
+    if webgpu_options(limits).host_table(c) {
         let n = c.vocab_size as u64 * c.hidden_size as u64;
         gpu_weight_bytes -= n * 4;
-        let stored = match encoding("embed_tokens.weight", &[c.vocab_size, c.hidden_size]) {
-            Encoding::Q8 => n + n / BLOCK as u64 * 2,
-            Encoding::Q4 => n / 2 + n / BLOCK as u64 * 2,
+        // Kept as the pack stores it when quantized; f16 tables are widened to f32 on load.
+        let stored = match encoding(TOKEN_TABLE, &[c.vocab_size, c.hidden_size]) {
+            e @ (Encoding::Q8 | Encoding::Q4) => (c.vocab_size * e.row_bytes(c.hidden_size)) as u64,
             _ => n * 4,
         };
         details.push((
