@@ -30,12 +30,24 @@ pub fn replace_negative(s0: f32, s_now: f32) -> bool {
 
 /// InfoNCE with in-batch negatives: `queries` `[n, d]` and `passages` `[m, d]` (m ≥ n),
 /// both unit-length; the positive of query i is passage i, every other passage (including
-/// extra hard negatives after the first n) is a negative. Returns the mean loss `[1]`.
-pub fn info_nce(queries: Tensor<2>, passages: Tensor<2>, temperature: f64) -> Tensor<1> {
+/// extra hard negatives and remembered vectors after the first n) is a negative, except the
+/// `(query, passage)` cells in `exclude` (known translations: not negatives). Returns the
+/// mean loss `[1]`.
+pub fn info_nce(queries: Tensor<2>, passages: Tensor<2>, temperature: f64, exclude: &[(usize, usize)]) -> Tensor<1> {
     let [n, _] = queries.dims();
     let [m, _] = passages.dims();
     let device = queries.device();
-    let logits = queries.matmul(passages.transpose()).div_scalar(temperature);
+    let mut logits = queries.matmul(passages.transpose()).div_scalar(temperature);
+    if !exclude.is_empty() {
+        // A large negative bias rather than −∞: softmax stays finite, the cell's weight is 0.
+        let mut bias = vec![0.0f32; n * m];
+        for &(q, p) in exclude {
+            if q < n && p < m && p != q {
+                bias[q * m + p] = -1e4;
+            }
+        }
+        logits = logits + Tensor::<2>::from_data(TensorData::new(bias, [n, m]), &device);
+    }
     let mut pick = vec![0.0f32; n * m];
     for i in 0..n {
         pick[i * m + i] = 1.0;
@@ -91,14 +103,28 @@ mod tests {
     #[test]
     fn info_nce_is_low_when_positives_win_and_matches_the_formula() {
         let q = tensor(&[[1.0, 0.0], [0.0, 1.0]]);
-        let good = info_nce(q.clone(), q.clone(), 0.05).into_scalar::<f32>();
+        let good = info_nce(q.clone(), q.clone(), 0.05, &[]).into_scalar::<f32>();
         let swapped = tensor(&[[0.0, 1.0], [1.0, 0.0]]);
-        let bad = info_nce(q.clone(), swapped, 0.05).into_scalar::<f32>();
+        let bad = info_nce(q.clone(), swapped, 0.05, &[]).into_scalar::<f32>();
         assert!(good < 1e-6 && bad > 10.0, "good {good}, bad {bad}");
         // Hand value: logits [1, 0]/τ with τ = 1 → −log(e / (e + 1)).
-        let one = info_nce(q.clone(), q, 1.0).into_scalar::<f32>();
+        let one = info_nce(q.clone(), q, 1.0, &[]).into_scalar::<f32>();
         let expected = -(1f32.exp() / (1f32.exp() + 1.0)).ln();
         assert!((one - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn excluded_cells_are_not_negatives() {
+        // Query 0's positive is passage 0; passage 2 equals it (a second translation).
+        let q = tensor(&[[1.0, 0.0], [0.0, 1.0]]);
+        let p = tensor(&[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]);
+        let with = info_nce(q.clone(), p.clone(), 1.0, &[]).into_scalar::<f32>();
+        let without = info_nce(q.clone(), p, 1.0, &[(0, 2)]).into_scalar::<f32>();
+        // Query 0 alone: −log(e/(e+1+e)) with the duplicate, −log(e/(e+1)) without.
+        let e = 1f32.exp();
+        let q1 = -(e / (e + 1.0 + 1.0)).ln();
+        assert!((with - (-(e / (2.0 * e + 1.0)).ln() + q1) / 2.0).abs() < 1e-5, "{with}");
+        assert!((without - (-(e / (e + 1.0)).ln() + q1) / 2.0).abs() < 1e-5, "{without}");
     }
 
     #[test]

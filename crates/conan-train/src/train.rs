@@ -43,6 +43,9 @@ pub struct Recipe {
     pub dynamic_negatives: bool,
     /// Steps between two full re-minings of hard negatives in the supervised stage.
     pub remine_every: usize,
+    /// Cross-batch memory: the vectors of this many recent batches are extra negatives
+    /// (0 = in-batch negatives only). Filled once attention is bidirectional.
+    pub memory_batches: usize,
     pub eval_every: usize,
 }
 
@@ -104,6 +107,83 @@ fn to_tensors(b: &TokenBatch, device: &Device) -> (Tensor<2, Int>, Tensor<2>, Ve
         Tensor::from_data(TensorData::new(b.mask(), [b.batch, b.seq]), device),
         b.lengths.clone(),
     )
+}
+
+/// Pooled vectors `[rows.len(), hidden]` (with gradients) for `rows`, run in buckets of
+/// similar length: a batch mixing 3- and 32-token texts would otherwise pad every row to
+/// 32 tokens, which made supervised steps (hard negatives of any length) 4× slower.
+fn pooled_rows(model: &ConanModel, tokens: &Tokens, rows: &[usize], mode: AttentionMode, device: &Device) -> Tensor<2> {
+    const BUCKET: usize = 64;
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| tokens.rows[rows[i]].len());
+    let parts: Vec<Tensor<2>> = order
+        .chunks(BUCKET)
+        .map(|chunk| {
+            let ids: Vec<usize> = chunk.iter().map(|&i| rows[i]).collect();
+            let (ids_t, mask, lengths) = tokens.batch(&ids, device);
+            model.pooled(ids_t, mask, &lengths, mode)
+        })
+        .collect();
+    let mut inverse = vec![0i32; rows.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        inverse[i] = pos as i32;
+    }
+    let inverse = Tensor::<1, Int>::from_data(TensorData::new(inverse, [rows.len()]), device);
+    Tensor::cat(parts, 0).select(0, inverse)
+}
+
+/// Which texts translate which, in both directions: such a pair is never a negative.
+#[derive(Default)]
+struct Translations(HashMap<usize, HashSet<usize>>);
+
+impl Translations {
+    fn new(pairs: impl Iterator<Item = Pair>) -> Self {
+        let mut map: HashMap<usize, HashSet<usize>> = HashMap::new();
+        for p in pairs {
+            map.entry(p.zh).or_default().insert(p.en);
+            map.entry(p.en).or_default().insert(p.zh);
+        }
+        Self(map)
+    }
+
+    fn related(&self, a: usize, b: usize) -> bool {
+        a == b || self.0.get(&a).is_some_and(|s| s.contains(&b))
+    }
+}
+
+/// Cross-batch memory (negatives beyond the batch, as 2 cores cannot afford the paper's
+/// large batches): raw pooled vectors of the last few batches' Chinese and English rows,
+/// detached, with their text ids. The oldest batch leaves when a new one comes in.
+#[derive(Default)]
+struct Memory {
+    batches: std::collections::VecDeque<(Vec<usize>, Vec<usize>, Vec<f32>, Vec<f32>)>,
+}
+
+impl Memory {
+    fn push(&mut self, zh: Vec<usize>, en: Vec<usize>, zh_vectors: Vec<f32>, en_vectors: Vec<f32>, keep: usize) {
+        self.batches.push_back((zh, en, zh_vectors, en_vectors));
+        while self.batches.len() > keep {
+            self.batches.pop_front();
+        }
+    }
+
+    /// (Chinese ids, English ids, Chinese vectors `[k, h]`, English vectors `[k, h]`).
+    fn snapshot(&self, h: usize, device: &Device) -> Option<(Vec<usize>, Vec<usize>, Tensor<2>, Tensor<2>)> {
+        if self.batches.is_empty() {
+            return None;
+        }
+        let zh: Vec<usize> = self.batches.iter().flat_map(|b| b.0.iter().copied()).collect();
+        let en: Vec<usize> = self.batches.iter().flat_map(|b| b.1.iter().copied()).collect();
+        let zv: Vec<f32> = self.batches.iter().flat_map(|b| b.2.iter().copied()).collect();
+        let ev: Vec<f32> = self.batches.iter().flat_map(|b| b.3.iter().copied()).collect();
+        let k = zh.len();
+        Some((
+            zh,
+            en,
+            Tensor::from_data(TensorData::new(zv, [k, h]), device),
+            Tensor::from_data(TensorData::new(ev, [k, h]), device),
+        ))
+    }
 }
 
 /// Batches of sentence pairs with similar lengths (little padding), in random order, with
@@ -278,6 +358,8 @@ impl Trainer<'_> {
         );
         let h = self.config.hidden_size;
         let mrl: Vec<usize> = if self.config.matryoshka_dims.is_empty() { vec![h] } else { self.config.matryoshka_dims.clone() };
+        let translations = Translations::new(self.corpus.sentences.iter().chain(&self.corpus.dictionary).copied());
+        let mut memory = Memory::default();
 
         for step in 0..total {
             let supervised = step >= r.weak_steps;
@@ -320,20 +402,52 @@ impl Trainer<'_> {
             }
             let alpha = if r.soft_mask && !supervised { soft_mask_alpha(step, tau) } else { 1.0 };
             let mode = if alpha >= 1.0 { AttentionMode::Bidirectional } else { AttentionMode::Soft { alpha } };
-            let (ids, mask, lengths) = tokens.batch(&rows, device);
-            let pooled = model.pooled(ids, mask, &lengths, mode);
+            let pooled = pooled_rows(&model, &tokens, &rows, mode, device);
             let full = l2_normalize(pooled.clone());
 
             let dims: Vec<usize> = if supervised { mrl.clone() } else { vec![h] };
             let mut contrastive = Tensor::<1>::zeros([1], device);
+            let remembered = if r.memory_batches > 0 { memory.snapshot(h, device) } else { None };
             if r.cross_lingual {
+                // Passages: zh → en sees the batch's English, the hard negatives, then the
+                // remembered English; en → zh the batch's Chinese, then the remembered Chinese.
+                // Cells pairing a query with one of its translations are left out.
+                let en_ids: Vec<usize> = batch_pairs.iter().map(|p| p.en).chain(hard.iter().map(|&(_, t, _)| t)).chain(remembered.iter().flat_map(|m| m.1.iter().copied())).collect();
+                let zh_ids: Vec<usize> = batch_pairs.iter().map(|p| p.zh).chain(remembered.iter().flat_map(|m| m.0.iter().copied())).collect();
+                let exclude = |queries: &[usize], passages: &[usize], from: usize| -> Vec<(usize, usize)> {
+                    let mut out = Vec::new();
+                    for (q, &qt) in queries.iter().enumerate() {
+                        for (p, &pt) in passages.iter().enumerate().skip(from) {
+                            if p != q && translations.related(qt, pt) {
+                                out.push((q, p));
+                            }
+                        }
+                    }
+                    out
+                };
+                let zh_queries: Vec<usize> = batch_pairs.iter().map(|p| p.zh).collect();
+                let en_queries: Vec<usize> = batch_pairs.iter().map(|p| p.en).collect();
+                // In-batch cells keep their old treatment (batches hold no text twice); only
+                // hard negatives and memory are checked against the query's translations.
+                let zh_exclude = exclude(&zh_queries, &en_ids, n);
+                let en_exclude = exclude(&en_queries, &zh_ids, n);
                 for &d in &dims {
+                    let cut = |t: Tensor<2>| if d == h { l2_normalize(t) } else { l2_normalize(t.narrow(1, 0, d)) };
                     let e = if d == h { full.clone() } else { l2_normalize(pooled.clone().narrow(1, 0, d)) };
                     let zh = e.clone().narrow(0, 0, n);
                     let en = e.clone().narrow(0, n, n);
-                    // zh → en sees the hard negatives (English) as extra passages.
-                    let passages = if hard.is_empty() { en.clone() } else { Tensor::cat(vec![en.clone(), e.clone().narrow(0, 2 * n, hard.len())], 0) };
-                    contrastive = contrastive + info_nce(zh.clone(), passages, r.temperature) + info_nce(en, zh, r.temperature);
+                    let mut en_passages = vec![en.clone()];
+                    if !hard.is_empty() {
+                        en_passages.push(e.clone().narrow(0, 2 * n, hard.len()));
+                    }
+                    let mut zh_passages = vec![zh.clone()];
+                    if let Some((_, _, mz, me)) = &remembered {
+                        en_passages.push(cut(me.clone()));
+                        zh_passages.push(cut(mz.clone()));
+                    }
+                    contrastive = contrastive
+                        + info_nce(zh, Tensor::cat(en_passages, 0), r.temperature, &zh_exclude)
+                        + info_nce(en, Tensor::cat(zh_passages, 0), r.temperature, &en_exclude);
                 }
                 contrastive = contrastive.div_scalar((2 * dims.len()) as f64);
             }
@@ -369,6 +483,20 @@ impl Trainer<'_> {
                         }
                     }
                 }
+            }
+
+            // Remember this batch once attention is fully bidirectional (earlier vectors come
+            // from a differently masked model and would be poor negatives).
+            if r.memory_batches > 0 && alpha >= 1.0 {
+                let raw = host(pooled.clone().inner().narrow(0, 0, 2 * n));
+                let (zv, ev) = raw.split_at(n * h);
+                memory.push(
+                    batch_pairs.iter().map(|p| p.zh).collect(),
+                    batch_pairs.iter().map(|p| p.en).collect(),
+                    zv.to_vec(),
+                    ev.to_vec(),
+                    r.memory_batches,
+                );
             }
 
             let lr = learning_rate(step, total, r.warmup, r.peak_lr);
