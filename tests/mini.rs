@@ -11,8 +11,9 @@ use conan_model::{DirSource, Embedder, read_files};
 /// Regression floors for the shipped model, a little under what it measured (see its model
 /// card): a retrained or re-quantized pack that falls below them is a worse model. The
 /// issue's goal for conan-mini (0.93 both ways) is above these; the card says how far.
-const MIN_BITEXT: f64 = 0.80;
-const MIN_CROSS_LINGUAL: f64 = 0.77;
+const MIN_BITEXT: f64 = 0.87;
+const MIN_CROSS_LINGUAL: f64 = 0.85;
+const MIN_HSK_BITEXT: f64 = 0.85;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -83,6 +84,25 @@ fn conan_mini_finds_translations_and_does_not_rank_by_language() {
     assert!(beats >= MIN_CROSS_LINGUAL, "{beats}");
 }
 
+/// HSK dev bitext (the bundled `hsk-zh2en-bitext` slice: every dev pair with both sides
+/// unique): top-1 in both directions.
+#[test]
+fn conan_mini_finds_hsk_translations() {
+    let e = embedder("static/models/conan-mini/q8");
+    let text = std::fs::read_to_string(root().join("static/tasks/hsk-zh2en-bitext/pairs.jsonl")).unwrap();
+    let (zh, en): (Vec<String>, Vec<String>) = text
+        .lines()
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).unwrap();
+            (row["sentence1"].as_str().unwrap().to_string(), row["sentence2"].as_str().unwrap().to_string())
+        })
+        .unzip();
+    let (z, v) = (embed(&e, &zh), embed(&e, &en));
+    let (zh_en, en_zh) = (top1(&z, &v), top1(&v, &z));
+    println!("HSK dev bitext top-1 ({} pairs): zh→en {zh_en:.4}, en→zh {en_zh:.4}", zh.len());
+    assert!(zh_en >= MIN_HSK_BITEXT && en_zh >= MIN_HSK_BITEXT, "zh→en {zh_en}, en→zh {en_zh}");
+}
+
 #[test]
 fn conan_mini_q4_agrees_with_q8() {
     let (zh, en) = dev_pairs();
@@ -121,8 +141,14 @@ fn text_edge_cases_embed_or_fail_clearly() {
     }
     assert!(out.truncated[1] && out.tokens[1] == e.config.max_position_embeddings, "{:?}", out.tokens);
     assert!(out.truncated.iter().enumerate().all(|(i, &t)| t == (i == 1)));
-    // Traditional and Simplified spellings of one sentence land together.
-    assert!(dot(&out.vectors[4], &out.vectors[5]) > 0.8, "{}", dot(&out.vectors[4], &out.vectors[5]));
+    // Traditional and Simplified spellings of one sentence land together: the Simplified
+    // one is the Traditional one's nearest neighbour among 1,000 Chinese dev sentences.
+    let (zh, _) = dev_pairs();
+    let others = embed(&e, &zh);
+    let own = dot(&out.vectors[4], &out.vectors[5]);
+    let best_other = others.iter().map(|v| dot(&out.vectors[4], v)).fold(f32::MIN, f32::max);
+    println!("Traditional vs Simplified cosine {own:.4}; best of 1,000 other Chinese sentences {best_other:.4}");
+    assert!(own > best_other, "{own} vs {best_other}");
 
     // The empty string has no tokens to average: a clear error, not a NaN vector.
     let err = pollster::block_on(e.embed(&[""], None)).err().map(|e| e.to_string());

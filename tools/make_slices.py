@@ -136,6 +136,17 @@ def hsk_tasks(data, out, rng):
     write_task(out, "hsk-topic-clustering-mixed", "clustering", ["cmn-Hans", "eng-Latn"],
                "Cluster HSK sentences by topic when half are Chinese and half English: language must not decide the clusters.",
                HSK, {"data.jsonl": mixed})
+    # Bitext mining over every dev pair whose Chinese and English are both unique (no
+    # sampling: the rng above stays untouched, so the other HSK files do not change).
+    pairs, seen_zh, seen_en = [], set(), set()
+    for r in sorted(rows, key=lambda r: r["id"]):
+        if r["zh"] in seen_zh or r["en"] in seen_en:
+            continue
+        seen_zh.add(r["zh"]); seen_en.add(r["en"])
+        pairs.append((r["zh"], r["en"]))
+    for name, rows_, langs in [("hsk-zh2en-bitext", [{"sentence1": z, "sentence2": e} for z, e in pairs], ["cmn-Hans", "eng-Latn"]),
+                               ("hsk-en2zh-bitext", [{"sentence1": e, "sentence2": z} for z, e in pairs], ["eng-Latn", "cmn-Hans"])]:
+        write_task(out, name, "bitext", langs, f"HSK zh–en bitext mining over {len(pairs)} unique dev pairs.", HSK, {"pairs.jsonl": rows_})
 
 
 def main():
