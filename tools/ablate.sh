@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The model card's ablation table (the paper's Table 4, small): the same short run with
 # each part of the recipe switched off in turn, dev Tatoeba bitext top-1 for each.
-#   tools/ablate.sh [extra conan-train flags]     (~15 min per run on 2 cores)
+#   tools/ablate.sh [extra conan-train flags]     (~5.5 min per run on 2 cores)
 # Short runs by default (300 weak + 150 supervised steps on 20,000 pairs): the table
 # compares the variants with one another, not with the shipped model.
 set -euo pipefail
