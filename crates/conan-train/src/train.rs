@@ -112,18 +112,18 @@ fn to_tensors(b: &TokenBatch, device: &Device) -> (Tensor<2, Int>, Tensor<2>, Ve
 /// Pooled vectors `[rows.len(), hidden]` (with gradients) for `rows`, run in buckets of
 /// similar length: a batch mixing 3- and 32-token texts would otherwise pad every row to
 /// 32 tokens, which made supervised steps (hard negatives of any length) 4× slower.
-fn pooled_rows(model: &ConanModel, tokens: &Tokens, rows: &[usize], mode: AttentionMode, device: &Device) -> Tensor<2> {
-    const BUCKET: usize = 64;
+fn pooled_rows(model: &ConanModel, tokens: &Tokens, rows: &[usize], mode: AttentionMode, bucket: usize, device: &Device) -> Tensor<2> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| tokens.rows[rows[i]].len());
     let parts: Vec<Tensor<2>> = order
-        .chunks(BUCKET)
+        .chunks(bucket)
         .map(|chunk| {
             let ids: Vec<usize> = chunk.iter().map(|&i| rows[i]).collect();
             let (ids_t, mask, lengths) = tokens.batch(&ids, device);
             model.pooled(ids_t, mask, &lengths, mode)
         })
         .collect();
+    // Undo the length sort.
     let mut inverse = vec![0i32; rows.len()];
     for (pos, &i) in order.iter().enumerate() {
         inverse[i] = pos as i32;
@@ -216,23 +216,7 @@ fn epoch_batches(pairs: &[Pair], tokens: &Tokens, batch: usize, rng: &mut ChaCha
 
 /// Unit vectors `[n, dims]` for `ids`, forward only, on the model's (inner) device.
 fn embed_all(model: &ConanModel, tokens: &Tokens, ids: &[usize], dims: usize, device: &Device) -> Tensor<2> {
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_by_key(|&i| tokens.rows[ids[i]].len());
-    let mut parts = Vec::new();
-    for chunk in order.chunks(256) {
-        let rows: Vec<usize> = chunk.iter().map(|&i| ids[i]).collect();
-        let (ids_t, mask, lengths) = tokens.batch(&rows, device);
-        let pooled = model.pooled(ids_t, mask, &lengths, AttentionMode::Bidirectional);
-        parts.push(l2_normalize(pooled.narrow(1, 0, dims)));
-    }
-    let sorted = Tensor::cat(parts, 0);
-    // Undo the length sort.
-    let mut inverse = vec![0i32; ids.len()];
-    for (pos, &i) in order.iter().enumerate() {
-        inverse[i] = pos as i32;
-    }
-    let inverse = Tensor::<1, Int>::from_data(TensorData::new(inverse, [ids.len()]), device);
-    sorted.select(0, inverse)
+    l2_normalize(pooled_rows(model, tokens, ids, AttentionMode::Bidirectional, 256, device).narrow(1, 0, dims))
 }
 
 fn host(t: Tensor<2>) -> Vec<f32> {
@@ -402,7 +386,7 @@ impl Trainer<'_> {
             }
             let alpha = if r.soft_mask && !supervised { soft_mask_alpha(step, tau) } else { 1.0 };
             let mode = if alpha >= 1.0 { AttentionMode::Bidirectional } else { AttentionMode::Soft { alpha } };
-            let pooled = pooled_rows(&model, &tokens, &rows, mode, device);
+            let pooled = pooled_rows(&model, &tokens, &rows, mode, 64, device);
             let full = l2_normalize(pooled.clone());
 
             let dims: Vec<usize> = if supervised { mrl.clone() } else { vec![h] };
@@ -432,7 +416,6 @@ impl Trainer<'_> {
                 let zh_exclude = exclude(&zh_queries, &en_ids, n);
                 let en_exclude = exclude(&en_queries, &zh_ids, n);
                 for &d in &dims {
-                    let cut = |t: Tensor<2>| if d == h { l2_normalize(t) } else { l2_normalize(t.narrow(1, 0, d)) };
                     let e = if d == h { full.clone() } else { l2_normalize(pooled.clone().narrow(1, 0, d)) };
                     let zh = e.clone().narrow(0, 0, n);
                     let en = e.clone().narrow(0, n, n);
@@ -442,8 +425,8 @@ impl Trainer<'_> {
                     }
                     let mut zh_passages = vec![zh.clone()];
                     if let Some((_, _, mz, me)) = &remembered {
-                        en_passages.push(cut(me.clone()));
-                        zh_passages.push(cut(mz.clone()));
+                        en_passages.push(l2_normalize(me.clone().narrow(1, 0, d)));
+                        zh_passages.push(l2_normalize(mz.clone().narrow(1, 0, d)));
                     }
                     contrastive = contrastive
                         + info_nce(zh, Tensor::cat(en_passages, 0), r.temperature, &zh_exclude)
