@@ -58,8 +58,18 @@ struct Cli {
     dictionary_pairs: usize,
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 60.0)]
     distill_weight: f64,
+    /// Whose teacher vector a Chinese sentence is distilled to: its English translation's
+    /// (default; +3.4 / +4.4 points with weight 60 in a short run) or its own.
+    #[arg(long, value_enum, default_value_t = DistillTarget::English)]
+    distill_target: DistillTarget,
+    /// AdamW's decoupled weight decay.
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    /// Share of tokens dropped at random from each training row (augmentation).
+    #[arg(long, default_value_t = 0.0)]
+    token_dropout: f64,
     #[arg(long, default_value_t = 500)]
     eval_every: usize,
     /// Steps between re-minings of hard negatives in the supervised stage.
@@ -84,6 +94,12 @@ struct Cli {
     /// Use at most this many sentence pairs (for quick runs and tests).
     #[arg(long)]
     limit_pairs: Option<usize>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DistillTarget {
+    English,
+    Own,
 }
 
 /// Llama-style initialisation (uniform with std 0.02; norms at 1), seeded.
@@ -180,6 +196,9 @@ fn main() -> Result<()> {
         warmup: (cli.weak_steps + cli.supervised_steps).min(100),
         temperature: 0.05,
         distill_weight: if teacher.is_some() { cli.distill_weight } else { 0.0 },
+        distill_to_english: cli.distill_target == DistillTarget::English,
+        token_dropout: cli.token_dropout,
+        weight_decay: cli.weight_decay,
         soft_mask_share: 0.5,
         soft_mask: !cli.no_soft_mask,
         cross_lingual: !cli.no_cross_lingual,

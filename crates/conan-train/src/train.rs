@@ -33,9 +33,18 @@ pub struct Recipe {
     pub dictionary_pairs: usize,
     pub max_len: usize,
     pub peak_lr: f64,
+    /// AdamW's decoupled weight decay.
+    pub weight_decay: f64,
     pub warmup: usize,
     pub temperature: f64,
     pub distill_weight: f64,
+    /// Distil a Chinese sentence to its English translation's teacher vector (the teacher
+    /// is stronger in English, and a translation should land on the same point), rather
+    /// than to the teacher's vector of the Chinese text itself.
+    pub distill_to_english: bool,
+    /// Share of tokens dropped at random from each training row (at least one token is
+    /// kept): an augmentation against memorising the train pairs token by token.
+    pub token_dropout: f64,
     /// Soft-mask τ as a share of the weakly supervised stage.
     pub soft_mask_share: f64,
     pub soft_mask: bool,
@@ -92,6 +101,20 @@ impl Tokens {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { rows })
+    }
+
+    /// The rows `ids` (in that order, renumbered from 0) with each token dropped with
+    /// probability `p`; a row never loses all its tokens.
+    fn dropped(&self, ids: &[usize], p: f64, rng: &mut ChaCha8Rng) -> Tokens {
+        let rows = ids
+            .iter()
+            .map(|&i| {
+                let row = &self.rows[i];
+                let kept: Vec<u32> = row.iter().copied().filter(|_| !rng.random_bool(p)).collect();
+                if kept.is_empty() { row.clone() } else { kept }
+            })
+            .collect();
+        Tokens { rows }
     }
 
     fn batch(&self, ids: &[usize], device: &Device) -> (Tensor<2, Int>, Tensor<2>, Vec<usize>) {
@@ -325,7 +348,7 @@ impl Trainer<'_> {
         let inner = device.clone().inner();
         let mut model = model;
         let mut optim: ModuleOptimizer = AdamWConfig::new()
-            .with_weight_decay(0.01)
+            .with_weight_decay(r.weight_decay as f32)
             .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
             .init();
 
@@ -386,7 +409,13 @@ impl Trainer<'_> {
             }
             let alpha = if r.soft_mask && !supervised { soft_mask_alpha(step, tau) } else { 1.0 };
             let mode = if alpha >= 1.0 { AttentionMode::Bidirectional } else { AttentionMode::Soft { alpha } };
-            let pooled = pooled_rows(&model, &tokens, &rows, mode, 64, device);
+            let pooled = if r.token_dropout > 0.0 {
+                let step_tokens = tokens.dropped(&rows, r.token_dropout, &mut rng);
+                let all: Vec<usize> = (0..rows.len()).collect();
+                pooled_rows(&model, &step_tokens, &all, mode, 64, device)
+            } else {
+                pooled_rows(&model, &tokens, &rows, mode, 64, device)
+            };
             let full = l2_normalize(pooled.clone());
 
             let dims: Vec<usize> = if supervised { mrl.clone() } else { vec![h] };
@@ -439,7 +468,8 @@ impl Trainer<'_> {
             if let Some(teacher) = self.teacher {
                 let (mut keep, mut vectors) = (Vec::new(), Vec::new());
                 for (row, &text) in rows.iter().enumerate().take(2 * n) {
-                    if let Some(v) = teacher.get(&self.corpus.texts[text]) {
+                    let target = if r.distill_to_english && row < n { batch_pairs[row].en } else { text };
+                    if let Some(v) = teacher.get(&self.corpus.texts[target]) {
                         keep.push(row as i32);
                         vectors.extend_from_slice(v);
                     }
@@ -518,5 +548,27 @@ impl Trainer<'_> {
             dev,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_dropout_drops_about_p_and_never_empties_a_row() {
+        let tokens = Tokens { rows: vec![(0..1000).collect(), vec![7], vec![1, 2]] };
+        let mut rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(1);
+        let out = tokens.dropped(&[2, 0, 1], 0.3, &mut rng);
+        // Renumbered in the order asked for.
+        assert!(out.rows[0].iter().all(|t| [1, 2].contains(t)) && !out.rows[0].is_empty());
+        let kept = out.rows[1].len();
+        assert!((620..=780).contains(&kept), "kept {kept} of 1000 at p = 0.3");
+        assert!(out.rows[1].windows(2).all(|w| w[0] < w[1]), "order of the kept tokens");
+        assert_eq!(out.rows[2], vec![7]);
+        let none = tokens.dropped(&[0], 0.0, &mut rng);
+        assert_eq!(none.rows[0], tokens.rows[0]);
+        let all = tokens.dropped(&[1, 2], 1.0, &mut rng);
+        assert_eq!(all.rows, vec![vec![7], vec![1, 2]], "a row that would lose everything stays whole");
     }
 }
