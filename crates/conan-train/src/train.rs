@@ -179,8 +179,11 @@ impl Translations {
 /// detached, with their text ids. The oldest batch leaves when a new one comes in.
 #[derive(Default)]
 struct Memory {
-    batches: std::collections::VecDeque<(Vec<usize>, Vec<usize>, Vec<f32>, Vec<f32>)>,
+    batches: std::collections::VecDeque<RememberedBatch>,
 }
+
+/// Chinese text ids, English text ids, their raw vectors (row-major `[n, h]` each).
+type RememberedBatch = (Vec<usize>, Vec<usize>, Vec<f32>, Vec<f32>);
 
 impl Memory {
     fn push(&mut self, zh: Vec<usize>, en: Vec<usize>, zh_vectors: Vec<f32>, en_vectors: Vec<f32>, keep: usize) {
@@ -370,7 +373,7 @@ impl Trainer<'_> {
 
         for step in 0..total {
             let supervised = step >= r.weak_steps;
-            if supervised && (step == r.weak_steps || (r.dynamic_negatives && (step - r.weak_steps) % r.remine_every == 0)) {
+            if supervised && (step == r.weak_steps || (r.dynamic_negatives && (step - r.weak_steps).is_multiple_of(r.remine_every))) {
                 bar.set_message("mining hard negatives");
                 negatives = mine(&model.valid(), &tokens, &self.corpus.sentences, &inner);
             }
@@ -399,10 +402,10 @@ impl Trainer<'_> {
             let mut hard: Vec<(usize, usize, f32)> = Vec::new(); // (pair index, text, S0)
             if supervised {
                 for (i, p) in batch_pairs.iter().enumerate() {
-                    if let Some((t, s0)) = negatives.get(&p.zh).and_then(Negatives::active) {
-                        if !in_batch.contains(&t) {
-                            hard.push((i, t, s0));
-                        }
+                    if let Some((t, s0)) = negatives.get(&p.zh).and_then(Negatives::active)
+                        && !in_batch.contains(&t)
+                    {
+                        hard.push((i, t, s0));
                     }
                 }
                 rows.extend(hard.iter().map(|&(_, t, _)| t));
@@ -489,11 +492,12 @@ impl Trainer<'_> {
                 let e = host(full.clone().inner());
                 let dot = |a: usize, b: usize| e[a * h..(a + 1) * h].iter().zip(&e[b * h..(b + 1) * h]).map(|(x, y)| x * y).sum::<f32>();
                 for (k, &(i, _, s0)) in hard.iter().enumerate() {
-                    if r.dynamic_negatives && replace_negative(s0, dot(i, 2 * n + k)) {
-                        if let Some(state) = negatives.get_mut(&batch_pairs[i].zh) {
-                            state.current += 1;
-                            replaced += 1;
-                        }
+                    if r.dynamic_negatives
+                        && replace_negative(s0, dot(i, 2 * n + k))
+                        && let Some(state) = negatives.get_mut(&batch_pairs[i].zh)
+                    {
+                        state.current += 1;
+                        replaced += 1;
                     }
                 }
             }

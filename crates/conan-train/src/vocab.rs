@@ -24,7 +24,7 @@ pub fn train_bpe<'a>(texts: impl Iterator<Item = &'a str> + Send, vocab_size: us
     let byte_level = ByteLevel::new(false, true, true);
     let mut tokenizer = TokenizerBuilder::<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel>::new()
         .with_model(BPE::default())
-        .with_pre_tokenizer(Some(byte_level.clone()))
+        .with_pre_tokenizer(Some(byte_level))
         .with_decoder(Some(byte_level))
         .build()
         .map_err(|e| anyhow!("building the BPE tokenizer: {e}"))?;
@@ -48,7 +48,7 @@ pub struct VocabRow {
     pub dev_ids_without_row: usize,
 }
 
-pub fn study<'a>(train: &[&'a str], dev_zh: &[&str], dev_en: &[&str], qwen3_json: Option<&str>) -> Result<Vec<VocabRow>> {
+pub fn study(train: &[&str], dev_zh: &[&str], dev_en: &[&str], qwen3_json: Option<&str>) -> Result<Vec<VocabRow>> {
     let mean = |enc: &TextEncoder, texts: &[&str]| -> Result<f64> {
         let mut n = 0usize;
         for t in texts {
