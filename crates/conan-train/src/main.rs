@@ -24,7 +24,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use corpus::{Corpus, Teacher, read_tatoeba};
-use train::{Recipe, Trainer};
+use train::{DistillTarget, Recipe, Trainer};
 
 #[derive(Parser, Debug)]
 #[command(name = "conan-train", about = "Train conan-mini with the Conan-Embedding-v2 recipe on the train files")]
@@ -95,12 +95,6 @@ struct Cli {
     /// Use at most this many sentence pairs (for quick runs and tests).
     #[arg(long)]
     limit_pairs: Option<usize>,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum DistillTarget {
-    English,
-    Own,
 }
 
 /// Llama-style initialisation (uniform with std 0.02; norms at 1), seeded.
@@ -197,7 +191,7 @@ fn main() -> Result<()> {
         warmup: (cli.weak_steps + cli.supervised_steps).min(100),
         temperature: 0.05,
         distill_weight: if teacher.is_some() { cli.distill_weight } else { 0.0 },
-        distill_to_english: cli.distill_target == DistillTarget::English,
+        distill_target: cli.distill_target,
         token_dropout: cli.token_dropout,
         weight_decay: cli.weight_decay,
         soft_mask_share: 0.5,

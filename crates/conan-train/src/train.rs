@@ -38,10 +38,7 @@ pub struct Recipe {
     pub warmup: usize,
     pub temperature: f64,
     pub distill_weight: f64,
-    /// Distil a Chinese sentence to its English translation's teacher vector (the teacher
-    /// is stronger in English, and a translation should land on the same point), rather
-    /// than to the teacher's vector of the Chinese text itself.
-    pub distill_to_english: bool,
+    pub distill_target: DistillTarget,
     /// Share of tokens dropped at random from each training row (at least one token is
     /// kept): an augmentation against memorising the train pairs token by token.
     pub token_dropout: f64,
@@ -56,6 +53,17 @@ pub struct Recipe {
     /// (0 = in-batch negatives only). Filled once attention is bidirectional.
     pub memory_batches: usize,
     pub eval_every: usize,
+}
+
+/// Whose teacher vector a Chinese sentence is distilled to.
+#[derive(clap::ValueEnum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DistillTarget {
+    /// The teacher's vector of the Chinese text itself.
+    Own,
+    /// Its English translation's (the teacher is stronger in English, and a translation
+    /// should land on the same point).
+    English,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -471,7 +479,7 @@ impl Trainer<'_> {
             if let Some(teacher) = self.teacher {
                 let (mut keep, mut vectors) = (Vec::new(), Vec::new());
                 for (row, &text) in rows.iter().enumerate().take(2 * n) {
-                    let target = if r.distill_to_english && row < n { batch_pairs[row].en } else { text };
+                    let target = if r.distill_target == DistillTarget::English && row < n { batch_pairs[row].en } else { text };
                     if let Some(v) = teacher.get(&self.corpus.texts[target]) {
                         keep.push(row as i32);
                         vectors.extend_from_slice(v);
