@@ -10,9 +10,9 @@ use conan_model::{DirSource, Embedder, read_files};
 
 /// Regression floors for the shipped model, a little under what it measured (see its model
 /// card): a retrained or re-quantized pack that falls below them is a worse model. The
-/// issue's goal for conan-mini (0.93 both ways) is above these; the card says how far.
-const MIN_BITEXT: f64 = 0.87;
-const MIN_CROSS_LINGUAL: f64 = 0.85;
+/// issue's goals for conan-mini (0.93 Tatoeba, 0.90 HSK) are above these; the card says how far.
+const MIN_BITEXT: f64 = 0.90;
+const MIN_CROSS_LINGUAL: f64 = 0.88;
 const MIN_HSK_BITEXT: f64 = 0.85;
 
 fn root() -> PathBuf {
@@ -30,10 +30,13 @@ fn embed(e: &Embedder, texts: &[String]) -> Vec<Vec<f32>> {
     pollster::block_on(e.embed(texts, None)).unwrap().vectors
 }
 
-/// The first 1,000 dev pairs with distinct Chinese sides (the model card's numbers).
+/// The first 1,000 dev pairs whose Chinese and English sides are both unique (the model
+/// card's numbers). With a repeated side, two candidates are the same text and score the
+/// same, so a correct match would count as a miss. conan-train's progress numbers and the
+/// bundled slices use the same rule.
 fn dev_pairs() -> (Vec<String>, Vec<String>) {
     let text = std::fs::read_to_string(root().join("../shared/data/tatoeba/dev.tsv")).unwrap();
-    let mut seen = HashSet::new();
+    let (mut seen_zh, mut seen_en) = (HashSet::new(), HashSet::new());
     let pairs: Vec<(String, String)> = text
         .lines()
         .skip(1)
@@ -41,9 +44,10 @@ fn dev_pairs() -> (Vec<String>, Vec<String>) {
             let c: Vec<&str> = l.split('\t').collect();
             (c[1].to_string(), c[3].to_string())
         })
-        .filter(|(zh, _)| seen.insert(zh.clone()))
+        .filter(|(zh, en)| !seen_zh.contains(zh) && !seen_en.contains(en) && seen_zh.insert(zh.clone()) && seen_en.insert(en.clone()))
         .take(1000)
         .collect();
+    assert_eq!(pairs.len(), 1000);
     pairs.into_iter().unzip()
 }
 

@@ -39,6 +39,9 @@ fn a_short_run_learns_its_pairs_and_writes_a_loadable_checkpoint() {
     assert!(std::fs::read_to_string(out.path().join("loss.svg")).unwrap().contains("<svg"));
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("training.json")).unwrap()).unwrap();
     assert_eq!(summary["recipe"]["soft_mask"], true);
+    // Both dev sets are scored, with unique sides (1,000 Tatoeba pairs; 685 of HSK's 695 rows).
+    assert_eq!(summary["dev_bitext"]["tatoeba"]["pairs"], 1000);
+    assert_eq!(summary["dev_bitext"]["hsk"]["pairs"], 685);
 
     // The checkpoint loads like any HF folder, and ranks the trained translations high.
     let files = pollster::block_on(read_files(&DirSource(out.path().join("checkpoint")))).unwrap();

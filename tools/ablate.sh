@@ -16,12 +16,12 @@ for variant in full no-soft-mask no-cross-lingual no-dynamic-negatives; do
       { tail -5 "target/ablation-$variant.log"; exit 1; }
   fi
 done
-echo "| variant | zh→en top-1 | en→zh top-1 | train time |"
-echo "|---|---:|---:|---:|"
+echo "| variant | Tatoeba zh→en | Tatoeba en→zh | HSK zh→en | HSK en→zh | train time |"
+echo "|---|---:|---:|---:|---:|---:|"
 for variant in full no-soft-mask no-cross-lingual no-dynamic-negatives; do
   python3 -c "
 import json,sys
 d=json.load(open('target/ablation/$variant/training.json'))
-b=d['dev_tatoeba_bitext']
-print(f\"| $variant | {b['zh_to_en']:.4f} | {b['en_to_zh']:.4f} | {d['train_seconds']/60:.1f} min |\")"
+t,h=d['dev_bitext']['tatoeba'],d['dev_bitext']['hsk']
+print(f\"| $variant | {t['zh_to_en']:.4f} | {t['en_to_zh']:.4f} | {h['zh_to_en']:.4f} | {h['en_to_zh']:.4f} | {d['train_seconds']/60:.1f} min |\")"
 done

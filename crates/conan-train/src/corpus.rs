@@ -1,8 +1,8 @@
 //! The training data: translation pairs from the *train* files of ../shared/data only
-//! (Tatoeba, HSK, CC-CEDICT), the teacher's cached vectors, and Tatoeba dev pairs for the
-//! progress numbers printed while training.
+//! (Tatoeba, HSK, CC-CEDICT), the teacher's cached vectors, and Tatoeba and HSK dev pairs for
+//! the progress numbers printed while training.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -100,6 +100,35 @@ impl Corpus {
     }
 }
 
+/// Pairs whose Chinese and English sides are both unique, in order, at most `limit`:
+/// with a repeated side, two candidates are the same text, so top-1 mining would count a
+/// correct match as a miss (the bundled slices are built the same way).
+pub fn unique_pairs(pairs: impl IntoIterator<Item = (String, String)>, limit: usize) -> Vec<(String, String)> {
+    let (mut zh, mut en) = (HashSet::new(), HashSet::new());
+    pairs
+        .into_iter()
+        .filter(|(z, e)| !zh.contains(z) && !en.contains(e) && zh.insert(z.clone()) && en.insert(e.clone()))
+        .take(limit)
+        .collect()
+}
+
+/// HSK rows `{"id", "zh", "en", ...}` as (zh, en), sorted by id.
+pub fn read_hsk_pairs(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let row: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", path.display(), n + 1))?;
+        let field = |k: &str| row.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        match (field("id"), field("zh"), field("en")) {
+            (Some(id), Some(zh), Some(en)) => rows.push((id, zh, en)),
+            _ => bail!("{}:{}: needs string fields id, zh and en", path.display(), n + 1),
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(rows.into_iter().map(|(_, zh, en)| (zh, en)).collect())
+}
+
 /// `zh_id \t zh \t en_id \t en` with a header line.
 pub fn read_tatoeba(path: &Path) -> Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -193,5 +222,18 @@ impl Teacher {
 
     pub fn len(&self) -> usize {
         self.rows.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_pairs_skips_any_pair_with_a_repeated_side() {
+        let p = |z: &str, e: &str| (z.to_string(), e.to_string());
+        let pairs = vec![p("爱情是盲目的。", "Love is blind."), p("恋爱使人盲目。", "Love is blind."), p("等一下。", "Wait."), p("等一下。", "Hold on."), p("你好", "Hi")];
+        assert_eq!(unique_pairs(pairs.clone(), 10), vec![p("爱情是盲目的。", "Love is blind."), p("等一下。", "Wait."), p("你好", "Hi")]);
+        assert_eq!(unique_pairs(pairs, 2).len(), 2);
     }
 }

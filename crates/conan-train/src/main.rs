@@ -23,8 +23,8 @@ use conan_text::TextEncoder;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use corpus::{Corpus, Teacher, read_tatoeba};
-use train::{DistillTarget, Recipe, Trainer};
+use corpus::{Corpus, Teacher, read_hsk_pairs, read_tatoeba, unique_pairs};
+use train::{DevSet, DistillTarget, Recipe, Trainer};
 
 #[derive(Parser, Debug)]
 #[command(name = "conan-train", about = "Train conan-mini with the Conan-Embedding-v2 recipe on the train files")]
@@ -202,15 +202,11 @@ fn main() -> Result<()> {
         memory_batches: cli.memory_batches,
         eval_every: cli.eval_every,
     };
-    let dev: Vec<(String, String)> = {
-        // One English per Chinese sentence, the first 1,000 as in the published teacher numbers.
-        let mut seen = std::collections::HashSet::new();
-        read_tatoeba(&cli.data.join("tatoeba/dev.tsv"))?
-            .into_iter()
-            .filter(|(zh, _)| seen.insert(zh.clone()))
-            .take(1000)
-            .collect()
-    };
+    // The first 1,000 Tatoeba dev pairs and every HSK dev pair, both sides unique.
+    let dev = [
+        DevSet { name: "tatoeba", pairs: unique_pairs(read_tatoeba(&cli.data.join("tatoeba/dev.tsv"))?, 1000) },
+        DevSet { name: "hsk", pairs: unique_pairs(read_hsk_pairs(&cli.data.join("hsk/dev.jsonl"))?, usize::MAX) },
+    ];
 
     let device = Device::flex().autodiff();
     let model = build_model(&config, init_tensors(&config, cli.seed), &device)?;
@@ -235,9 +231,17 @@ fn main() -> Result<()> {
         writeln!(csv, "{},{},{},{},{},{},{},{},{:.2}", s.step, s.stage, s.alpha, s.lr, s.loss, s.contrastive, s.distill, s.replaced, s.seconds)?;
     }
     chart::loss_curve(&outcome.log, recipe.weak_steps, &cli.out.join("loss.svg"))?;
-    // The loop always scores the final model; no need to embed the dev set again.
-    let last = outcome.dev.last().expect("the training loop scores its final step");
-    let (zh_en, en_zh) = (last.zh_to_en, last.en_to_zh);
+    // The loop always scores the final model; no need to embed the dev sets again.
+    let final_step = outcome.dev.last().expect("the training loop scores its final step").step;
+    let last: serde_json::Map<String, serde_json::Value> = outcome
+        .dev
+        .iter()
+        .filter(|d| d.step == final_step)
+        .map(|d| {
+            let pairs = dev.iter().find(|s| s.name == d.set).map_or(0, |s| s.pairs.len());
+            (d.set.to_string(), serde_json::json!({ "zh_to_en": d.zh_to_en, "en_to_zh": d.en_to_zh, "pairs": pairs }))
+        })
+        .collect();
     let summary = serde_json::json!({
         "config": config,
         "parameters": config.num_params(),
@@ -249,13 +253,14 @@ fn main() -> Result<()> {
         "train_seconds": outcome.seconds,
         "total_seconds": started.elapsed().as_secs_f64(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "dev_tatoeba_bitext": { "zh_to_en": zh_en, "en_to_zh": en_zh, "pairs": dev.len() },
+        "dev_bitext": last.clone(),
         "dev_progress": outcome.dev,
     });
     std::fs::write(cli.out.join("training.json"), serde_json::to_string_pretty(&summary)? + "\n")?;
     eprintln!(
-        "done in {:.0} s: dev Tatoeba bitext zh→en {zh_en:.4}, en→zh {en_zh:.4}; checkpoint in {}",
+        "done in {:.0} s: dev bitext top-1 {}; checkpoint in {}",
         started.elapsed().as_secs_f64(),
+        serde_json::Value::Object(last),
         checkpoint.display()
     );
     Ok(())

@@ -79,9 +79,16 @@ pub struct StepLog {
     pub seconds: f64,
 }
 
+/// Dev bitext pairs scored while training (both sides unique: see `corpus::unique_pairs`).
+pub struct DevSet {
+    pub name: &'static str,
+    pub pairs: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DevScore {
     pub step: usize,
+    pub set: &'static str,
     pub zh_to_en: f64,
     pub en_to_zh: f64,
 }
@@ -257,7 +264,7 @@ fn host(t: Tensor<2>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 
-/// Tatoeba dev bitext top-1 accuracy in both directions (one English per Chinese).
+/// Dev bitext top-1 accuracy in both directions.
 fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)], device: &Device) -> (f64, f64) {
     let texts: Vec<String> = dev.iter().flat_map(|(z, e)| [z.clone(), e.clone()]).collect();
     let tokens = Tokens::new(&texts, encoder, 64).expect("dev texts tokenize");
@@ -348,7 +355,7 @@ pub struct Trainer<'a> {
     pub corpus: &'a Corpus,
     pub teacher: Option<&'a Teacher>,
     pub encoder: &'a TextEncoder,
-    pub dev: &'a [(String, String)],
+    pub dev: &'a [DevSet],
 }
 
 impl Trainer<'_> {
@@ -547,10 +554,13 @@ impl Trainer<'_> {
             log.push(entry);
             let last = step + 1 == total;
             if (r.eval_every > 0 && (step + 1) % r.eval_every == 0) || last || step + 1 == r.weak_steps {
-                let (z, e) = dev_bitext(&model.valid(), self.encoder, self.dev, &inner);
-                // eprintln, not bar.println: a log file (no terminal) must get these lines too.
-                bar.suspend(|| eprintln!("step {}: dev Tatoeba bitext top-1 zh→en {z:.4}, en→zh {e:.4}", step + 1));
-                dev.push(DevScore { step: step + 1, zh_to_en: z, en_to_zh: e });
+                let valid = model.valid();
+                for set in self.dev {
+                    let (z, e) = dev_bitext(&valid, self.encoder, &set.pairs, &inner);
+                    // eprintln, not bar.println: a log file (no terminal) must get these lines too.
+                    bar.suspend(|| eprintln!("step {}: dev {} bitext top-1 zh→en {z:.4}, en→zh {e:.4}", step + 1, set.name));
+                    dev.push(DevScore { step: step + 1, set: set.name, zh_to_en: z, en_to_zh: e });
+                }
             }
         }
         bar.finish();

@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn trained_vocabulary_covers_any_text_and_merges_frequent_words() {
         let corpus = ["我喜欢猫。", "我喜欢狗。", "I like cats.", "I like dogs.", "你喜欢什么？"].repeat(20);
-        let json = train_bpe(corpus.iter().map(|s| *s), 300).unwrap();
+        let json = train_bpe(corpus.iter().copied(), 300).unwrap();
         let enc = TextEncoder::from_json(&json, 64).unwrap();
         assert!(enc.vocab_size() > 256, "merges were learned");
         // Frequent words become single tokens; unseen scripts fall back to bytes, never unknown.
