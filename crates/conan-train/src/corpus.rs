@@ -75,18 +75,11 @@ impl Corpus {
         for (zh, en) in read_tatoeba(&data.join("tatoeba/train.tsv"))? {
             corpus.push(&zh, &en, Source::Tatoeba);
         }
-        let hsk = data.join("hsk/train.jsonl");
-        let text = std::fs::read_to_string(&hsk).with_context(|| format!("reading {}", hsk.display()))?;
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let row: serde_json::Value =
-                serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", hsk.display(), n + 1))?;
-            let field = |k: &str| row.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-            let en = field("en");
-            corpus.push(&field("zh"), &en, Source::Hsk);
+        for row in read_hsk(&data.join("hsk/train.jsonl"))? {
+            corpus.push(&row.zh, &row.en, Source::Hsk);
             // Traditional script too: users type both.
-            let trad = field("zh_traditional");
-            if trad != field("zh") {
-                corpus.push(&trad, &en, Source::Hsk);
+            if !row.zh_traditional.is_empty() && row.zh_traditional != row.zh {
+                corpus.push(&row.zh_traditional, &row.en, Source::Hsk);
             }
         }
         let cedict = data.join("cedict/cedict_1_0_ts_utf-8_mdbg.txt.gz");
@@ -112,21 +105,24 @@ pub fn unique_pairs(pairs: impl IntoIterator<Item = (String, String)>, limit: us
         .collect()
 }
 
-/// HSK rows `{"id", "zh", "en", ...}` as (zh, en), sorted by id.
-pub fn read_hsk_pairs(path: &Path) -> Result<Vec<(String, String)>> {
+/// One row of the HSK JSONL files (train and dev share the layout).
+#[derive(serde::Deserialize)]
+pub struct HskRow {
+    pub id: String,
+    pub zh: String,
+    #[serde(default)]
+    pub zh_traditional: String,
+    pub en: String,
+}
+
+/// HSK rows in file order; blank lines are skipped, any other bad line is an error.
+pub fn read_hsk(path: &Path) -> Result<Vec<HskRow>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let row: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", path.display(), n + 1))?;
-        let field = |k: &str| row.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        match (field("id"), field("zh"), field("en")) {
-            (Some(id), Some(zh), Some(en)) => rows.push((id, zh, en)),
-            _ => bail!("{}:{}: needs string fields id, zh and en", path.display(), n + 1),
-        }
-    }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(rows.into_iter().map(|(_, zh, en)| (zh, en)).collect())
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| serde_json::from_str(line).with_context(|| format!("{}:{}: not an HSK row (id, zh, en)", path.display(), n + 1)))
+        .collect()
 }
 
 /// `zh_id \t zh \t en_id \t en` with a header line.

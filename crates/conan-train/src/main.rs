@@ -23,7 +23,7 @@ use conan_text::TextEncoder;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use corpus::{Corpus, Teacher, read_hsk_pairs, read_tatoeba, unique_pairs};
+use corpus::{Corpus, Teacher, read_hsk, read_tatoeba, unique_pairs};
 use train::{DevSet, DistillTarget, Recipe, Trainer};
 
 #[derive(Parser, Debug)]
@@ -116,6 +116,13 @@ fn init_tensors(config: &Config, seed: u64) -> HashMap<String, HostTensor> {
         .collect()
 }
 
+/// Every HSK dev pair with both sides unique, in id order, as the bundled HSK bitext slice.
+fn hsk_dev_pairs(data: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let mut rows = read_hsk(&data.join("hsk/dev.jsonl"))?;
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(unique_pairs(rows.into_iter().map(|r| (r.zh, r.en)), usize::MAX))
+}
+
 fn vocab_study(cli: &Cli, corpus: &Corpus) -> Result<()> {
     let train: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
     let dev = read_tatoeba(&cli.data.join("tatoeba/dev.tsv"))?;
@@ -205,7 +212,7 @@ fn main() -> Result<()> {
     // The first 1,000 Tatoeba dev pairs and every HSK dev pair, both sides unique.
     let dev = [
         DevSet { name: "tatoeba", pairs: unique_pairs(read_tatoeba(&cli.data.join("tatoeba/dev.tsv"))?, 1000) },
-        DevSet { name: "hsk", pairs: unique_pairs(read_hsk_pairs(&cli.data.join("hsk/dev.jsonl"))?, usize::MAX) },
+        DevSet { name: "hsk", pairs: hsk_dev_pairs(&cli.data)? },
     ];
 
     let device = Device::flex().autodiff();
@@ -231,16 +238,13 @@ fn main() -> Result<()> {
         writeln!(csv, "{},{},{},{},{},{},{},{},{:.2}", s.step, s.stage, s.alpha, s.lr, s.loss, s.contrastive, s.distill, s.replaced, s.seconds)?;
     }
     chart::loss_curve(&outcome.log, recipe.weak_steps, &cli.out.join("loss.svg"))?;
-    // The loop always scores the final model; no need to embed the dev sets again.
-    let final_step = outcome.dev.last().expect("the training loop scores its final step").step;
-    let last: serde_json::Map<String, serde_json::Value> = outcome
-        .dev
+    // The loop always scores the final model, one entry per set in order, last: no need to
+    // embed the dev sets again.
+    let finals = &outcome.dev[outcome.dev.len() - dev.len()..];
+    let last: serde_json::Map<String, serde_json::Value> = dev
         .iter()
-        .filter(|d| d.step == final_step)
-        .map(|d| {
-            let pairs = dev.iter().find(|s| s.name == d.set).map_or(0, |s| s.pairs.len());
-            (d.set.to_string(), serde_json::json!({ "zh_to_en": d.zh_to_en, "en_to_zh": d.en_to_zh, "pairs": pairs }))
-        })
+        .zip(finals)
+        .map(|(set, d)| (set.name.to_string(), serde_json::json!({ "zh_to_en": d.zh_to_en, "en_to_zh": d.en_to_zh, "pairs": set.pairs.len() })))
         .collect();
     let summary = serde_json::json!({
         "config": config,
