@@ -3,10 +3,14 @@
 side by side with `conan bench` in one run.
 
     python tools/bench_torch.py --weights HF_DIR [--model PACK_OR_DIR ...] [--backend cpu|wgpu]
-        [--device cpu|cuda] [--shape 32x128 --shape 1x32] [--runs 5] [--conan PATH] [--json FILE]
+        [--device cpu|cuda] [--dtype float32 --dtype bfloat16] [--shape 32x128 --shape 1x32]
+        [--runs 5] [--conan PATH] [--json FILE]
 
-HF_DIR is the Hugging Face folder (config.json + model.safetensors) the packs were converted
-from; PyTorch runs it in float32 (it has no q4/q8 path of its own). Every `--model` is run by
+HF_DIR is the Hugging Face folder (config.json + model.safetensors + tokenizer.json) the packs
+were converted from; PyTorch runs it in float32, and in bfloat16 where asked (it has no q4/q8
+path of its own). Before timing, every `--model` embeds the same texts with `conan embed` and
+the table of agreement gives its cosine to PyTorch float32 on each (tokenized by the
+`tokenizers` package, each sentence alone). Every `--model` is run by
 `conan bench` with the same shapes and ids (the LCG of crates/conan-cli/src/bench.rs), and the
 table gives ours/PyTorch in tokens per second. Timing follows `conan bench`: one untimed pass
 (time to first embedding), one warm-up, then the median of `--runs` passes.
@@ -25,6 +29,18 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+
+# A lent GPU's time is short: one `conan` call that hangs must not take the whole run.
+BENCH_TIMEOUT_S = int(os.environ.get("BENCH_TIMEOUT_S", "300"))
+
+# Agreement texts: English, Chinese, mixed; short to sentence length.
+TEXTS = [
+    "hello",
+    "我们明天去北京。",
+    "The cat sits on the mat.",
+    "Mixed 中文 and English text",
+    "Embeddings map 句子 to vectors; similar meanings land close.",
+]
 
 
 def lcg_ids(batch, seq, vocab):
@@ -63,6 +79,9 @@ class Encoder:
 
     def params(self):
         return sum(t.numel() for t in self.w.values())
+
+    def weight_bytes(self):
+        return sum(t.numel() * t.element_size() for t in self.w.values())
 
     def norm(self, x, g):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * g
@@ -104,6 +123,29 @@ class Encoder:
         return torch.nn.functional.normalize(x.float(), dim=-1)
 
 
+def torch_texts(enc, model_dir, texts):
+    """PyTorch's vectors for `texts`, each tokenized by the `tokenizers` package and run alone."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    return torch.cat([enc.embed(torch.tensor([tok.encode(t).ids], device=enc.device)).cpu() for t in texts])
+
+
+def conan_texts(conan, model, backend, texts):
+    """`conan embed`'s vectors for `texts` (one per line of its input file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = Path(tmp) / "texts.txt"
+        inp.write_text("\n".join(texts) + "\n")
+        try:
+            r = subprocess.run([conan, "embed", "--model", model, "--backend", backend, "--input", str(inp)],
+                               capture_output=True, text=True, timeout=BENCH_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"over {BENCH_TIMEOUT_S} s")
+        if r.returncode != 0:
+            raise RuntimeError((r.stderr or r.stdout).strip()[-500:] or f"exit {r.returncode}")
+        return torch.tensor(json.loads(r.stdout)["embeddings"], dtype=torch.float32)
+
+
 def torch_bench(enc, batch, seq, runs):
     ids = lcg_ids(batch, seq, enc.vocab).to(enc.device)
 
@@ -113,7 +155,9 @@ def torch_bench(enc, batch, seq, runs):
         return time.perf_counter() - t
 
     if enc.device == "cuda":
+        # Other dtypes' weights stay loaded: count this encoder's own weights plus its peak above them.
         torch.cuda.reset_peak_memory_stats()
+        resident = torch.cuda.memory_allocated()
     first = one()
     one()
     times = sorted(one() for _ in range(runs))
@@ -123,7 +167,7 @@ def torch_bench(enc, batch, seq, runs):
         "tokens_per_s": batch * seq / median,
         "sentences_per_s": batch / median,
         "time_to_first_embedding_s": first,
-        "peak_bytes": torch.cuda.max_memory_allocated() if enc.device == "cuda"
+        "peak_bytes": torch.cuda.max_memory_allocated() - resident + enc.weight_bytes() if enc.device == "cuda"
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
 
@@ -133,7 +177,10 @@ def conan_bench(conan, model, backend, batch, seq, runs):
         out = Path(tmp) / "bench.json"
         cmd = [conan, "bench", "--model", model, "--backend", backend, "--batch", str(batch),
                "--seq", str(seq), "--runs", str(runs), "--json", str(out)]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return {"error": f"over {BENCH_TIMEOUT_S} s"}
         if r.returncode != 0:
             return {"error": (r.stderr or r.stdout).strip().splitlines()[-1] if (r.stderr or r.stdout).strip() else f"exit {r.returncode}"}
         d = json.loads(out.read_text())
@@ -147,6 +194,8 @@ def main():
     ap.add_argument("--model", action="append", default=[], help="a pack or folder for `conan bench` (repeatable)")
     ap.add_argument("--backend", default="cpu", choices=["cpu", "wgpu"], help="conan bench's backend")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="PyTorch's device")
+    ap.add_argument("--dtype", action="append", default=[], choices=["float32", "bfloat16"],
+                    help="PyTorch's dtypes to time (repeatable; default float32)")
     ap.add_argument("--shape", action="append", default=[], help="BATCHxSEQ (repeatable; default 32x128 and 1x32)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--conan", default=os.environ.get("CONAN", "target/release/conan"))
@@ -167,16 +216,42 @@ def main():
     if args.model and not Path(args.conan).exists():
         sys.exit(f"error: {args.conan} does not exist (build it: cargo build --release -p conan-cli, or pass --conan)")
 
-    t = time.perf_counter()
-    enc = Encoder(args.weights, args.device, torch.float32)
-    load_s = time.perf_counter() - t
+    dtypes = list(dict.fromkeys(args.dtype or ["float32"]))
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"PyTorch {torch.__version__} on {where}: {args.weights}, {enc.params():,} parameters, float32, loaded in {load_s:.1f} s")
+    encs = {}
+    for name in ["float32"] + [d for d in dtypes if d != "float32"]:
+        t = time.perf_counter()
+        encs[name] = Encoder(args.weights, args.device, getattr(torch, name))
+        print(f"PyTorch {torch.__version__} on {where}: {args.weights}, {encs[name].params():,} parameters, "
+              f"{name}, loaded in {time.perf_counter() - t:.1f} s")
+
+    agree = []
+    if args.model:
+        ref = torch_texts(encs["float32"], args.weights, TEXTS)
+        others = [(f"PyTorch {args.device} {d}", torch_texts(encs[d], args.weights, TEXTS)) for d in dtypes if d != "float32"]
+        for model in args.model:
+            try:
+                others.append((f"conan {args.backend} {Path(model).name}", conan_texts(args.conan, model, args.backend, TEXTS)))
+            except RuntimeError as e:
+                agree.append({"what": f"conan {args.backend} {Path(model).name}", "error": str(e)})
+        for what, vecs in others:
+            cos = (vecs * ref).sum(-1) / (vecs.norm(dim=-1) * ref.norm(dim=-1))
+            agree.append({"what": what, "min_cosine": cos.min().item(), "max_abs_diff": (vecs - ref).abs().max().item()})
+        print()
+        print(f"Agreement with PyTorch {args.device} float32 on {len(TEXTS)} texts (each alone):")
+        print("| implementation | min cosine | max |Δ| |")
+        print("|---|---|---|")
+        for a in agree:
+            if "error" in a:
+                print(f"| {a['what']} | failed: {a['error'].splitlines()[-1]} | |")
+            else:
+                print(f"| {a['what']} | {a['min_cosine']:.6f} | {a['max_abs_diff']:.2e} |")
 
     rows = []
     for batch, seq in shapes:
-        rows.append({"impl": f"PyTorch {args.device}", "model": args.weights, "batch": batch, "seq": seq,
-                     **torch_bench(enc, batch, seq, args.runs)})
+        for name in dtypes:
+            rows.append({"impl": f"PyTorch {args.device} {name}", "model": args.weights, "batch": batch, "seq": seq,
+                         **torch_bench(encs[name], batch, seq, args.runs)})
         for model in args.model:
             rows.append({"impl": f"conan {args.backend}", "model": model, "batch": batch, "seq": seq,
                          **conan_bench(args.conan, model, args.backend, batch, seq, args.runs)})
@@ -185,7 +260,7 @@ def main():
     print("| shape | implementation | model | median | tokens/s | sentences/s | first embedding | peak memory | ours / PyTorch |")
     print("|---|---|---|---|---|---|---|---|---|")
     for batch, seq in shapes:
-        base = next(r for r in rows if r["batch"] == batch and r["seq"] == seq and r["impl"].startswith("PyTorch"))
+        base = next(r for r in rows if r["batch"] == batch and r["seq"] == seq and r["impl"].startswith("PyTorch"))  # first dtype
         for r in (r for r in rows if r["batch"] == batch and r["seq"] == seq):
             shape = f"{batch} × {seq}"
             if "error" in r:
@@ -196,7 +271,7 @@ def main():
             print(f"| {shape} | {r['impl']} | {Path(r['model']).name} | {r['median_s']:.4f} s | {r['tokens_per_s']:,.0f} | "
                   f"{r['sentences_per_s']:,.1f} | {r['time_to_first_embedding_s']:.3f} s | {peak} | {ratio} |")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({"agreement": agree, "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,14 +2,21 @@
 # The full-size benchmark on a lent GPU machine (DEVELOPERS.md, "device"): builds nothing
 # there. It writes the synthetic full-size Conan-v2 checkpoint, converts it to f32, q8 and
 # q4 packs, and runs `conan bench` on native Vulkan (wgpu) for each pack beside PyTorch
-# CUDA on the same float32 weights and the same token ids, batch 32 × 128 and 1 × 32. One
-# table comes out (tools/bench_torch.py), also written to $OUT/device-bench.md and .json.
+# CUDA on the same weights (float32, and bfloat16 on CUDA) and the same token ids, batch
+# 32 × 128 and 1 × 32 (SHAPES overrides). First each pack embeds a few texts and its cosine to
+# PyTorch float32 is printed. The tables (tools/bench_torch.py) also go to
+# $OUT/device-bench.md and .json.
 #
-# Prepare here (once): a release binary, and the Vulkan loader debs the device README names:
-#   cargo build --release -p conan-cli && mkdir -p .device && cp target/release/conan .device/
+# Prepare here (once): a release binary, stripped and compressed, and the Vulkan loader debs
+# the device README names. What travels (the checkout and the carried paths) must stay under
+# 64 MiB, and by the refusals this checkout counts for more than its 37 MB of tracked files: on 2026-11-28 the
+# call went through only with static/models/conan-mini, docs/ and fuzz/corpus* deleted from
+# the work tree for the call (`git checkout -- static docs fuzz` afterwards).
+#   cargo build --release -p conan-cli && mkdir -p .device/b && strip -o /tmp/conan target/release/conan
+#   tar -C /tmp -cJf .device/b/conan.tar.xz conan
 #   (cd .gl && apt-get download libvulkan1 ...)        # see the device README
-# Then, as the device tool's command, carrying .device and .gl:
-#   tools/device_bench.sh
+# Then, as the device tool's command, carrying .device/b and .gl:
+#   tar -xJf .device/b/conan.tar.xz -C .device && tools/device_bench.sh
 # A dry run on this machine (tiny preset, CPU backends, PyTorch on the CPU):
 #   PRESET=tiny BACKEND=cpu TORCH_DEVICE=cpu CONAN=target/release/conan tools/device_bench.sh
 set -euo pipefail
@@ -21,6 +28,7 @@ TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 CONAN=${CONAN:-.device/conan}
 WORK=${WORK:-/tmp/conan-bench-$PRESET}
 OUT=${OUT:-target/device-bench}
+SHAPES=${SHAPES:-32x128 1x32}
 mkdir -p "$OUT" "$WORK"
 
 if [[ -d .gl ]] && ! ldconfig -p | grep -q libvulkan; then
@@ -41,7 +49,11 @@ for q in f32 q8 q4; do
 done
 echo "checkpoint and packs ready in $(( $(date +%s) - t )) s: $(du -sh "$WORK"/pack-* | tr '\n' ' ')"
 
-PYTHONUNBUFFERED=1 python3 tools/bench_torch.py --weights "$WORK/f32" \
+PY=${PY:-python3}
+args=(--dtype float32)
+[[ "$TORCH_DEVICE" == cuda ]] && args+=(--dtype bfloat16)
+for s in $SHAPES; do args+=(--shape "$s"); done
+PYTHONUNBUFFERED=1 $PY tools/bench_torch.py --weights "$WORK/f32" \
   --model "$WORK/pack-q4" --model "$WORK/pack-q8" --model "$WORK/pack-f32" \
-  --backend "$BACKEND" --device "$TORCH_DEVICE" --shape 32x128 --shape 1x32 \
+  --backend "$BACKEND" --device "$TORCH_DEVICE" "${args[@]}" \
   --conan "$CONAN" --json "$OUT/device-bench.json" | tee "$OUT/device-bench.md"

@@ -95,6 +95,32 @@ struct Cli {
     /// Use at most this many sentence pairs (for quick runs and tests).
     #[arg(long)]
     limit_pairs: Option<usize>,
+    /// Where the model trains: burn's CPU backend (flex) or its wgpu backend (Vulkan, Metal,
+    /// DX12: a lent GPU). wgpu needs the binary built with `--features wgpu`.
+    #[arg(long, value_enum, default_value_t = TrainBackend::Cpu)]
+    backend: TrainBackend,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum TrainBackend {
+    Cpu,
+    Wgpu,
+}
+
+impl TrainBackend {
+    /// The autodiff device the whole run (training, mining, dev numbers) uses.
+    fn device(self) -> Result<Device> {
+        match self {
+            TrainBackend::Cpu => Ok(Device::flex().autodiff()),
+            #[cfg(feature = "wgpu")]
+            TrainBackend::Wgpu => Ok(Device::wgpu_options()
+                .init()
+                .map_err(|e| anyhow::anyhow!("no wgpu adapter could be started: {e}"))?
+                .autodiff()),
+            #[cfg(not(feature = "wgpu"))]
+            TrainBackend::Wgpu => bail!("--backend wgpu: this conan-train was built without it (cargo build --release -p conan-train --features wgpu)"),
+        }
+    }
 }
 
 /// Llama-style initialisation (uniform with std 0.02; norms at 1), seeded.
@@ -215,7 +241,7 @@ fn main() -> Result<()> {
         DevSet { name: "hsk", pairs: hsk_dev_pairs(&cli.data)? },
     ];
 
-    let device = Device::flex().autodiff();
+    let device = cli.backend.device()?;
     let model = build_model(&config, init_tensors(&config, cli.seed), &device)?;
     let trainer = Trainer {
         config: config.clone(),
@@ -257,6 +283,7 @@ fn main() -> Result<()> {
         "train_seconds": outcome.seconds,
         "total_seconds": started.elapsed().as_secs_f64(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "backend": format!("{:?}", cli.backend).to_lowercase(),
         "dev_bitext": last.clone(),
         "dev_progress": outcome.dev,
     });
