@@ -41,13 +41,6 @@ impl Backend {
             Backend::Wgpu => "wgpu",
         }
     }
-
-    /// cubecl backends multiply by a pack's q8 / q4 matrices directly, and keep a token table
-    /// over 1 GiB (more than many drivers bind at once) on the host; the CPU backend gets f32.
-    fn load_options(self) -> LoadOptions {
-        let gpu = matches!(self, Backend::Wgpu);
-        LoadOptions { quantized_matmul: gpu, max_table_bytes: gpu.then_some(1 << 30) }
-    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -277,7 +270,10 @@ fn run(command: Command) -> Result<()> {
             dims,
             backend,
             json,
-        } => eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device(backend)?, backend.load_options(), json.as_deref()),
+        } => {
+            let (device, options) = device(backend)?;
+            eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device, options, json.as_deref())
+        },
         Command::Convert {
             from,
             quant,
@@ -314,18 +310,38 @@ fn run(command: Command) -> Result<()> {
             seq,
             runs,
             json,
-        } => bench::run(&model, device(backend)?, backend.load_options(), backend.name(), batch, seq, runs, json.as_deref()),
+        } => {
+            let (device, options) = device(backend)?;
+            bench::run(&model, device, options, backend.name(), batch, seq, runs, json.as_deref())
+        },
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port, allow_origins } => serve::serve(&dir, &host, port, &allow_origins),
     }
 }
 
-fn device(backend: Backend) -> Result<Device> {
+/// The device and how weights go onto it. cubecl backends multiply by a pack's q8 / q4
+/// matrices directly (q4 as q8 where the adapter cannot run the q4 kernel), and keep a token
+/// table over 1 GiB (more than many drivers bind at once) on the host; the CPU backend gets
+/// f32.
+fn device(backend: Backend) -> Result<(Device, LoadOptions)> {
     Ok(match backend {
-        Backend::Cpu => Device::flex(),
-        Backend::Wgpu => Device::wgpu_options()
-            .init()
-            .map_err(|e| anyhow::anyhow!("no wgpu adapter could be started: {e}"))?,
+        Backend::Cpu => (Device::flex(), LoadOptions::default()),
+        Backend::Wgpu => {
+            let (device, setup) = Device::wgpu_options()
+                .init_with_setup()
+                .map_err(|e| anyhow::anyhow!("no wgpu adapter could be started: {e}"))?;
+            let q4_as_q8 = !conan_model::q4_matmul_fits_on(&setup);
+            if q4_as_q8 {
+                let info = setup.adapter.get_info();
+                eprintln!(
+                    "note: {} ({} wide subgroups, {} bytes of workgroup memory) cannot run burn's q4 matmul; q4 matrices go to it as q8 (same values, twice the bytes)",
+                    info.name,
+                    info.subgroup_min_size,
+                    setup.device.limits().max_compute_workgroup_storage_size
+                );
+            }
+            (device, LoadOptions { quantized_matmul: true, max_table_bytes: Some(1 << 30), q4_as_q8 })
+        }
     })
 }
 
@@ -349,8 +365,8 @@ fn read_texts(input: Option<&Path>, mut texts: Vec<String>) -> Result<Vec<String
 fn embed(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Path>, texts: Vec<String>) -> Result<()> {
     let texts = read_texts(input, texts)?;
     let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
-    let device = device(backend)?;
-    let embedder = Embedder::load(&files, &device, backend.load_options())?;
+    let (device, options) = device(backend)?;
+    let embedder = Embedder::load(&files, &device, options)?;
     let out = pollster::block_on(embedder.embed(&texts, dims))?;
     for (i, cut) in out.truncated.iter().enumerate() {
         if *cut {

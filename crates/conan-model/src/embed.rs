@@ -41,6 +41,35 @@ pub struct LoadOptions {
     /// Keep the token table in host memory and gather its rows there (see [`HostTable`])
     /// when as f32 it would take more than this many bytes of one device buffer.
     pub max_table_bytes: Option<u64>,
+    /// Put a pack's q4 matrices on the device as q8 codes (lossless: a q4 value is a q8
+    /// value under the same block scale), at twice the q4 bytes. For adapters where
+    /// cubecl's q4 matmul cannot launch: see [`q4_matmul_fits`].
+    pub q4_as_q8: bool,
+}
+
+/// The adapter facts [`q4_matmul_fits`] needs, as cubecl reads them: the narrowest
+/// subgroup (plane) and the device's workgroup memory.
+#[cfg(feature = "wgpu")]
+pub fn q4_matmul_fits_on(setup: &burn::tensor::wgpu::WgpuSetup) -> bool {
+    let plane = setup.adapter.get_info().subgroup_min_size;
+    q4_matmul_fits(plane, setup.device.limits().max_compute_workgroup_storage_size as u64)
+}
+
+/// Whether burn's matmul by a q4 matrix launches on an adapter whose planes (subgroups) are
+/// `plane_size` wide (0: not reported) and whose workgroups get `workgroup_bytes` of shared
+/// memory. cubek-matmul 0.3.1 (burn 0.22) picks one kernel for quantized weights: 8 planes
+/// as a near-square stage of units, each with an 8 × 8 output tile for q4 (8 values per
+/// u32), and only shrinks the partition when over budget, not that output stage. Its
+/// smallest q4 kernel therefore needs 4 · 64 · (8P + stage rows + stage columns) bytes:
+/// 73,728 at P = 32 (NVIDIA, which gives 49,152: the H200 run in BENCHMARKS.md), 20,480 at
+/// P = 8. A failed launch is a panic inside burn, so this is checked before loading. q8
+/// (4 × 4 tiles) needs a quarter of the output stage and fits everywhere seen so far.
+pub fn q4_matmul_fits(plane_size: u32, workgroup_bytes: u64) -> bool {
+    // cubecl-wgpu takes 8 when the adapter reports no subgroup size.
+    let plane = if plane_size == 0 { 8 } else { plane_size as u64 };
+    let units = 8 * plane;
+    let rows = (1..=units).take_while(|d| d * d <= units).filter(|d| units % d == 0).max().unwrap_or(1);
+    4 * 64 * (units + rows + units / rows) <= workgroup_bytes
 }
 
 impl LoadOptions {
@@ -209,5 +238,25 @@ impl Embedder {
             heads: self.config.num_attention_heads,
             probs,
         })
+    }
+}
+
+#[cfg(test)]
+mod q4_tests {
+    use super::q4_matmul_fits;
+
+    #[test]
+    fn q4_matmul_fits_matches_the_kernels_seen() {
+        // NVIDIA over Vulkan: 32-wide planes, 48 KiB: the q4 kernel asked for 73,728 bytes.
+        assert!(!q4_matmul_fits(32, 49_152));
+        assert!(q4_matmul_fits(32, 73_728));
+        assert!(!q4_matmul_fits(32, 73_727));
+        // 8-wide planes (and no reported size, which cubecl treats as 8): 20,480 bytes.
+        assert!(q4_matmul_fits(8, 32_768));
+        assert!(q4_matmul_fits(0, 20_480));
+        assert!(!q4_matmul_fits(8, 16_384));
+        // 4-wide planes: a 4 × 8 stage, 11,264 bytes.
+        assert!(q4_matmul_fits(4, 11_264));
+        assert!(!q4_matmul_fits(4, 11_263));
     }
 }

@@ -18,7 +18,9 @@ pub mod save;
 pub mod synth;
 
 pub use config::{Config, Pooling, TOKEN_TABLE};
-pub use embed::{AttentionMap, Embedder, Embeddings, HostTable, LoadOptions};
+pub use embed::{AttentionMap, Embedder, Embeddings, HostTable, LoadOptions, q4_matmul_fits};
+#[cfg(feature = "wgpu")]
+pub use embed::q4_matmul_fits_on;
 pub use error::ModelError;
 pub use load::{DirSource, FileSource, HostTensor, MemorySource, ModelFiles, build_model, host_tensors, read_files};
 pub use model::{AttentionMode, ConanModel, soft_mask_bias};

@@ -289,10 +289,19 @@ pub fn host_tensors(files: &ModelFiles) -> Result<HashMap<String, HostTensor>, M
 pub fn device_tensors(files: &ModelFiles, options: crate::LoadOptions) -> Result<PackTensors, ModelError> {
     let host_table = options.host_table(&files.config);
     let keep = |name: &str| if name == TOKEN_TABLE { host_table } else { options.quantized_matmul };
-    match &files.pack {
-        Some(manifest) => crate::pack::read_pack(manifest, &files.shards, keep),
-        None => Ok(PackTensors { f32: checked_tensors(&files.config, &files.shards)?, quantized: HashMap::new() }),
+    let mut tensors = match &files.pack {
+        Some(manifest) => crate::pack::read_pack(manifest, &files.shards, keep)?,
+        None => PackTensors { f32: checked_tensors(&files.config, &files.shards)?, quantized: HashMap::new() },
+    };
+    if options.q4_as_q8 {
+        for (name, q) in tensors.quantized.iter_mut() {
+            // The table is gathered on the host, never multiplied: it stays as stored.
+            if q.bits4 && name != TOKEN_TABLE {
+                *q = q.to_q8();
+            }
+        }
     }
+    Ok(tensors)
 }
 
 /// Tensors some checkpoints carry that an encoder does not use.

@@ -389,6 +389,7 @@ pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result
 /// A q8 / q4 matrix as the pack stores it, in HF layout `[rows, cols]`: `codes` (q8: one i8
 /// per value; q4: q + 8, two per byte, low nibble first) and one f16 scale per block of
 /// [`BLOCK`] along each row.
+#[derive(Clone)]
 pub struct QuantMatrix {
     pub bits4: bool,
     pub rows: usize,
@@ -413,6 +414,16 @@ impl QuantMatrix {
     /// Bytes held: codes and f16 scales.
     pub fn bytes(&self) -> u64 {
         (self.codes.len() + self.scales.len()) as u64
+    }
+
+    /// The same matrix with q8 codes: each q4 nibble (stored as q + 8) becomes the byte q,
+    /// under the same scales, so the values are unchanged.
+    pub fn to_q8(&self) -> QuantMatrix {
+        if !self.bits4 {
+            return self.clone();
+        }
+        let codes = self.codes.iter().flat_map(|&b| [(b & 0x0f) as i8 - 8, (b >> 4) as i8 - 8]).map(|q| q as u8).collect();
+        QuantMatrix { bits4: false, rows: self.rows, cols: self.cols, codes, scales: self.scales.clone() }
     }
 
     /// The scales as f32 (exact: every f16 is an f32).
@@ -539,6 +550,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn q4_as_q8_codes_keep_every_value() {
+        // Every nibble 0..16 under two blocks with different scales.
+        let codes: Vec<u8> = (0..32u8).map(|i| (i % 16) | ((15 - i % 16) << 4)).collect();
+        let scales: Vec<u8> = [0.5f32, -0.03125].iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect();
+        let q4 = QuantMatrix { bits4: true, rows: 1, cols: 64, codes, scales };
+        let q8 = q4.to_q8();
+        assert!(!q8.bits4);
+        assert_eq!(q8.codes.len(), 64);
+        assert_eq!(q8.codes[0] as i8, -8);
+        assert_eq!(q8.codes[1] as i8, 7);
+        assert_eq!(q8.dequantize(), q4.dequantize());
     }
 
     #[test]

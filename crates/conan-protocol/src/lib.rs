@@ -389,6 +389,10 @@ pub struct BackendInfo {
     pub architecture: Option<String>,
     pub max_storage_buffer_binding_size: Option<u64>,
     pub max_buffer_size: Option<u64>,
+    /// The adapter's subgroups and workgroup memory are too small for burn's q4 matmul, so
+    /// q4 packs go to it as q8 (`conan_model::q4_matmul_fits`).
+    #[serde(default)]
+    pub q4_as_q8: bool,
     /// Why WebGPU is not in use, when it is not.
     pub notice: Option<String>,
     pub init_ms: f64,

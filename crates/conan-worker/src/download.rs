@@ -171,7 +171,7 @@ pub fn table_limit(limits: BufferLimits) -> u64 {
 /// How a model goes onto a WebGPU adapter with `limits`: q8 / q4 matrices stay quantized,
 /// and a token table over [`table_limit`] stays in wasm memory.
 pub fn webgpu_options(limits: BufferLimits) -> conan_model::LoadOptions {
-    conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)) }
+    conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)), q4_as_q8: false }
 }
 
 /// The largest weight buffer `config` puts on an adapter with `limits` (name, bytes as f32:

@@ -117,7 +117,7 @@ async fn probe_webgpu() -> Result<AdapterProbe, String> {
     })
 }
 
-fn webgpu_info(probe: AdapterProbe, start: f64) -> BackendInfo {
+fn webgpu_info(probe: AdapterProbe, setup: &WgpuSetup, start: f64) -> BackendInfo {
     BackendInfo {
         kind: "webgpu".into(),
         adapter: probe.description,
@@ -125,6 +125,7 @@ fn webgpu_info(probe: AdapterProbe, start: f64) -> BackendInfo {
         architecture: probe.architecture,
         max_storage_buffer_binding_size: probe.max_storage_buffer_binding_size,
         max_buffer_size: probe.max_buffer_size,
+        q4_as_q8: !conan_model::q4_matmul_fits_on(setup),
         notice: None,
         init_ms: now_ms() - start,
     }
@@ -138,6 +139,7 @@ fn cpu(notice: String, start: f64) -> (Device, BackendInfo, Option<Gpu>) {
         architecture: None,
         max_storage_buffer_binding_size: None,
         max_buffer_size: None,
+        q4_as_q8: false,
         notice: Some(notice),
         init_ms: now_ms() - start,
     };
@@ -161,7 +163,7 @@ pub async fn start(prefer_webgpu: bool) -> (Device, BackendInfo, Option<Gpu>) {
         .init_with_setup_async()
         .await
     {
-        Ok((device, setup)) => (device, webgpu_info(probe, start), Some(Gpu::watch(setup))),
+        Ok((device, setup)) => (device, webgpu_info(probe, &setup, start), Some(Gpu::watch(setup))),
         Err(e) => cpu(
             format!("WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead"),
             start,
@@ -182,7 +184,7 @@ pub async fn replace(lost: &Gpu, losses: u32) -> (Device, BackendInfo, Option<Gp
     }
     match fresh_webgpu(&lost.setup).await {
         Ok((device, gpu, probe)) => {
-            let mut info = webgpu_info(probe, start);
+            let mut info = webgpu_info(probe, &gpu.setup, start);
             info.notice = Some("the model runs on a fresh WebGPU device".into());
             (device, info, Some(gpu))
         }

@@ -248,7 +248,7 @@ fn limits_of(backend: &BackendInfo) -> BufferLimits {
 /// than the adapter binds at once in wasm memory; the CPU backend gets f32.
 fn load_options(backend: &BackendInfo) -> conan_model::LoadOptions {
     if backend.kind == "webgpu" {
-        download::webgpu_options(limits_of(backend))
+        conan_model::LoadOptions { q4_as_q8: backend.q4_as_q8, ..download::webgpu_options(limits_of(backend)) }
     } else {
         conan_model::LoadOptions::default()
     }
