@@ -31,14 +31,7 @@ OUT=${OUT:-target/device-bench}
 SHAPES=${SHAPES:-32x128 1x32}
 mkdir -p "$OUT" "$WORK"
 
-if [[ -d .gl ]] && ! ldconfig -p | grep -q libvulkan; then
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [[ "$BACKEND" == wgpu && -z "${VK_DRIVER_FILES:-}" && -e $nvidia_icd ]]; then
-  export VK_DRIVER_FILES=$nvidia_icd
-fi
+source tools/device_vulkan.sh
 [[ -x "$CONAN" ]] || { echo "error: $CONAN is missing (build it here and carry it, see the top of $0)" >&2; exit 1; }
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 

@@ -26,14 +26,7 @@ LIMIT_S=${LIMIT_S:-300}
 OUT=${OUT:-target/device-train}
 mkdir -p "$OUT"
 
-if [[ -d .gl ]] && ! ldconfig -p | grep -q libvulkan; then
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [[ "$BACKEND" == wgpu && -z "${VK_DRIVER_FILES:-}" && -e $nvidia_icd ]]; then
-  export VK_DRIVER_FILES=$nvidia_icd
-fi
+source tools/device_vulkan.sh
 [[ -x "$TRAIN" ]] || { echo "error: $TRAIN is missing (build it here and carry it, see the top of $0)" >&2; exit 1; }
 
 # Every 50 steps conan-train prints its elapsed seconds, so a run stopped at LIMIT_S still
