@@ -27,6 +27,8 @@ const CACHE_NAME: &str = "conan-packs-v1";
 pub struct BufferLimits {
     pub max_storage_buffer_binding_size: Option<u64>,
     pub max_buffer_size: Option<u64>,
+    /// q4 matrices go to this adapter as q8 (`conan_model::q4_matmul_fits`).
+    pub q4_as_q8: bool,
 }
 
 pub struct FetchSource {
@@ -168,10 +170,11 @@ pub fn table_limit(limits: BufferLimits) -> u64 {
         .unwrap_or(DEFAULT_BINDING)
 }
 
-/// How a model goes onto a WebGPU adapter with `limits`: q8 / q4 matrices stay quantized,
-/// and a token table over [`table_limit`] stays in wasm memory.
+/// How a model goes onto a WebGPU adapter with `limits`: q8 / q4 matrices stay quantized
+/// (q4 as q8 where the adapter needs it), and a token table over [`table_limit`] stays in
+/// wasm memory.
 pub fn webgpu_options(limits: BufferLimits) -> conan_model::LoadOptions {
-    conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)), q4_as_q8: false }
+    conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)), q4_as_q8: limits.q4_as_q8 }
 }
 
 /// The largest weight buffer `config` puts on an adapter with `limits` (name, bytes as f32:

@@ -241,6 +241,7 @@ fn limits_of(backend: &BackendInfo) -> BufferLimits {
     BufferLimits {
         max_storage_buffer_binding_size: backend.max_storage_buffer_binding_size,
         max_buffer_size: backend.max_buffer_size,
+        q4_as_q8: backend.q4_as_q8,
     }
 }
 
@@ -248,7 +249,7 @@ fn limits_of(backend: &BackendInfo) -> BufferLimits {
 /// than the adapter binds at once in wasm memory; the CPU backend gets f32.
 fn load_options(backend: &BackendInfo) -> conan_model::LoadOptions {
     if backend.kind == "webgpu" {
-        conan_model::LoadOptions { q4_as_q8: backend.q4_as_q8, ..download::webgpu_options(limits_of(backend)) }
+        download::webgpu_options(limits_of(backend))
     } else {
         conan_model::LoadOptions::default()
     }
