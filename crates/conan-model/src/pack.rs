@@ -271,20 +271,20 @@ pub fn estimate_bytes(config: &Config, opts: PackOptions) -> u64 {
         .sum()
 }
 
-/// Bytes of `config`'s weights on a device, each tensor encoded as `encoding` says: with
-/// `quantized_matmul` (see [`crate::LoadOptions`]) q8 / q4 matrices are their codes plus one
-/// f32 scale per block; the token table (gathered, not multiplied), norms and everything
-/// else are f32.
-pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encoding, quantized_matmul: bool) -> u64 {
+/// Bytes of `config`'s weights on a device loaded with `options`, each tensor encoded as
+/// `encoding` says: with `quantized_matmul` q8 / q4 matrices are their codes (q4 as q8 where
+/// `q4_as_q8`) plus one f32 scale per block; the token table (gathered, not multiplied),
+/// norms and everything else are f32.
+pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encoding, options: crate::LoadOptions) -> u64 {
     config
         .tensor_shapes()
         .iter()
         .map(|(name, shape)| {
             let n = shape.iter().map(|&d| d as u64).product::<u64>();
-            let multiplied = quantized_matmul && name != TOKEN_TABLE;
+            let multiplied = options.quantized_matmul && name != TOKEN_TABLE;
             match encoding(name, shape) {
-                Encoding::Q8 if multiplied => n + n / BLOCK as u64 * 4,
-                Encoding::Q4 if multiplied => n / 2 + n / BLOCK as u64 * 4,
+                Encoding::Q4 if multiplied && !options.q4_as_q8 => n / 2 + n / BLOCK as u64 * 4,
+                Encoding::Q8 | Encoding::Q4 if multiplied => n + n / BLOCK as u64 * 4,
                 _ => n * 4,
             }
         })
@@ -570,13 +570,17 @@ mod tests {
     fn device_bytes_of_the_full_size_q4_pack() {
         let c = Config::conan_v2();
         let opts = PackOptions::new(Encoding::Q4);
-        let q4 = device_bytes(&c, |n, s| opts.encoding_of(n, s), true);
+        let gpu = crate::LoadOptions { quantized_matmul: true, ..Default::default() };
+        let q4 = device_bytes(&c, |n, s| opts.encoding_of(n, s), gpu);
         let table = 150_000 * 3584 * 4;
         // The body: 961,544,192 matrix values at 4 bits plus an f32 scale per 32; 60,928 norm values.
         let body = 961_544_192 / 2 + 961_544_192 / 32 * 4 + 60_928 * 4;
         assert_eq!(q4, table + body);
         assert!(body < 602_000_000, "{body}");
-        assert_eq!(device_bytes(&c, |n, s| opts.encoding_of(n, s), false), c.num_params() * 4);
+        assert_eq!(device_bytes(&c, |n, s| opts.encoding_of(n, s), crate::LoadOptions::default()), c.num_params() * 4);
+        // An adapter that takes q4 as q8: a byte per matrix value.
+        let as_q8 = device_bytes(&c, |n, s| opts.encoding_of(n, s), crate::LoadOptions { q4_as_q8: true, ..gpu });
+        assert_eq!(as_q8, q4 + 961_544_192 / 2);
     }
 
     #[test]

@@ -45,12 +45,7 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
 /// (q8 / q4 matrices stay quantized), and where the token table goes.
 fn costs(c: &Config, encoding: &dyn Fn(&str, &[usize]) -> Encoding, mut details: Vec<(String, String)>, download_bytes: Option<u64>, limits: BufferLimits) -> ModelCard {
     let (_, largest) = largest_buffer(c, limits);
-    // An adapter that takes q4 matrices as q8 holds a byte per value.
-    let on_device = |name: &str, shape: &[usize]| match encoding(name, shape) {
-        Encoding::Q4 if limits.q4_as_q8 && name != TOKEN_TABLE => Encoding::Q8,
-        e => e,
-    };
-    let mut gpu_weight_bytes = device_bytes(c, on_device, true);
+    let mut gpu_weight_bytes = device_bytes(c, encoding, webgpu_options(limits));
     if webgpu_options(limits).host_table(c) {
         let n = c.vocab_size as u64 * c.hidden_size as u64;
         gpu_weight_bytes -= n * 4;
