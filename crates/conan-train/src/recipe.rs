@@ -4,6 +4,7 @@
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
+use conan_model::model::l2_normalize;
 
 /// Soft mask schedule α(t) = t/τ: causal attention at the start of the weakly supervised
 /// stage, opening to fully bidirectional once t reaches τ.
@@ -64,10 +65,17 @@ pub fn similarity_distillation(student: Tensor<2>, teacher: Tensor<2>) -> Tensor
     (s - t).square().mean()
 }
 
+/// Distillation through a head: `projected` `[n, t]` (the student's vectors after the
+/// head) against the teacher's `[n, t]`; 1 − mean cosine. Neither input need be unit-length.
+pub fn head_distillation(projected: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+    let [n, _] = projected.dims();
+    let cos = (l2_normalize(projected) * l2_normalize(teacher)).sum_dim(1);
+    cos.sum().div_scalar(n as f64).neg().add_scalar(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conan_model::model::l2_normalize;
 
     fn device() -> Device {
         Device::flex()
@@ -125,6 +133,16 @@ mod tests {
         let q1 = -(e / (e + 1.0 + 1.0)).ln();
         assert!((with - (-(e / (2.0 * e + 1.0)).ln() + q1) / 2.0).abs() < 1e-5, "{with}");
         assert!((without - (-(e / (e + 1.0)).ln() + q1) / 2.0).abs() < 1e-5, "{without}");
+    }
+
+    #[test]
+    fn head_distillation_is_one_minus_the_mean_cosine() {
+        let d = |v: Vec<f32>, rows: usize| Tensor::<2>::from_data(TensorData::new(v, [rows, 2]), &device());
+        // Same directions at other lengths: 0. Orthogonal: 1. Opposite: 2. Mixed: the mean.
+        assert!(head_distillation(d(vec![2.0, 0.0], 1), d(vec![0.5, 0.0], 1)).into_scalar::<f32>().abs() < 1e-6);
+        assert!((head_distillation(d(vec![1.0, 0.0], 1), d(vec![0.0, 3.0], 1)).into_scalar::<f32>() - 1.0).abs() < 1e-6);
+        let mixed = head_distillation(d(vec![1.0, 0.0, 1.0, 0.0], 2), d(vec![-1.0, 0.0, 0.0, 1.0], 2)).into_scalar::<f32>();
+        assert!((mixed - 1.5).abs() < 1e-6, "{mixed}");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::module::Module;
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::prelude::*;
@@ -19,7 +20,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::corpus::{Corpus, Pair, Teacher};
-use crate::recipe::{info_nce, learning_rate, replace_negative, similarity_distillation, soft_mask_alpha};
+use crate::recipe::{head_distillation, info_nce, learning_rate, replace_negative, similarity_distillation, soft_mask_alpha};
 
 /// Everything that decides a run; written to training.json with the results.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -39,6 +40,11 @@ pub struct Recipe {
     pub temperature: f64,
     pub distill_weight: f64,
     pub distill_target: DistillTarget,
+    /// Weight of the per-text distillation through a linear head (student → teacher dims,
+    /// trained with the model, dropped at export): 1 − cosine to each text's own teacher
+    /// vector. 0 = off. Unlike the similarity-matrix term, every text gets an absolute
+    /// target that is the same from batch to batch.
+    pub head_weight: f64,
     /// Share of tokens dropped at random from each training row (at least one token is
     /// kept): an augmentation against memorising the train pairs token by token.
     pub token_dropout: f64,
@@ -75,6 +81,8 @@ pub struct StepLog {
     pub loss: f32,
     pub contrastive: f32,
     pub distill: f32,
+    /// The head distillation term (1 − mean cosine), 0 when off.
+    pub head: f32,
     pub replaced: usize,
     pub seconds: f64,
 }
@@ -91,6 +99,28 @@ pub struct DevScore {
     pub set: &'static str,
     pub zh_to_en: f64,
     pub en_to_zh: f64,
+}
+
+/// What the optimiser trains: the encoder, plus the distillation head when it is on.
+#[derive(Module, Debug)]
+pub struct Student {
+    pub model: ConanModel,
+    pub head: Option<Linear>,
+}
+
+impl Student {
+    /// A bias-free head `[hidden → teacher dims]`, uniform init (std 0.02), seeded.
+    pub fn with_head(model: ConanModel, teacher_dims: Option<usize>, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let hidden = model.hidden_size();
+        let head = teacher_dims.map(|dims| {
+            let spread = 0.02f32 * 3f32.sqrt();
+            let values: Vec<f32> = (0..hidden * dims).map(|_| rng.random_range(-spread..spread)).collect();
+            let mut linear = LinearConfig::new(hidden, dims).with_bias(false).init(device);
+            linear.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, [hidden, dims]), device));
+            linear
+        });
+        Self { model, head }
+    }
 }
 
 pub struct Outcome {
@@ -364,7 +394,10 @@ impl Trainer<'_> {
         let mut rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(r.seed);
         let tokens = Tokens::new(&self.corpus.texts, self.encoder, r.max_len)?;
         let inner = device.clone().inner();
-        let mut model = model;
+        // The head's own stream, so adding it leaves the batch order of the run unchanged.
+        let mut head_rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(r.seed ^ 0x4845_4144);
+        let teacher_dims = self.teacher.filter(|_| r.head_weight > 0.0).map(|t| t.dims);
+        let mut student = Student::with_head(model, teacher_dims, &mut head_rng, device);
         let mut optim: ModuleOptimizer = AdamWConfig::new()
             .with_weight_decay(r.weight_decay as f32)
             .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
@@ -390,7 +423,7 @@ impl Trainer<'_> {
             let supervised = step >= r.weak_steps;
             if supervised && (step == r.weak_steps || (r.dynamic_negatives && (step - r.weak_steps).is_multiple_of(r.remine_every))) {
                 bar.set_message("mining hard negatives");
-                negatives = mine(&model.valid(), &tokens, &self.corpus.sentences, &inner);
+                negatives = mine(&student.model.valid(), &tokens, &self.corpus.sentences, &inner);
             }
             let batch_pairs = {
                 if batches.is_empty() {
@@ -430,9 +463,9 @@ impl Trainer<'_> {
             let pooled = if r.token_dropout > 0.0 {
                 let step_tokens = tokens.dropped(&rows, r.token_dropout, &mut rng);
                 let all: Vec<usize> = (0..rows.len()).collect();
-                pooled_rows(&model, &step_tokens, &all, mode, 64, device)
+                pooled_rows(&student.model, &step_tokens, &all, mode, 64, device)
             } else {
-                pooled_rows(&model, &tokens, &rows, mode, 64, device)
+                pooled_rows(&student.model, &tokens, &rows, mode, 64, device)
             };
             let full = l2_normalize(pooled.clone());
 
@@ -483,6 +516,7 @@ impl Trainer<'_> {
             }
             // Distillation over the sentence rows that have teacher vectors.
             let mut distill = Tensor::<1>::zeros([1], device);
+            let mut head_loss = Tensor::<1>::zeros([1], device);
             if let Some(teacher) = self.teacher {
                 let (mut keep, mut vectors) = (Vec::new(), Vec::new());
                 for (row, &text) in rows.iter().enumerate().take(2 * n) {
@@ -496,10 +530,14 @@ impl Trainer<'_> {
                     let k = keep.len();
                     let index = Tensor::<1, Int>::from_data(TensorData::new(keep, [k]), device);
                     let t = Tensor::<2>::from_data(TensorData::new(vectors, [k, teacher.dims]), device);
-                    distill = similarity_distillation(full.clone().select(0, index), t);
+                    let student_rows = full.clone().select(0, index);
+                    if let Some(head) = &student.head {
+                        head_loss = head_distillation(head.forward(student_rows.clone()), t.clone());
+                    }
+                    distill = similarity_distillation(student_rows, t);
                 }
             }
-            let loss = contrastive.clone() + distill.clone().mul_scalar(r.distill_weight);
+            let loss = contrastive.clone() + distill.clone().mul_scalar(r.distill_weight) + head_loss.clone().mul_scalar(r.head_weight);
 
             // Dynamic hard negatives: score each used negative now and apply the rule.
             let mut replaced = 0;
@@ -532,8 +570,8 @@ impl Trainer<'_> {
             }
 
             let lr = learning_rate(step, total, r.warmup, r.peak_lr);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            let grads = GradientsParams::from_grads(loss.backward(), &student);
+            student = optim.step(lr, student, grads);
 
             let entry = StepLog {
                 step,
@@ -543,10 +581,11 @@ impl Trainer<'_> {
                 loss: loss.into_scalar::<f32>(),
                 contrastive: contrastive.into_scalar::<f32>(),
                 distill: distill.into_scalar::<f32>(),
+                head: head_loss.into_scalar::<f32>(),
                 replaced,
                 seconds: start.elapsed().as_secs_f64(),
             };
-            bar.set_message(format!("{} loss {:.4} (nce {:.4}, distill {:.5}) α {:.2}", entry.stage, entry.loss, entry.contrastive, entry.distill, alpha));
+            bar.set_message(format!("{} loss {:.4} (nce {:.4}, distill {:.5}, head {:.4}) α {:.2}", entry.stage, entry.loss, entry.contrastive, entry.distill, entry.head, alpha));
             bar.inc(1);
             if bar.is_hidden() && step % 50 == 0 {
                 eprintln!("step {step}/{total} {:.0} s: {}", entry.seconds, bar.message());
@@ -554,7 +593,7 @@ impl Trainer<'_> {
             log.push(entry);
             let last = step + 1 == total;
             if (r.eval_every > 0 && (step + 1) % r.eval_every == 0) || last || step + 1 == r.weak_steps {
-                let valid = model.valid();
+                let valid = student.model.valid();
                 for set in self.dev {
                     let (z, e) = dev_bitext(&valid, self.encoder, &set.pairs, &inner);
                     // eprintln, not bar.println: a log file (no terminal) must get these lines too.
@@ -565,7 +604,7 @@ impl Trainer<'_> {
         }
         bar.finish();
         Ok(Outcome {
-            model: model.valid(),
+            model: student.model.valid(),
             log,
             dev,
             seconds: start.elapsed().as_secs_f64(),
