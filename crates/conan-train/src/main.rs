@@ -91,6 +91,9 @@ struct Cli {
     /// Ablation: no translation-pair InfoNCE (alignment from distillation alone).
     #[arg(long)]
     no_cross_lingual: bool,
+    /// The batch's other same-language texts as extra negatives (mixed-corpus search).
+    #[arg(long)]
+    same_language_negatives: bool,
     /// Ablation: hard negatives mined once and never replaced.
     #[arg(long)]
     no_dynamic_negatives: bool,
@@ -236,6 +239,7 @@ fn main() -> Result<()> {
         soft_mask_share: 0.5,
         soft_mask: !cli.no_soft_mask,
         cross_lingual: !cli.no_cross_lingual,
+        same_language_negatives: cli.same_language_negatives,
         dynamic_negatives: !cli.no_dynamic_negatives,
         remine_every: cli.remine_every.max(1),
         memory_batches: cli.memory_batches,
@@ -276,7 +280,7 @@ fn main() -> Result<()> {
     let last: serde_json::Map<String, serde_json::Value> = dev
         .iter()
         .zip(finals)
-        .map(|(set, d)| (set.name.to_string(), serde_json::json!({ "zh_to_en": d.zh_to_en, "en_to_zh": d.en_to_zh, "pairs": set.pairs.len() })))
+        .map(|(set, d)| (set.name.to_string(), serde_json::json!({ "zh_to_en": d.zh_to_en, "en_to_zh": d.en_to_zh, "zh_translation_above_zh": d.zh_translation_above_zh, "pairs": set.pairs.len() })))
         .collect();
     let summary = serde_json::json!({
         "config": config,

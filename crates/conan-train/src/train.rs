@@ -52,6 +52,10 @@ pub struct Recipe {
     pub soft_mask_share: f64,
     pub soft_mask: bool,
     pub cross_lingual: bool,
+    /// The batch's other texts in the query's own language are negatives too, so a
+    /// translation must beat same-language sentences (a mixed zh+en corpus must not rank by
+    /// language).
+    pub same_language_negatives: bool,
     pub dynamic_negatives: bool,
     /// Steps between two full re-minings of hard negatives in the supervised stage.
     pub remine_every: usize,
@@ -99,6 +103,8 @@ pub struct DevScore {
     pub set: &'static str,
     pub zh_to_en: f64,
     pub en_to_zh: f64,
+    /// Share of Chinese queries whose translation beats every other Chinese sentence.
+    pub zh_translation_above_zh: f64,
 }
 
 /// What the optimiser trains: the encoder, plus the distillation head when it is on.
@@ -295,7 +301,7 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 }
 
 /// Dev bitext top-1 accuracy in both directions.
-fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)], device: &Device) -> (f64, f64) {
+fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)], device: &Device) -> (f64, f64, f64) {
     let texts: Vec<String> = dev.iter().flat_map(|(z, e)| [z.clone(), e.clone()]).collect();
     let tokens = Tokens::new(&texts, encoder, 64).expect("dev texts tokenize");
     let n = dev.len();
@@ -304,7 +310,8 @@ fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)
     let h = model.hidden_size();
     let z = embed_all(model, &tokens, &zh, h, device);
     let e = embed_all(model, &tokens, &en, h, device);
-    let sims = host(z.matmul(e.transpose()));
+    let sims = host(z.clone().matmul(e.transpose()));
+    let same = host(z.clone().matmul(z.transpose()));
     let top1 = |by_row: bool| {
         (0..n)
             .filter(|&i| {
@@ -315,7 +322,8 @@ fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)
             .count() as f64
             / n as f64
     };
-    (top1(true), top1(false))
+    let above_zh = (0..n).filter(|&i| (0..n).all(|j| j == i || same[i * n + j] < sims[i * n + i])).count() as f64 / n as f64;
+    (top1(true), top1(false), above_zh)
 }
 
 /// Hard-negative state of one Chinese query: candidate English sentences from the last
@@ -477,7 +485,13 @@ impl Trainer<'_> {
                 // remembered English; en → zh the batch's Chinese, then the remembered Chinese.
                 // Cells pairing a query with one of its translations are left out.
                 let en_ids: Vec<usize> = batch_pairs.iter().map(|p| p.en).chain(hard.iter().map(|&(_, t, _)| t)).chain(remembered.iter().flat_map(|m| m.1.iter().copied())).collect();
-                let zh_ids: Vec<usize> = batch_pairs.iter().map(|p| p.zh).chain(remembered.iter().flat_map(|m| m.0.iter().copied())).collect();
+                let mut zh_ids: Vec<usize> = batch_pairs.iter().map(|p| p.zh).chain(remembered.iter().flat_map(|m| m.0.iter().copied())).collect();
+                let mut en_ids = en_ids;
+                // Same-language negatives go last; the query itself is excluded by `related`.
+                if r.same_language_negatives {
+                    en_ids.extend(batch_pairs.iter().map(|p| p.zh));
+                    zh_ids.extend(batch_pairs.iter().map(|p| p.en));
+                }
                 let exclude = |queries: &[usize], passages: &[usize], from: usize| -> Vec<(usize, usize)> {
                     let mut out = Vec::new();
                     for (q, &qt) in queries.iter().enumerate() {
@@ -507,6 +521,10 @@ impl Trainer<'_> {
                     if let Some((_, _, mz, me)) = &remembered {
                         en_passages.push(l2_normalize(me.clone().narrow(1, 0, d)));
                         zh_passages.push(l2_normalize(mz.clone().narrow(1, 0, d)));
+                    }
+                    if r.same_language_negatives {
+                        en_passages.push(zh.clone());
+                        zh_passages.push(en.clone());
                     }
                     contrastive = contrastive
                         + info_nce(zh, Tensor::cat(en_passages, 0), r.temperature, &zh_exclude)
@@ -595,10 +613,10 @@ impl Trainer<'_> {
             if (r.eval_every > 0 && (step + 1) % r.eval_every == 0) || last || step + 1 == r.weak_steps {
                 let valid = student.model.valid();
                 for set in self.dev {
-                    let (z, e) = dev_bitext(&valid, self.encoder, &set.pairs, &inner);
+                    let (z, e, above) = dev_bitext(&valid, self.encoder, &set.pairs, &inner);
                     // eprintln, not bar.println: a log file (no terminal) must get these lines too.
-                    bar.suspend(|| eprintln!("step {}: dev {} bitext top-1 zh→en {z:.4}, en→zh {e:.4}", step + 1, set.name));
-                    dev.push(DevScore { step: step + 1, set: set.name, zh_to_en: z, en_to_zh: e });
+                    bar.suspend(|| eprintln!("step {}: dev {} bitext top-1 zh→en {z:.4}, en→zh {e:.4}; zh translation above all other zh {above:.4}", step + 1, set.name));
+                    dev.push(DevScore { step: step + 1, set: set.name, zh_to_en: z, en_to_zh: e, zh_translation_above_zh: above });
                 }
             }
         }
