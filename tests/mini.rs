@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use conan_model::burn::prelude::Device;
 use conan_model::{DirSource, Embedder, read_files};
 
-/// Regression floors for the shipped model, a little under what it measured (see its model
-/// card): a retrained or re-quantized pack that falls below them is a worse model. The
-/// issue's goals for conan-mini (0.93 Tatoeba, 0.90 HSK) are above these; the card says how far.
-const MIN_BITEXT: f64 = 0.90;
-const MIN_CROSS_LINGUAL: f64 = 0.88;
-const MIN_HSK_BITEXT: f64 = 0.85;
+/// The goals for conan-mini on dev bitext (0.93 Tatoeba, 0.90 HSK), which the
+/// shipped pack meets (0.957 / 0.945 and 0.942 / 0.949, see its model card), and a regression
+/// floor a little under its measured mixed-language share (0.838): a retrained or
+/// re-quantized pack that falls below them is a worse model.
+const MIN_BITEXT: f64 = 0.93;
+const MIN_CROSS_LINGUAL: f64 = 0.82;
+const MIN_HSK_BITEXT: f64 = 0.90;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

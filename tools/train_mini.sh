@@ -2,8 +2,8 @@
 # Retrain conan-mini from scratch and write the shipped packs: one command, fixed seed.
 #   tools/train_mini.sh [extra conan-train flags, e.g. --no-soft-mask]
 #   OUT=target/ablation-x tools/train_mini.sh --no-soft-mask   (an ablation, not shipped)
-# Steps: teacher vectors over the train files (cached in target/teacher, ~70 min on
-# 2 cores the first time) → conan-train (BPE vocabulary + both stages, ~120 min on 2 cores)
+# Steps: teacher vectors over the train files (cached in target/teacher, ~8 min on
+# 2 cores the first time) → conan-train (BPE vocabulary + both stages, ~65 min on 2 cores)
 # → q8 and q4 packs in static/models/conan-mini (only when OUT is the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
