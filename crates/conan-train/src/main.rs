@@ -20,7 +20,6 @@ use burn::prelude::*;
 use clap::Parser;
 use conan_model::{Config, HostTensor, build_model};
 use conan_text::TextEncoder;
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use corpus::{Corpus, Teacher, read_hsk, read_tatoeba, unique_pairs};
@@ -135,7 +134,6 @@ impl TrainBackend {
 /// Llama-style initialisation (uniform with std 0.02; norms at 1), seeded.
 fn init_tensors(config: &Config, seed: u64) -> HashMap<String, HostTensor> {
     let mut rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(seed);
-    let spread = 0.02f32 * 3f32.sqrt();
     config
         .tensor_shapes()
         .into_iter()
@@ -144,7 +142,7 @@ fn init_tensors(config: &Config, seed: u64) -> HashMap<String, HostTensor> {
             let values = if name.ends_with("norm.weight") {
                 vec![1.0; len]
             } else {
-                (0..len).map(|_| rng.random_range(-spread..spread)).collect()
+                train::llama_uniform(len, &mut rng)
             };
             (name, HostTensor { values, shape })
         })

@@ -107,6 +107,12 @@ pub struct DevScore {
     pub zh_translation_above_zh: f64,
 }
 
+/// Llama-style initial values: uniform with standard deviation 0.02, from `rng`.
+pub fn llama_uniform(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let spread = 0.02f32 * 3f32.sqrt();
+    (0..len).map(|_| rng.random_range(-spread..spread)).collect()
+}
+
 /// What the optimiser trains: the encoder, plus the distillation head when it is on.
 #[derive(Module, Debug)]
 pub struct Student {
@@ -119,8 +125,7 @@ impl Student {
     pub fn with_head(model: ConanModel, teacher_dims: Option<usize>, rng: &mut ChaCha8Rng, device: &Device) -> Self {
         let hidden = model.hidden_size();
         let head = teacher_dims.map(|dims| {
-            let spread = 0.02f32 * 3f32.sqrt();
-            let values: Vec<f32> = (0..hidden * dims).map(|_| rng.random_range(-spread..spread)).collect();
+            let values = llama_uniform(hidden * dims, rng);
             let mut linear = LinearConfig::new(hidden, dims).with_bias(false).init(device);
             linear.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, [hidden, dims]), device));
             linear
@@ -484,9 +489,8 @@ impl Trainer<'_> {
                 // Passages: zh → en sees the batch's English, the hard negatives, then the
                 // remembered English; en → zh the batch's Chinese, then the remembered Chinese.
                 // Cells pairing a query with one of its translations are left out.
-                let en_ids: Vec<usize> = batch_pairs.iter().map(|p| p.en).chain(hard.iter().map(|&(_, t, _)| t)).chain(remembered.iter().flat_map(|m| m.1.iter().copied())).collect();
+                let mut en_ids: Vec<usize> = batch_pairs.iter().map(|p| p.en).chain(hard.iter().map(|&(_, t, _)| t)).chain(remembered.iter().flat_map(|m| m.1.iter().copied())).collect();
                 let mut zh_ids: Vec<usize> = batch_pairs.iter().map(|p| p.zh).chain(remembered.iter().flat_map(|m| m.0.iter().copied())).collect();
-                let mut en_ids = en_ids;
                 // Same-language negatives go last; the query itself is excluded by `related`.
                 if r.same_language_negatives {
                     en_ids.extend(batch_pairs.iter().map(|p| p.zh));
