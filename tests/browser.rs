@@ -10,11 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{Browser, build_app, case_files, load_model, open_app, open_page, root, serve, wait_loaded_within};
 
-const TEXTS: [&str; 3] = [
-    "The quick brown fox jumps over the lazy dog.",
-    "我们明天去北京看长城。",
-    "Mixed 中文 and English: 向量 search",
-];
+const TEXTS: [&str; 3] =
+    ["The quick brown fox jumps over the lazy dog.", "我们明天去北京看长城。", "Mixed 中文 and English: 向量 search"];
 
 fn native_vectors(model: &str) -> Vec<Vec<f32>> {
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
@@ -23,11 +20,7 @@ fn native_vectors(model: &str) -> Vec<Vec<f32>> {
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     serde_json::from_value(doc["embeddings"].clone()).unwrap()
 }
@@ -46,14 +39,9 @@ fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Ve
         },
     );
     assert_eq!(phase, "ready", "{page}");
-    let kind = browser.js(
-        "return document.querySelector('#backend').dataset.kind",
-        json!([]),
-    );
-    let notice = browser.js(
-        "const n = document.querySelector('#backend-notice'); return n ? n.innerText : null",
-        json!([]),
-    );
+    let kind = browser.js("return document.querySelector('#backend').dataset.kind", json!([]));
+    let notice =
+        browser.js("const n = document.querySelector('#backend-notice'); return n ? n.innerText : null", json!([]));
 
     let mut vectors = vec![];
     for (i, text) in TEXTS.iter().enumerate() {
@@ -79,11 +67,7 @@ fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Ve
         vectors.push(serde_json::from_str::<Vec<f32>>(text_json).unwrap());
     }
     if model.is_none() {
-        browser.screenshot(if webgpu {
-            "embed-webgpu"
-        } else {
-            "embed-cpu-fallback"
-        });
+        browser.screenshot(if webgpu { "embed-webgpu" } else { "embed-cpu-fallback" });
     }
     (kind.as_str().unwrap_or("").to_string(), notice, vectors)
 }
@@ -93,19 +77,10 @@ fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
     for (i, (b, n)) in browser.iter().zip(native).enumerate() {
         assert_eq!(b.len(), n.len(), "{label} text {i}: length");
         let dot: f32 = b.iter().zip(n).map(|(x, y)| x * y).sum();
-        let cos = dot
-            / (b.iter().map(|x| x * x).sum::<f32>().sqrt()
-                * n.iter().map(|x| x * x).sum::<f32>().sqrt());
-        let max = b
-            .iter()
-            .zip(n)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let cos = dot / (b.iter().map(|x| x * x).sum::<f32>().sqrt() * n.iter().map(|x| x * x).sum::<f32>().sqrt());
+        let max = b.iter().zip(n).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
         println!("{label} text {i}: cosine {cos:.7}, max |Δ| {max:.2e}");
-        assert!(
-            cos >= 0.9999 && max <= 1e-4,
-            "{label} text {i}: cosine {cos}, max |Δ| {max}"
-        );
+        assert!(cos >= 0.9999 && max <= 1e-4, "{label} text {i}: cosine {cos}, max |Δ| {max}");
     }
 }
 
@@ -126,10 +101,7 @@ fn browser_without_webgpu_falls_back_to_cpu() {
     let (kind, notice, vectors) = embed_in_browser(false, None);
     assert_eq!(kind, "cpu");
     let notice = notice.as_str().unwrap_or_default().to_string();
-    assert!(
-        notice.contains("CPU backend"),
-        "the fallback must say so: {notice:?}"
-    );
+    assert!(notice.contains("CPU backend"), "the fallback must say so: {notice:?}");
     assert_same(&vectors, &native, "cpu fallback");
 }
 
@@ -139,23 +111,11 @@ fn browser_q4_pack_on_webgpu_matches_the_pack_natively() {
     // A pack served with the app (web/dist is build output, rebuilt by every run).
     let pack = "web/dist/static/models/tiny-q4";
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args([
-            "convert",
-            "--from",
-            "static/models/tiny",
-            "--quant",
-            "q4",
-            "--out",
-            pack,
-        ])
+        .args(["convert", "--from", "static/models/tiny", "--quant", "q4", "--out", pack])
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let native = native_vectors(pack);
     let (kind, notice, vectors) = embed_in_browser(true, Some("static/models/tiny-q4"));
     assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
@@ -171,11 +131,7 @@ fn browser_conan_mini_q4_on_webgpu_matches_native() {
 }
 
 /// Slices of several task types that run in seconds on SwiftShader with the tiny model.
-const BENCH_TASKS: [&str; 3] = [
-    "tatoeba-zh2en-retrieval",
-    "hsk-topic-classification-en",
-    "tatoeba-zh-en-pairs",
-];
+const BENCH_TASKS: [&str; 3] = ["tatoeba-zh2en-retrieval", "hsk-topic-classification-en", "tatoeba-zh-en-pairs"];
 
 #[test]
 fn browser_benchmark_equals_conan_eval() {
@@ -192,16 +148,8 @@ fn browser_benchmark_equals_conan_eval() {
     for t in BENCH_TASKS {
         args.extend(["--task".to_string(), format!("static/tasks/{t}")]);
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(&args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(env!("CARGO_BIN_EXE_conan")).args(&args).current_dir(root()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cli: Value = serde_json::from_slice(&std::fs::read(&cli_json).unwrap()).unwrap();
 
     let (_server, url) = serve();
@@ -216,10 +164,7 @@ fn browser_benchmark_equals_conan_eval() {
         Duration::from_secs(240),
     );
     for t in BENCH_TASKS {
-        browser.js(
-            &format!("document.querySelector('input[data-task=\"{t}\"]').click()"),
-            json!([]),
-        );
+        browser.js(&format!("document.querySelector('input[data-task=\"{t}\"]').click()"), json!([]));
     }
     browser.js("document.querySelector('#run-bench').click()", json!([]));
     let page_json = browser.wait_for(
@@ -232,10 +177,7 @@ fn browser_benchmark_equals_conan_eval() {
     let page_json = page_json.as_str().unwrap();
     assert!(!page_json.starts_with("error:"), "{page_json}");
     let page: Value = serde_json::from_str(page_json).unwrap();
-    browser.js(
-        "document.querySelector('#bench-results').scrollIntoView()",
-        json!([]),
-    );
+    browser.js("document.querySelector('#bench-results').scrollIntoView()", json!([]));
     browser.screenshot("benchmark");
 
     let (cli, page) = (cli.as_array().unwrap(), page.as_array().unwrap());
@@ -248,26 +190,11 @@ fn browser_benchmark_equals_conan_eval() {
             .iter()
             .find(|p| p["task_name"] == c["task_name"])
             .unwrap_or_else(|| panic!("{name} missing on the page"));
-        for key in [
-            "task_name",
-            "task_type",
-            "dataset_revision",
-            "main_metric",
-            "model",
-            "dims",
-            "evaluator",
-        ] {
+        for key in ["task_name", "task_type", "dataset_revision", "main_metric", "model", "dims", "evaluator"] {
             assert_eq!(c[key], p[key], "{name}: {key}");
         }
-        let (cs, ps) = (
-            c["scores"]["test"][0].as_object().unwrap(),
-            p["scores"]["test"][0].as_object().unwrap(),
-        );
-        assert_eq!(
-            cs.keys().collect::<Vec<_>>(),
-            ps.keys().collect::<Vec<_>>(),
-            "{name}: metric names"
-        );
+        let (cs, ps) = (c["scores"]["test"][0].as_object().unwrap(), p["scores"]["test"][0].as_object().unwrap());
+        assert_eq!(cs.keys().collect::<Vec<_>>(), ps.keys().collect::<Vec<_>>(), "{name}: metric names");
         let mut worst = 0.0f64;
         for (k, v) in cs {
             if let (Some(a), Some(b)) = (v.as_f64(), ps[k].as_f64()) {
@@ -307,33 +234,15 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     build_app();
     let pack = root().join("web/dist/static/models/tiny-shards");
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args([
-            "convert",
-            "--from",
-            "static/models/tiny",
-            "--quant",
-            "q8",
-            "--shard-bytes",
-            "30000",
-            "--out",
-        ])
+        .args(["convert", "--from", "static/models/tiny", "--quant", "q8", "--shard-bytes", "30000", "--out"])
         .arg(&pack)
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
-    let shards: Vec<String> = manifest["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["file"].as_str().unwrap().to_string())
-        .collect();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
+    let shards: Vec<String> =
+        manifest["shards"].as_array().unwrap().iter().map(|s| s["file"].as_str().unwrap().to_string()).collect();
     let n = shards.len() as u64;
     assert!(n >= 3, "want several shards, got {n}");
 
@@ -342,19 +251,11 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     let model = "static/models/tiny-shards";
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "ready", "{text}");
-    assert_eq!(
-        download_counts(&browser),
-        (n, 0, 0),
-        "first visit downloads every shard"
-    );
+    assert_eq!(download_counts(&browser), (n, 0, 0), "first visit downloads every shard");
 
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "ready", "{text}");
-    assert_eq!(
-        download_counts(&browser),
-        (0, n, 0),
-        "second visit reads every shard from the cache"
-    );
+    assert_eq!(download_counts(&browser), (0, n, 0), "second visit reads every shard from the cache");
     browser.screenshot("pack-from-cache");
 
     // An interrupted download: one stored shard is missing, the others are reused.
@@ -365,11 +266,7 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     assert_eq!(removed.as_u64(), Some(n));
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "ready", "{text}");
-    assert_eq!(
-        download_counts(&browser),
-        (1, n - 1, 0),
-        "resume fetches only the missing shard"
-    );
+    assert_eq!(download_counts(&browser), (1, n - 1, 0), "resume fetches only the missing shard");
 
     // A shard whose bytes no longer match the manifest: fetched once more, then refused by name.
     browser.js("return caches.delete('conan-packs-v1')", json!([]));
@@ -380,10 +277,7 @@ fn browser_caches_pack_shards_resumes_and_refuses_bad_ones() {
     std::fs::write(&victim, bytes).unwrap();
     let (phase, text) = load_model(&browser, &url, model);
     assert_eq!(phase, "failed", "{text}");
-    assert!(
-        text.contains(&shards[1]) && text.contains("SHA-256") && text.contains("fetching it again"),
-        "{text}"
-    );
+    assert!(text.contains(&shards[1]) && text.contains("SHA-256") && text.contains("fetching it again"), "{text}");
 
     // A model whose largest tensor cannot fit one GPU buffer is refused before any shard is
     // fetched, with the numbers (SwiftShader allows 1 GiB).
@@ -422,7 +316,9 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
     // table that big would be kept in wasm memory; a matrix cannot).
     let big = root().join("web/dist/static/models/too-big-inspect");
     std::fs::create_dir_all(&big).unwrap();
-    let mut m: Value = serde_json::from_slice(&std::fs::read(root().join("static/models/conan-mini/q8/manifest.json")).unwrap()).unwrap();
+    let mut m: Value =
+        serde_json::from_slice(&std::fs::read(root().join("static/models/conan-mini/q8/manifest.json")).unwrap())
+            .unwrap();
     m["config"]["intermediate_size"] = json!(1_100_000); // × 256 × 4 bytes = 1126.4 MB
     std::fs::write(big.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
 
@@ -450,9 +346,19 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
     );
     let text = estimate[1].as_str().unwrap();
     assert_eq!(estimate[0], "true", "{estimate}");
-    assert!(text.contains("1,499,205,120") && text.contains("download 1.1") && text.contains("GPU weights 601") && text.contains("token table in wasm memory") && !text.contains("would not run"), "{text}");
+    assert!(
+        text.contains("1,499,205,120")
+            && text.contains("download 1.1")
+            && text.contains("GPU weights 601")
+            && text.contains("token table in wasm memory")
+            && !text.contains("would not run"),
+        "{text}"
+    );
     let table = browser.js("return document.querySelector('#model-current').innerText", json!([]));
-    assert!(table.as_str().unwrap().contains("7,342,336") && table.as_str().unwrap().contains("GPU memory for weights"), "{table}");
+    assert!(
+        table.as_str().unwrap().contains("7,342,336") && table.as_str().unwrap().contains("GPU memory for weights"),
+        "{table}"
+    );
 
     // Inspecting a URL: one that does not fit the adapter is refused with the numbers.
     browser.js(
@@ -466,7 +372,11 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         json!([]),
         Duration::from_secs(60),
     );
-    assert!(refusal.as_str().unwrap().contains("cannot run on this adapter") && refusal.as_str().unwrap().contains("1126.4 MB"), "{refusal}");
+    assert!(
+        refusal.as_str().unwrap().contains("cannot run on this adapter")
+            && refusal.as_str().unwrap().contains("1126.4 MB"),
+        "{refusal}"
+    );
 
     // The same weights on WebGPU and on the CPU agree.
     browser.js("document.querySelector('#agreement-run').click()", json!([]));
@@ -478,7 +388,8 @@ fn model_page_inspects_offers_compares_backends_and_loads_from_disk() {
         Duration::from_secs(180),
     );
     let min: f32 = min.as_str().unwrap().parse().unwrap_or_else(|_| panic!("{min}"));
-    let times = browser.js("const t = document.querySelector('#agreement p.small'); return t ? t.innerText : ''", json!([]));
+    let times =
+        browser.js("const t = document.querySelector('#agreement p.small'); return t ? t.innerText : ''", json!([]));
     println!("agreement WebGPU vs CPU: lowest cosine {min}; {}", times.as_str().unwrap_or_default());
     assert!(min >= 0.9999, "{min}");
     browser.screenshot("model");
@@ -599,7 +510,11 @@ fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
         Duration::from_secs(300),
     );
     println!("Matryoshka curve: {}", curve.as_str().unwrap());
-    assert_eq!(browser.js("return +document.querySelector('#learn-curve').dataset.points", json!([])).as_u64(), Some(3), "{curve}");
+    assert_eq!(
+        browser.js("return +document.querySelector('#learn-curve').dataset.points", json!([])).as_u64(),
+        Some(3),
+        "{curve}"
+    );
 
     // Quantization error of one matrix: q4's is larger than q8's, and bounded.
     browser.js("document.querySelector('#quant-run').click()", json!([]));
@@ -610,7 +525,8 @@ fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
         json!([]),
         Duration::from_secs(120),
     );
-    let rms: Vec<f64> = rms.as_str().unwrap().split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("{rms}"))).collect();
+    let rms: Vec<f64> =
+        rms.as_str().unwrap().split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("{rms}"))).collect();
     println!("relative RMS error: q8 {:.5}, q4 {:.5}", rms[0], rms[1]);
     assert!(rms[0] < 0.01 && rms[1] > rms[0] && rms[1] < 0.2, "{rms:?}");
     browser.js("document.querySelector('#learn-matryoshka').scrollIntoView()", json!([]));
@@ -624,7 +540,8 @@ fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
 fn malformed_inputs_fail_the_same_way_in_the_worker() {
     build_app();
     let dir = root().join("tests/malformed");
-    let cases: std::collections::BTreeMap<String, Value> = serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
+    let cases: std::collections::BTreeMap<String, Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
     // Lay every case out under web/dist/malformed/CASE/ as the files a user would hand over.
     let out = root().join("web/dist/malformed");
     let _ = std::fs::remove_dir_all(&out);
@@ -716,7 +633,6 @@ fn malformed_inputs_fail_the_same_way_in_the_worker() {
     println!("{} malformed cases through the worker, {} as expected", cases.len(), cases.len() - wrong.len());
     assert!(wrong.is_empty(), "{} cases went wrong in the worker:\n{}", wrong.len(), wrong.join("\n"));
 }
-
 
 /// WebGPU loses its device in the middle of a run (the worker destroys it on a timer, as
 /// a driver reset would): the run is retried on a fresh WebGPU device and answers with the

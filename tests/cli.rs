@@ -11,11 +11,7 @@ fn root() -> PathBuf {
 }
 
 fn conan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("conan runs")
+    Command::new(env!("CARGO_BIN_EXE_conan")).args(args).current_dir(root()).output().expect("conan runs")
 }
 
 fn ok_json(args: &[&str]) -> Value {
@@ -82,7 +78,8 @@ fn synth_is_seeded_and_loadable() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, seed: &str| {
         let out = dir.path().join(name);
-        let status = conan(&["synth", "--preset", "tiny", "--seed", seed, "--layers", "1", "--out", out.to_str().unwrap()]);
+        let status =
+            conan(&["synth", "--preset", "tiny", "--seed", seed, "--layers", "1", "--out", out.to_str().unwrap()]);
         assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
         out
     };
@@ -163,7 +160,17 @@ fn wgpu_backend_matches_cpu() {
 fn eval_runs_slices_and_writes_mteb_json() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let out = conan(&["eval", "--model", "static/models/tiny", "--task", "static/tasks/tatoeba-zh2en-bitext", "--dims", "32", "--json", json.to_str().unwrap()]);
+    let out = conan(&[
+        "eval",
+        "--model",
+        "static/models/tiny",
+        "--task",
+        "static/tasks/tatoeba-zh2en-bitext",
+        "--dims",
+        "32",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("tatoeba-zh2en-bitext"));
     let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -194,7 +201,15 @@ fn eval_on_given_vectors_scores_a_perfect_mapping_as_perfect() {
     let file = dir.path().join("vectors.jsonl");
     std::fs::write(&file, lines).unwrap();
     let json = dir.path().join("r.json");
-    let out = conan(&["eval", "--embeddings", file.to_str().unwrap(), "--task", "static/tasks/tatoeba-zh2en-bitext", "--json", json.to_str().unwrap()]);
+    let out = conan(&[
+        "eval",
+        "--embeddings",
+        file.to_str().unwrap(),
+        "--task",
+        "static/tasks/tatoeba-zh2en-bitext",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     for k in ["accuracy", "precision", "recall", "f1"] {
@@ -209,30 +224,47 @@ fn malformed_tasks_name_file_and_line() {
     let bitext = r#"{"name":"b","type":"bitext","languages":["eng-Latn"]}"#;
     // (folder, its files, what the error must say)
     let cases: [(&str, &[(&str, &str)], &str); 6] = [
-        ("qrels", &[
-            ("task.json", retrieval),
-            ("corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"a\"}\n"),
-            ("queries.jsonl", "{\"_id\":\"q1\",\"text\":\"b\"}\n"),
-            ("qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\tnope\t1\n"),
-        ], "qrels.tsv line 3: unknown corpus id \"nope\""),
-        ("json", &[
-            ("task.json", clustering),
-            ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\": \"b\", \"label\"\n"),
-        ], "data.jsonl line 2"),
-        ("one-class", &[
-            ("task.json", clustering),
-            ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"x\"}\n"),
-        ], "at least 2 are needed"),
+        (
+            "qrels",
+            &[
+                ("task.json", retrieval),
+                ("corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"a\"}\n"),
+                ("queries.jsonl", "{\"_id\":\"q1\",\"text\":\"b\"}\n"),
+                ("qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\tnope\t1\n"),
+            ],
+            "qrels.tsv line 3: unknown corpus id \"nope\"",
+        ),
+        (
+            "json",
+            &[
+                ("task.json", clustering),
+                ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\": \"b\", \"label\"\n"),
+            ],
+            "data.jsonl line 2",
+        ),
+        (
+            "one-class",
+            &[
+                ("task.json", clustering),
+                ("data.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"x\"}\n"),
+            ],
+            "at least 2 are needed",
+        ),
         ("empty", &[("task.json", bitext), ("pairs.jsonl", "\n")], "pairs.jsonl: is empty"),
-        ("zero-samples", &[
-            ("task.json", r#"{"name":"k","type":"classification","languages":["eng-Latn"],"samples_per_label":0}"#),
-            ("train.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"y\"}\n"),
-            ("test.jsonl", "{\"text\":\"c\",\"label\":\"x\"}\n"),
-        ], "samples_per_label must be at least 1"),
-        ("empty-text", &[
-            ("task.json", bitext),
-            ("pairs.jsonl", "{\"sentence1\":\"a\",\"sentence2\":\"\"}\n"),
-        ], "pairs.jsonl: contains an empty text"),
+        (
+            "zero-samples",
+            &[
+                ("task.json", r#"{"name":"k","type":"classification","languages":["eng-Latn"],"samples_per_label":0}"#),
+                ("train.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"y\"}\n"),
+                ("test.jsonl", "{\"text\":\"c\",\"label\":\"x\"}\n"),
+            ],
+            "samples_per_label must be at least 1",
+        ),
+        (
+            "empty-text",
+            &[("task.json", bitext), ("pairs.jsonl", "{\"sentence1\":\"a\",\"sentence2\":\"\"}\n")],
+            "pairs.jsonl: contains an empty text",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (name, files, needle) in cases {

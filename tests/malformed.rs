@@ -43,7 +43,8 @@ fn run(dir: &Path, name: &str, spec: &Value) -> Result<(), String> {
 #[test]
 fn every_malformed_input_gives_its_own_error_and_none_panics() {
     let dir = root().join("tests/malformed");
-    let cases: BTreeMap<String, Value> = serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
+    let cases: BTreeMap<String, Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
     assert!(cases.len() >= 200, "{} cases", cases.len());
 
     // Every case on disk is listed, and every listed case is on disk (or removes a file).

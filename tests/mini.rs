@@ -45,7 +45,9 @@ fn dev_pairs() -> (Vec<String>, Vec<String>) {
             let c: Vec<&str> = l.split('\t').collect();
             (c[1].to_string(), c[3].to_string())
         })
-        .filter(|(zh, en)| !seen_zh.contains(zh) && !seen_en.contains(en) && seen_zh.insert(zh.clone()) && seen_en.insert(en.clone()))
+        .filter(|(zh, en)| {
+            !seen_zh.contains(zh) && !seen_en.contains(en) && seen_zh.insert(zh.clone()) && seen_en.insert(en.clone())
+        })
         .take(1000)
         .collect();
     assert_eq!(pairs.len(), 1000);

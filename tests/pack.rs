@@ -51,7 +51,9 @@ fn quantized_packs_stay_close_to_f32() {
     assert_eq!(texts.len(), 400);
     let reference = embed(&tiny(), &texts);
     let dir = tempfile::tempdir().unwrap();
-    for (scheme, bound) in [(Encoding::F32, 1.0 - 1e-7), (Encoding::F16, 0.9999), (Encoding::Q8, 0.999), (Encoding::Q4, 0.99)] {
+    for (scheme, bound) in
+        [(Encoding::F32, 1.0 - 1e-7), (Encoding::F16, 0.9999), (Encoding::Q8, 0.999), (Encoding::Q4, 0.99)]
+    {
         let out = dir.path().join(format!("{scheme:?}"));
         convert(scheme, &out);
         let pack = files(&out).unwrap();
@@ -70,7 +72,14 @@ fn split_shards_load_the_same_tensors() {
     let dir = tempfile::tempdir().unwrap();
     let (one, many) = (dir.path().join("one"), dir.path().join("many"));
     write_pack(&f.config, &tensors, &f.tokenizer_json, PackOptions::new(Encoding::Q8), &one).unwrap();
-    let m = write_pack(&f.config, &tensors, &f.tokenizer_json, PackOptions { shard_limit: 10_000, ..PackOptions::new(Encoding::Q8) }, &many).unwrap();
+    let m = write_pack(
+        &f.config,
+        &tensors,
+        &f.tokenizer_json,
+        PackOptions { shard_limit: 10_000, ..PackOptions::new(Encoding::Q8) },
+        &many,
+    )
+    .unwrap();
     assert!(m.shards.len() > 5, "{} shards", m.shards.len());
     assert!(m.tensors["embed_tokens.weight"].parts.len() > 1, "the embedding table is split by rows");
     assert!(m.shards.iter().all(|s| s.bytes < 12_000));
@@ -83,7 +92,14 @@ fn damaged_packs_are_refused_naming_the_shard() {
     let dir = tempfile::tempdir().unwrap();
     let f = tiny();
     let pack = dir.path().join("p");
-    let m = write_pack(&f.config, &host_tensors(&f).unwrap(), &f.tokenizer_json, PackOptions { shard_limit: 20_000, ..PackOptions::new(Encoding::Q4) }, &pack).unwrap();
+    let m = write_pack(
+        &f.config,
+        &host_tensors(&f).unwrap(),
+        &f.tokenizer_json,
+        PackOptions { shard_limit: 20_000, ..PackOptions::new(Encoding::Q4) },
+        &pack,
+    )
+    .unwrap();
     let shard = pack.join(&m.shards[1].file);
     let original = std::fs::read(&shard).unwrap();
 
@@ -111,7 +127,8 @@ fn damaged_packs_are_refused_naming_the_shard() {
 fn cli_converts_and_every_command_takes_a_pack() {
     let dir = tempfile::tempdir().unwrap();
     let pack = dir.path().join("q8");
-    let conan = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_conan")).args(args).current_dir(root()).output().unwrap();
+    let conan =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_conan")).args(args).current_dir(root()).output().unwrap();
     let out = conan(&["convert", "--from", "static/models/tiny", "--quant", "q8", "--out", pack.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let embed = conan(&["embed", "--model", pack.to_str().unwrap(), "你好"]);
@@ -158,7 +175,12 @@ fn quantized_weights_stay_quantized_on_wgpu() {
         drop(f32_weights);
         device.memory_cleanup();
         let before = in_use();
-        let quantized = Embedder::load(&pack, &device, LoadOptions { quantized_matmul: true, max_table_bytes: None, q4_as_q8: false }).unwrap();
+        let quantized = Embedder::load(
+            &pack,
+            &device,
+            LoadOptions { quantized_matmul: true, max_table_bytes: None, q4_as_q8: false },
+        )
+        .unwrap();
         let q_bytes = in_use() - before;
         let gpu = pollster::block_on(quantized.embed(&texts, None)).unwrap().vectors;
         let worst = cpu
@@ -166,35 +188,62 @@ fn quantized_weights_stay_quantized_on_wgpu() {
             .zip(&gpu)
             .map(|(a, b)| a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum::<f64>())
             .fold(1.0, f64::min);
-        println!("{name}: weights on the device {q_bytes} bytes quantized vs {f32_bytes} as f32; lowest cosine to the CPU over {} sentences {worst:.7}", texts.len());
+        println!(
+            "{name}: weights on the device {q_bytes} bytes quantized vs {f32_bytes} as f32; lowest cosine to the CPU over {} sentences {worst:.7}",
+            texts.len()
+        );
         assert!(worst >= 0.9999, "{name}: cosine {worst}");
         // The token table is gathered, so it is f32 either way; the matrices shrink to their
         // codes plus one f32 scale per block of 32 values.
         let c = &pack.config;
         let table = c.vocab_size * c.hidden_size;
-        let matrices: usize = c.tensor_shapes().into_iter().filter(|(n, s)| s.len() == 2 && n != "embed_tokens.weight").map(|(_, s)| s[0] * s[1]).sum();
+        let matrices: usize = c
+            .tensor_shapes()
+            .into_iter()
+            .filter(|(n, s)| s.len() == 2 && n != "embed_tokens.weight")
+            .map(|(_, s)| s[0] * s[1])
+            .sum();
         let bits = if name == "q4" { 4 } else { 8 };
         let expect_saved = matrices * 4 - (matrices * bits / 8 + matrices / 32 * 4);
         let saved = f32_bytes - q_bytes;
-        println!("{name}: {table} table values, {matrices} matrix values; saved {saved} bytes, expected {expect_saved}");
-        assert!(saved as f64 >= 0.95 * expect_saved as f64, "{name}: saved {saved} of the expected {expect_saved} bytes");
+        println!(
+            "{name}: {table} table values, {matrices} matrix values; saved {saved} bytes, expected {expect_saved}"
+        );
+        assert!(
+            saved as f64 >= 0.95 * expect_saved as f64,
+            "{name}: saved {saved} of the expected {expect_saved} bytes"
+        );
         drop(quantized);
         device.memory_cleanup();
 
         // The token table kept on the host and gathered there (what a browser does with a table
         // larger than one GPU buffer): the same vectors, and the table's bytes leave the device.
         let before = in_use();
-        let hosted = Embedder::load(&pack, &device, LoadOptions { quantized_matmul: true, max_table_bytes: Some(0), q4_as_q8: false }).unwrap();
+        let hosted = Embedder::load(
+            &pack,
+            &device,
+            LoadOptions { quantized_matmul: true, max_table_bytes: Some(0), q4_as_q8: false },
+        )
+        .unwrap();
         let hosted_bytes = in_use() - before;
         let table_bytes = hosted.host_table.as_ref().map(|t| t.bytes()).unwrap();
         let v = pollster::block_on(hosted.embed(&texts, None)).unwrap().vectors;
-        let diff = v.iter().zip(&gpu).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f32::max);
-        println!("{name}: table on the host ({table_bytes} bytes as stored): {hosted_bytes} device bytes, max |Δ| to the device table {diff:.2e}");
+        let diff =
+            v.iter().zip(&gpu).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f32::max);
+        println!(
+            "{name}: table on the host ({table_bytes} bytes as stored): {hosted_bytes} device bytes, max |Δ| to the device table {diff:.2e}"
+        );
         assert!(diff <= 1e-5, "{name}: {diff}");
         assert_eq!(hosted_bytes as usize, q_bytes as usize - table * 4, "{name}");
-        let cpu_hosted = Embedder::load(&pack, &Device::flex(), LoadOptions { quantized_matmul: false, max_table_bytes: Some(0), q4_as_q8: false }).unwrap();
+        let cpu_hosted = Embedder::load(
+            &pack,
+            &Device::flex(),
+            LoadOptions { quantized_matmul: false, max_table_bytes: Some(0), q4_as_q8: false },
+        )
+        .unwrap();
         let v = pollster::block_on(cpu_hosted.embed(&texts, None)).unwrap().vectors;
-        let diff = v.iter().zip(&cpu).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f32::max);
+        let diff =
+            v.iter().zip(&cpu).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f32::max);
         assert!(diff <= 1e-6, "{name} on the CPU with the table on the host: {diff}");
     }
 }
@@ -222,7 +271,10 @@ fn q4_pack_on_an_adapter_short_of_workgroup_memory_loads_as_q8() {
     let setup = WgpuSetup { instance, adapter, device, queue, backend };
     let plane = setup.adapter.get_info().subgroup_min_size;
     let fits = conan_model::q4_matmul_fits_on(&setup);
-    println!("adapter {:?}: subgroups {plane} wide, 16,384 bytes of workgroup memory: q4 matmul fits {fits}", setup.adapter.get_info().name);
+    println!(
+        "adapter {:?}: subgroups {plane} wide, 16,384 bytes of workgroup memory: q4 matmul fits {fits}",
+        setup.adapter.get_info().name
+    );
     assert!(!fits, "lavapipe's {plane}-wide subgroups need more than 16,384 bytes for the q4 kernel");
     let device = Device::wgpu_options().setup(setup).init().unwrap();
 
@@ -232,7 +284,11 @@ fn q4_pack_on_an_adapter_short_of_workgroup_memory_loads_as_q8() {
     let options = LoadOptions { quantized_matmul: true, max_table_bytes: None, q4_as_q8: true };
     let gpu = Embedder::load(&pack, &device, options).unwrap();
     let v = pollster::block_on(gpu.embed(&texts, None)).unwrap().vectors;
-    let worst = cpu.iter().zip(&v).map(|(a, b)| a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum::<f64>()).fold(1.0, f64::min);
+    let worst = cpu
+        .iter()
+        .zip(&v)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum::<f64>())
+        .fold(1.0, f64::min);
     println!("q4 as q8 on the short adapter: lowest cosine to the CPU over {} sentences {worst:.7}", texts.len());
     assert!(worst >= 0.9999, "{worst}");
 }

@@ -75,9 +75,8 @@ fn qwen3_family_causal_last_token_f16_matches_numpy() {
 #[test]
 fn padding_does_not_change_a_sentence_vector() {
     let e = embedder("static/models/tiny");
-    let texts: Vec<String> = ["a", "a much longer sentence that forces padding on the short one", "中文"]
-        .map(String::from)
-        .to_vec();
+    let texts: Vec<String> =
+        ["a", "a much longer sentence that forces padding on the short one", "中文"].map(String::from).to_vec();
     let batched = embed(&e, &texts, None);
     for (i, t) in texts.iter().enumerate() {
         let alone = embed(&e, std::slice::from_ref(t), None);
@@ -107,15 +106,25 @@ fn attention_maps_are_distributions_and_causal_maps_never_look_ahead() {
             for i in 0..t {
                 for j in i + 1..t {
                     ahead = ahead.max(causal.probs[(h * t + i) * t + j]);
-                    assert_eq!(causal.probs[(h * t + i) * t + j], 0.0, "layer {layer} head {h}: query {i} sees key {j}");
+                    assert_eq!(
+                        causal.probs[(h * t + i) * t + j],
+                        0.0,
+                        "layer {layer} head {h}: query {i} sees key {j}"
+                    );
                 }
             }
         }
         // The bidirectional map does look ahead (the first token attends to later ones).
-        let first_row_ahead: f32 = (0..bidi.heads).map(|h| bidi.probs[h * t * t + 1..h * t * t + t].iter().sum::<f32>()).sum();
+        let first_row_ahead: f32 =
+            (0..bidi.heads).map(|h| bidi.probs[h * t * t + 1..h * t * t + t].iter().sum::<f32>()).sum();
         assert!(first_row_ahead > 0.1, "layer {layer}: {first_row_ahead}");
     }
-    assert!(pollster::block_on(e.attention_map(text, 99, AttentionMode::Bidirectional)).unwrap_err().to_string().contains("layer 99"));
+    assert!(
+        pollster::block_on(e.attention_map(text, 99, AttentionMode::Bidirectional))
+            .unwrap_err()
+            .to_string()
+            .contains("layer 99")
+    );
 }
 
 #[test]
@@ -161,11 +170,8 @@ fn module_parameter_count_equals_config_count() {
 fn edited_shards(edit: impl FnOnce(&mut Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>)) -> ModelFiles {
     let mut f = files("static/models/tiny");
     let st = safetensors::SafeTensors::deserialize(&f.shards[0].1).unwrap();
-    let mut tensors: Vec<_> = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
-        .collect();
+    let mut tensors: Vec<_> =
+        st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     edit(&mut tensors);
     let views: Vec<_> = tensors
@@ -241,12 +247,18 @@ fn sharded_checkpoints_load_like_single_files() {
     let mut weight_map = serde_json::Map::new();
     let (mut a, mut b) = (vec![], vec![]);
     for (name, view) in st.tensors() {
-        let file = if name.contains("layers.1.") { "model-00002-of-00002.safetensors" } else { "model-00001-of-00002.safetensors" };
+        let file = if name.contains("layers.1.") {
+            "model-00002-of-00002.safetensors"
+        } else {
+            "model-00001-of-00002.safetensors"
+        };
         weight_map.insert(name.clone(), file.into());
         if file.starts_with("model-00001") { a.push((name, view)) } else { b.push((name, view)) }
     }
-    std::fs::write(dir.path().join("model-00001-of-00002.safetensors"), safetensors::serialize(a, None).unwrap()).unwrap();
-    std::fs::write(dir.path().join("model-00002-of-00002.safetensors"), safetensors::serialize(b, None).unwrap()).unwrap();
+    std::fs::write(dir.path().join("model-00001-of-00002.safetensors"), safetensors::serialize(a, None).unwrap())
+        .unwrap();
+    std::fs::write(dir.path().join("model-00002-of-00002.safetensors"), safetensors::serialize(b, None).unwrap())
+        .unwrap();
     std::fs::write(
         dir.path().join("model.safetensors.index.json"),
         serde_json::json!({"metadata": {}, "weight_map": weight_map}).to_string(),
@@ -283,7 +295,10 @@ fn soft_mask_moves_from_causal_to_bidirectional() {
     let batch = e.text.encode_batch(&["soft masks blend causal and bidirectional attention"]).unwrap();
     let device = Device::flex();
     let run = |mode| {
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(batch.ids.iter().map(|&i| i as i32).collect::<Vec<_>>(), [1, batch.seq]), &device);
+        let ids = Tensor::<2, Int>::from_data(
+            TensorData::new(batch.ids.iter().map(|&i| i as i32).collect::<Vec<_>>(), [1, batch.seq]),
+            &device,
+        );
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), [1, batch.seq]), &device);
         e.model.hidden_states_with(ids, mask, &batch.lengths, mode).into_data().try_into_vec_as::<f32>().unwrap()
     };

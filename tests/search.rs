@@ -29,10 +29,8 @@ fn index_info(browser: &Browser, timeout: Duration) -> Value {
 
 /// Search through the page (type, press the button) and return the hits it shows.
 fn search(browser: &Browser, query: &str) -> Vec<Value> {
-    let before = browser.js(
-        "const r = document.querySelector('#search-results'); return r ? r.dataset.id : ''",
-        json!([]),
-    );
+    let before =
+        browser.js("const r = document.querySelector('#search-results'); return r ? r.dataset.id : ''", json!([]));
     browser.js(
         "document.querySelector('#query').value = arguments[0]; document.querySelector('#search-go').click();",
         json!([query]),
@@ -55,10 +53,7 @@ fn search(browser: &Browser, query: &str) -> Vec<Value> {
 
 fn docs_and_user(browser: &Browser) -> (u64, u64) {
     let info = index_info(browser, Duration::from_secs(120));
-    let count = browser.js(
-        "return +document.querySelector('#doc-list').dataset.count",
-        json!([]),
-    );
+    let count = browser.js("return +document.querySelector('#doc-list').dataset.count", json!([]));
     (count.as_u64().unwrap(), info["user"].as_u64().unwrap())
 }
 
@@ -74,17 +69,10 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     let (phase, status) = open_page(&browser, &page);
     assert_eq!(phase, "ready", "{status}");
     let first = index_info(&browser, Duration::from_secs(900));
-    println!(
-        "first load: {} (test saw {:.1} s)",
-        first["text"],
-        start.elapsed().as_secs_f64()
-    );
+    println!("first load: {} (test saw {:.1} s)", first["text"], start.elapsed().as_secs_f64());
     assert!(first.get("failed").is_none(), "{first}");
     let corpus = std::fs::read_to_string(root().join("static/corpus/corpus.jsonl")).unwrap();
-    let passages: Vec<Value> = corpus
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let passages: Vec<Value> = corpus.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(first["passages"].as_u64(), Some(passages.len() as u64));
     assert_eq!(first["embedded"], first["passages"], "{first}");
     assert_eq!(first["restored"].as_u64(), Some(0));
@@ -92,10 +80,8 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
 
     // Chinese queries (the first 20 Tatoeba Chinese passages, in corpus order) find their
     // English translation in the top 3 of all 4,585 passages, marked cross-lingual.
-    let by_id: std::collections::HashMap<&str, &Value> = passages
-        .iter()
-        .map(|p| (p["id"].as_str().unwrap(), p))
-        .collect();
+    let by_id: std::collections::HashMap<&str, &Value> =
+        passages.iter().map(|p| (p["id"].as_str().unwrap(), p)).collect();
     let queries: Vec<&Value> = passages
         .iter()
         .filter(|p| p["lang"] == "zh" && p["id"].as_str().unwrap().starts_with("tatoeba-"))
@@ -111,35 +97,29 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
             .iter()
             .map(|t| by_id[t.as_str().unwrap()]["text"].as_str().unwrap())
             .collect();
-        if let Some(h) = hits[..3]
-            .iter()
-            .find(|h| translations.contains(&h["text"].as_str().unwrap()))
-        {
-            assert_eq!(
-                (h["lang"].as_str(), h["cross"].as_bool()),
-                (Some("en"), Some(true)),
-                "{h}"
-            );
+        if let Some(h) = hits[..3].iter().find(|h| translations.contains(&h["text"].as_str().unwrap())) {
+            assert_eq!((h["lang"].as_str(), h["cross"].as_bool()), (Some("en"), Some(true)), "{h}");
             found += 1;
         }
     }
-    println!(
-        "English translation in the top 3 for {found} of {} Chinese queries",
-        queries.len()
-    );
-    assert!(
-        found >= 14,
-        "only {found} of {} queries found their translation in the top 3",
-        queries.len()
-    );
+    println!("English translation in the top 3 for {found} of {} Chinese queries", queries.len());
+    assert!(found >= 14, "only {found} of {} queries found their translation in the top 3", queries.len());
     browser.screenshot("search");
 
     // The flat scan over 50,000 passages of this model's width, timed in the worker (a
     // figure for BENCHMARKS.md; the test only checks that it ran).
     browser.js("document.querySelector('#speed-check').click()", json!([]));
-    let speed = browser.wait_for("the speed check", "const r = document.querySelector('#speed-result'); return r ? r.innerText : null", json!([]), Duration::from_secs(120));
+    let speed = browser.wait_for(
+        "the speed check",
+        "const r = document.querySelector('#speed-result'); return r ? r.innerText : null",
+        json!([]),
+        Duration::from_secs(120),
+    );
     println!("{}", speed.as_str().unwrap());
-    let tradeoff = browser.js("return [...document.querySelectorAll('#tradeoff tbody tr')].map(r => r.textContent).join('\\n')", json!([]));
+    let tradeoff = browser.js(
+        "return [...document.querySelectorAll('#tradeoff tbody tr')].map(r => r.textContent).join('\\n')",
+        json!([]),
+    );
     println!("trade-off table:\n{}", tradeoff.as_str().unwrap_or_default());
 
     // Add documents: pasted text, and a Markdown file picked from disk.
@@ -150,11 +130,7 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     assert_eq!(docs_and_user(&browser), (1, 2));
     let dir = tempfile::tempdir().unwrap();
     let notes = dir.path().join("notes.md");
-    std::fs::write(
-        &notes,
-        "# Weekend\n\nWe are going to the beach on Saturday.\n\n我明天早上要去图书馆。\n",
-    )
-    .unwrap();
+    std::fs::write(&notes, "# Weekend\n\nWe are going to the beach on Saturday.\n\n我明天早上要去图书馆。\n").unwrap();
     browser.pick_file("#doc-files", &notes);
     assert_eq!(docs_and_user(&browser), (2, 5));
     // Each query's translation among the user's passages comes first, marked as theirs.
@@ -173,7 +149,8 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     browser.screenshot("search-documents");
     // The same page at a phone's width (412 × 915 CSS pixels): nothing wider than the screen.
     browser.post("window/rect", json!({"width": 412, "height": 915}));
-    let overflow = browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth", json!([]));
+    let overflow =
+        browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth", json!([]));
     browser.js("document.querySelector('#search-results').scrollIntoView()", json!([]));
     browser.screenshot("search-phone");
     browser.post("window/rect", json!({"width": 1100, "height": 1300}));
@@ -189,12 +166,7 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         json!([]),
         Duration::from_secs(60),
     );
-    assert!(
-        err.as_str()
-            .unwrap()
-            .contains("scan.pdf: cannot split .pdf"),
-        "{err}"
-    );
+    assert!(err.as_str().unwrap().contains("scan.pdf: cannot split .pdf"), "{err}");
     assert_eq!(docs_and_user(&browser), (2, 5));
 
     // Second visit: everything comes back from IndexedDB, nothing is embedded again.
@@ -202,22 +174,12 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     let (phase, status) = reload_page(&browser);
     assert_eq!(phase, "ready", "{status}");
     let second = index_info(&browser, Duration::from_secs(300));
-    println!(
-        "second load: {} (test saw {:.1} s)",
-        second["text"],
-        start.elapsed().as_secs_f64()
-    );
+    println!("second load: {} (test saw {:.1} s)", second["text"], start.elapsed().as_secs_f64());
     assert_eq!(second["embedded"].as_u64(), Some(0), "{second}");
-    assert_eq!(
-        second["restored"],
-        first["passages"].as_u64().map(|n| n + 5).unwrap()
-    );
+    assert_eq!(second["restored"], first["passages"].as_u64().map(|n| n + 5).unwrap());
     assert_eq!(docs_and_user(&browser), (2, 5));
     let hits = search(&browser, "I am going to the library tomorrow morning.");
-    assert!(
-        hits[0]["yours"] == true && hits[0]["text"].as_str().unwrap().contains("图书馆"),
-        "{hits:?}"
-    );
+    assert!(hits[0]["yours"] == true && hits[0]["text"].as_str().unwrap().contains("图书馆"), "{hits:?}");
 
     // Forget: gone from the index now and after a reload.
     browser.js("document.querySelector('#forget').click()", json!([]));
@@ -242,13 +204,10 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
             browser.js("return document.activeElement.id", json!([])) == "query"
         })
         .expect("Tab reaches the query box within 10 presses");
-    let before = browser.js("const r = document.querySelector('#search-results'); return r ? r.dataset.id : ''", json!([]));
+    let before =
+        browser.js("const r = document.querySelector('#search-results'); return r ? r.dataset.id : ''", json!([]));
     // A corpus sentence typed in full: it finds itself first.
-    let typed = passages
-        .iter()
-        .map(|p| p["text"].as_str().unwrap())
-        .find(|t| t.is_ascii() && t.len() > 20)
-        .unwrap();
+    let typed = passages.iter().map(|p| p["text"].as_str().unwrap()).find(|t| t.is_ascii() && t.len() > 20).unwrap();
     browser.keys(&format!("{typed}\u{e007}"));
     let hits = browser.wait_for(
         "results of a typed query",
@@ -265,7 +224,10 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         browser.click("header h1");
         let reached = (1..=8).any(|_| {
             browser.keys(TAB);
-            browser.js("const e = document.activeElement; return e.matches('nav.tabs button') ? e.innerText : null", json!([])) == page
+            browser.js(
+                "const e = document.activeElement; return e.matches('nav.tabs button') ? e.innerText : null",
+                json!([]),
+            ) == page
         });
         assert!(reached, "Tab does not reach the {page} tab");
         browser.keys("\u{e007}");
@@ -289,10 +251,23 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     }
 
     // A benchmark run in the same session (one small slice).
-    browser.js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Benchmark').click()", json!([]));
-    browser.wait_for("the task list", "return document.querySelector('input[data-task=\"tatoeba-zh-en-pairs\"]') ? true : null", json!([]), Duration::from_secs(60));
+    browser.js(
+        "[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Benchmark').click()",
+        json!([]),
+    );
+    browser.wait_for(
+        "the task list",
+        "return document.querySelector('input[data-task=\"tatoeba-zh-en-pairs\"]') ? true : null",
+        json!([]),
+        Duration::from_secs(60),
+    );
     browser.js("document.querySelector('input[data-task=\"tatoeba-zh-en-pairs\"]').click()", json!([]));
-    browser.wait_for("the run button", "const b = document.querySelector('#run-bench'); return b.disabled ? null : (b.click(), true)", json!([]), Duration::from_secs(30));
+    browser.wait_for(
+        "the run button",
+        "const b = document.querySelector('#run-bench'); return b.disabled ? null : (b.click(), true)",
+        json!([]),
+        Duration::from_secs(30),
+    );
     let bench = browser.wait_for(
         "benchmark results",
         "const e = document.querySelector('#bench-error'); if (e) return 'failed: ' + e.innerText; \
@@ -306,9 +281,16 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     // DevTools network events of the page (what chromedriver sees), and the page's own
     // Privacy panel, which lists the page's and the inference worker's Resource Timing
     // entries. They must include the worker's fetches, or the check would prove nothing.
-    let mut requests: Vec<String> = browser.requests().into_iter().filter(|r| !r.starts_with("chrome://") && !r.starts_with("data:")).collect();
-    browser.js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Search').click()", json!([]));
-    browser.wait_for("the network button", "const b = document.querySelector('#network-check'); return b && !b.disabled ? (b.click(), true) : null", json!([]), Duration::from_secs(30));
+    let mut requests: Vec<String> =
+        browser.requests().into_iter().filter(|r| !r.starts_with("chrome://") && !r.starts_with("data:")).collect();
+    browser
+        .js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Search').click()", json!([]));
+    browser.wait_for(
+        "the network button",
+        "const b = document.querySelector('#network-check'); return b && !b.disabled ? (b.click(), true) : null",
+        json!([]),
+        Duration::from_secs(30),
+    );
     let panel = browser.wait_for(
         "the network log",
         "const n = document.querySelector('#network'); return n ? {foreign: +n.dataset.foreign, worker: +n.dataset.worker, \
@@ -317,7 +299,12 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         Duration::from_secs(30),
     );
     requests.extend(panel["urls"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_string()));
-    for must in ["conan_worker_bg.wasm", "static/corpus/corpus.jsonl", "static/models/conan-mini/q8/manifest.json", "tatoeba-zh-en-pairs/task.json"] {
+    for must in [
+        "conan_worker_bg.wasm",
+        "static/corpus/corpus.jsonl",
+        "static/models/conan-mini/q8/manifest.json",
+        "tatoeba-zh-en-pairs/task.json",
+    ] {
         assert!(requests.iter().any(|r| r.contains(must)), "no request for {must} was recorded: {requests:?}");
     }
     let foreign: Vec<&String> = requests.iter().filter(|r| !r.starts_with(&url)).collect();
@@ -326,14 +313,23 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     assert_eq!(panel["foreign"].as_u64(), Some(0));
     browser.js("document.querySelector('#privacy').scrollIntoView()", json!([]));
     browser.screenshot("privacy");
-    let csp = browser.js("const m = document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]'); return m ? m.content : null", json!([]));
+    let csp = browser.js(
+        "const m = document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]'); return m ? m.content : null",
+        json!([]),
+    );
     assert!(csp.as_str().unwrap_or_default().contains("connect-src 'self';"), "{csp}");
 
     // Offline: stop the server; the service worker serves the app, the model and the corpus,
     // and IndexedDB the vectors.
-    let ready = browser.wait_for("the offline copy", "const o = document.querySelector('#offline'); return o ? o.dataset.ready : null", json!([]), Duration::from_secs(120));
+    let ready = browser.wait_for(
+        "the offline copy",
+        "const o = document.querySelector('#offline'); return o ? o.dataset.ready : null",
+        json!([]),
+        Duration::from_secs(120),
+    );
     assert_eq!(ready, "true", "{}", browser.js("return document.querySelector('#offline').innerText", json!([])));
-    browser.js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Search').click()", json!([]));
+    browser
+        .js("[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === 'Search').click()", json!([]));
     drop(server);
     assert!(ureq::get(&url).call().is_err(), "the server should be gone");
     let (phase, status) = reload_page(&browser);
@@ -355,7 +351,8 @@ fn storage_quota_full_keeps_search_working_from_memory() {
     build_app();
     let (_server, url) = serve();
     let browser = Browser::start(false);
-    let (phase, status) = open_page(&browser, &format!("{url}?backend=cpu&model=static/models/tiny&storage-limit=100#search"));
+    let (phase, status) =
+        open_page(&browser, &format!("{url}?backend=cpu&model=static/models/tiny&storage-limit=100#search"));
     assert_eq!(phase, "ready", "{status}");
     let info = index_info(&browser, Duration::from_secs(300));
     let notices = browser.js(
@@ -375,7 +372,8 @@ fn storage_quota_full_keeps_search_working_from_memory() {
         json!(["The lighthouse keeper counted forty-two ships in the fog."]),
     );
     assert_eq!(docs_and_user(&browser), (1, 1));
-    let notices = browser.js("return [...document.querySelectorAll('.notice')].map(n => n.innerText).join('\\n')", json!([]));
+    let notices =
+        browser.js("return [...document.querySelectorAll('.notice')].map(n => n.innerText).join('\\n')", json!([]));
     assert!(notices.as_str().unwrap().contains("searchable for this visit but not saved"), "{notices}");
     let hits = search(&browser, "lighthouse keeper ships fog");
     assert_eq!(hits[0]["yours"], true, "{hits:?}");

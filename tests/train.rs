@@ -19,7 +19,18 @@ fn a_short_run_learns_its_pairs_and_writes_a_loadable_checkpoint() {
         .current_dir(root())
         .args(["--out", out.path().to_str().unwrap(), "--teacher", "/nonexistent", "--distill-weight", "0"])
         .args(["--limit-pairs", "256", "--vocab", "1200", "--hidden", "64", "--layers", "2", "--ffn", "128"])
-        .args(["--weak-steps", "60", "--supervised-steps", "20", "--batch", "32", "--dictionary-pairs", "4", "--lr", "3e-3"])
+        .args([
+            "--weak-steps",
+            "60",
+            "--supervised-steps",
+            "20",
+            "--batch",
+            "32",
+            "--dictionary-pairs",
+            "4",
+            "--lr",
+            "3e-3",
+        ])
         .args(["--eval-every", "0"])
         .status()
         .expect("conan-train runs");
@@ -37,7 +48,8 @@ fn a_short_run_learns_its_pairs_and_writes_a_loadable_checkpoint() {
     let (first, last) = (loss(&rows[..10]), loss(&rows[50..60]));
     assert!(last < 0.6 * first, "loss {first} → {last}");
     assert!(std::fs::read_to_string(out.path().join("loss.svg")).unwrap().contains("<svg"));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("training.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("training.json")).unwrap()).unwrap();
     assert_eq!(summary["recipe"]["soft_mask"], true);
     // Both dev sets are scored, with unique sides (1,000 Tatoeba pairs; 685 of HSK's 695 rows).
     assert_eq!(summary["dev_bitext"]["tatoeba"]["pairs"], 1000);

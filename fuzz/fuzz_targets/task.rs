@@ -6,11 +6,21 @@ use std::collections::BTreeMap;
 use conan_eval::Task;
 use libfuzzer_sys::fuzz_target;
 
-const NAMES: [&str; 8] = ["task.json", "corpus.jsonl", "queries.jsonl", "qrels.tsv", "pairs.jsonl", "train.jsonl", "test.jsonl", "data.jsonl"];
+const NAMES: [&str; 8] = [
+    "task.json",
+    "corpus.jsonl",
+    "queries.jsonl",
+    "qrels.tsv",
+    "pairs.jsonl",
+    "train.jsonl",
+    "test.jsonl",
+    "data.jsonl",
+];
 
 fuzz_target!(|data: &[u8]| {
     let _ = Task::from_zip(data);
-    let files: BTreeMap<String, Vec<u8>> = NAMES.iter().map(|n| n.to_string()).zip(data.split(|&b| b == 0).map(<[u8]>::to_vec)).collect();
+    let files: BTreeMap<String, Vec<u8>> =
+        NAMES.iter().map(|n| n.to_string()).zip(data.split(|&b| b == 0).map(<[u8]>::to_vec)).collect();
     if let Ok(task) = Task::from_files(&files) {
         let _ = task.texts();
     }

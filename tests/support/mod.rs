@@ -59,11 +59,7 @@ pub fn case_files(dir: &Path, name: &str, spec: &Value) -> BTreeMap<String, Vec<
 pub fn build_app() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg("web/build.sh")
-            .current_dir(root())
-            .output()
-            .expect("bash runs");
+        let out = Command::new("bash").arg("web/build.sh").current_dir(root()).output().expect("bash runs");
         assert!(
             out.status.success(),
             "web/build.sh failed:\n{}\n{}",
@@ -90,24 +86,14 @@ pub fn serve() -> (Guard, String) {
         .spawn()
         .expect("conan serve starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .last()
-        .expect("serve prints its URL")
-        .to_string();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().last().expect("serve prints its URL").to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     (Guard(child), url)
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A minimal W3C WebDriver client: sessions, navigation and script execution are all
@@ -163,31 +149,15 @@ impl Browser {
             // Network events, so a test can list every request the page and its worker made.
             "goog:loggingPrefs": {"performance": "ALL"}
         }}});
-        let mut resp = agent
-            .post(&format!("{base}/session"))
-            .send_json(&caps)
-            .expect("new session");
+        let mut resp = agent.post(&format!("{base}/session")).send_json(&caps).expect("new session");
         let v: Value = resp.body_mut().read_json().unwrap();
-        let session = v["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {v}"))
-            .to_string();
-        Self {
-            agent,
-            base,
-            session,
-            _driver: driver,
-            _profile: profile,
-        }
+        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        Self { agent, base, session, _driver: driver, _profile: profile }
     }
 
     pub fn post(&self, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}/{path}", self.base, self.session);
-        let mut resp = self
-            .agent
-            .post(&url)
-            .send_json(&body)
-            .expect("webdriver answers");
+        let mut resp = self.agent.post(&url).send_json(&body).expect("webdriver answers");
         let v: Value = resp.body_mut().read_json().unwrap();
         if v["value"].get("error").is_some() {
             panic!("webdriver {path}: {}", v["value"]);
@@ -200,11 +170,8 @@ impl Browser {
         let url = format!("{}/session/{}/screenshot", self.base, self.session);
         let mut resp = self.agent.get(&url).call().expect("webdriver answers");
         let v: Value = resp.body_mut().read_json().unwrap();
-        let png = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            v["value"].as_str().unwrap(),
-        )
-        .unwrap();
+        let png =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v["value"].as_str().unwrap()).unwrap();
         let dir = root().join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -268,7 +235,9 @@ impl Browser {
     pub fn keys(&self, keys: &str) {
         let actions: Vec<Value> = keys
             .chars()
-            .flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})])
+            .flat_map(|c| {
+                [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})]
+            })
             .collect();
         self.post("actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}));
     }
@@ -310,10 +279,7 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self
-            .agent
-            .delete(&format!("{}/session/{}", self.base, self.session))
-            .call();
+        let _ = self.agent.delete(&format!("{}/session/{}", self.base, self.session)).call();
     }
 }
 /// Open `page` and wait for the model to be ready or failed; returns the phase and the
@@ -358,14 +324,8 @@ pub fn wait_loaded_within(browser: &Browser, timeout: Duration) -> (String, Stri
         json!([]),
         timeout,
     );
-    let text = browser.js(
-        "return document.querySelector('#status').innerText",
-        json!([]),
-    );
-    (
-        phase.as_str().unwrap().to_string(),
-        text.as_str().unwrap_or_default().to_string(),
-    )
+    let text = browser.js("return document.querySelector('#status').innerText", json!([]));
+    (phase.as_str().unwrap().to_string(), text.as_str().unwrap_or_default().to_string())
 }
 
 pub fn load_model(browser: &Browser, url: &str, model: &str) -> (String, String) {

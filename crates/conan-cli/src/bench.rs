@@ -19,7 +19,16 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-pub fn run(model: &Path, device: Device, options: LoadOptions, backend: &str, batch: usize, seq: usize, runs: usize, json_out: Option<&Path>) -> Result<()> {
+pub fn run(
+    model: &Path,
+    device: Device,
+    options: LoadOptions,
+    backend: &str,
+    batch: usize,
+    seq: usize,
+    runs: usize,
+    json_out: Option<&Path>,
+) -> Result<()> {
     if batch == 0 || seq == 0 || runs < 5 {
         bail!("--batch and --seq must be positive and --runs at least 5");
     }
@@ -46,7 +55,9 @@ pub fn run(model: &Path, device: Device, options: LoadOptions, backend: &str, ba
         let x = embedder.token_vectors(&ids, [batch, seq]);
         let mask = Tensor::<2>::ones([batch, seq], &device);
         let out = embedder.model.embed_from(x, mask, &lengths, config.hidden_size);
-        pollster::block_on(out.into_data_async()).map_err(|e| anyhow::anyhow!("{e:?}")).context("reading the result back")?;
+        pollster::block_on(out.into_data_async())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .context("reading the result back")?;
         Ok(t.elapsed().as_secs_f64())
     };
     let first_s = pass()?;
@@ -85,7 +96,8 @@ pub fn run(model: &Path, device: Device, options: LoadOptions, backend: &str, ba
         peak_rss().unwrap_or(0) as f64 / 1e6
     );
     if let Some(path) = json_out {
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n").with_context(|| format!("{}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("{}", path.display()))?;
     }
     Ok(())
 }

@@ -23,13 +23,22 @@ fn read_embeddings(path: &Path) -> Result<HashMap<String, Vec<f32>>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
     let mut out = HashMap::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: GivenVector = serde_json::from_str(line).with_context(|| format!("{} line {}", path.display(), i + 1))?;
+        let v: GivenVector =
+            serde_json::from_str(line).with_context(|| format!("{} line {}", path.display(), i + 1))?;
         out.insert(v.text, v.embedding);
     }
     Ok(out)
 }
 
-pub fn run(model: Option<&Path>, embeddings: Option<&Path>, task_dirs: &[PathBuf], dims: Option<usize>, device: Device, options: LoadOptions, json: Option<&Path>) -> Result<()> {
+pub fn run(
+    model: Option<&Path>,
+    embeddings: Option<&Path>,
+    task_dirs: &[PathBuf],
+    dims: Option<usize>,
+    device: Device,
+    options: LoadOptions,
+    json: Option<&Path>,
+) -> Result<()> {
     let tasks: Vec<Task> = task_dirs
         .iter()
         .map(|d| Task::load_dir(d).with_context(|| format!("task {}", d.display())))
@@ -74,7 +83,8 @@ pub fn run(model: Option<&Path>, embeddings: Option<&Path>, task_dirs: &[PathBuf
         results.push(task_result(task, &scores, seconds, &source, used_dims));
     }
     if let Some(path) = json {
-        std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n").with_context(|| format!("{}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n")
+            .with_context(|| format!("{}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

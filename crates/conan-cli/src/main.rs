@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use conan_model::burn::prelude::Device;
 use clap::{Parser, Subcommand, ValueEnum};
+use conan_model::burn::prelude::Device;
 use conan_model::pack::{Encoding, PackOptions, write_pack};
 use conan_model::synth::{WeightDtype, write_synthetic};
 use conan_model::{Config, DirSource, Embedder, LoadOptions, Pooling, read_files};
@@ -194,24 +194,8 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Embed {
-            model,
-            dims,
-            backend,
-            input,
-            texts,
-        } => embed(&model, dims, backend, input.as_deref(), texts),
-        Command::Synth {
-            preset,
-            layers,
-            vocab,
-            seed,
-            dtype,
-            family,
-            pooling,
-            out,
-            dry_run,
-        } => {
+        Command::Embed { model, dims, backend, input, texts } => embed(&model, dims, backend, input.as_deref(), texts),
+        Command::Synth { preset, layers, vocab, seed, dtype, family, pooling, out, dry_run } => {
             let mut config = match preset {
                 Preset::ConanV2 => Config::conan_v2(),
                 Preset::Tiny => Config::tiny(),
@@ -248,7 +232,8 @@ fn run(command: Command) -> Result<()> {
                 println!("parameters: {}", config.num_params());
                 return Ok(());
             }
-            let dtype = WeightDtype::parse(&dtype).with_context(|| format!("--dtype {dtype:?}: expected f32, f16 or bf16"))?;
+            let dtype =
+                WeightDtype::parse(&dtype).with_context(|| format!("--dtype {dtype:?}: expected f32, f16 or bf16"))?;
             let tokenizer = conan_text::byte_level_tokenizer_json();
             if config.vocab_size < 256 {
                 bail!("--vocab {} is smaller than the 256-token byte-level tokenizer synth writes", config.vocab_size);
@@ -263,25 +248,14 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Eval {
-            model,
-            embeddings,
-            tasks,
-            dims,
-            backend,
-            json,
-        } => {
+        Command::Eval { model, embeddings, tasks, dims, backend, json } => {
             let (device, options) = device(backend)?;
             eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device, options, json.as_deref())
-        },
-        Command::Convert {
-            from,
-            quant,
-            table_quant,
-            shard_bytes,
-            out,
-        } => {
-            let parse = |flag: &str, v: &str| Encoding::parse(v).with_context(|| format!("{flag} {v:?}: expected f32, f16, q8 or q4"));
+        }
+        Command::Convert { from, quant, table_quant, shard_bytes, out } => {
+            let parse = |flag: &str, v: &str| {
+                Encoding::parse(v).with_context(|| format!("{flag} {v:?}: expected f32, f16, q8 or q4"))
+            };
             let mut opts = PackOptions::new(parse("--quant", &quant)?);
             if let Some(t) = table_quant {
                 opts.table = parse("--table-quant", &t)?;
@@ -303,17 +277,10 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Bench {
-            model,
-            backend,
-            batch,
-            seq,
-            runs,
-            json,
-        } => {
+        Command::Bench { model, backend, batch, seq, runs, json } => {
             let (device, options) = device(backend)?;
             bench::run(&model, device, options, backend.name(), batch, seq, runs, json.as_deref())
-        },
+        }
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port, allow_origins } => serve::serve(&dir, &host, port, &allow_origins),
     }
@@ -353,7 +320,8 @@ fn read_texts(input: Option<&Path>, mut texts: Vec<String>) -> Result<Vec<String
         } else {
             raw = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
         }
-        let text = String::from_utf8(raw).map_err(|e| anyhow::anyhow!("{}: not UTF-8 ({})", path.display(), e.utf8_error()))?;
+        let text = String::from_utf8(raw)
+            .map_err(|e| anyhow::anyhow!("{}: not UTF-8 ({})", path.display(), e.utf8_error()))?;
         texts.extend(text.lines().map(str::to_owned));
     }
     if texts.is_empty() {
@@ -370,10 +338,7 @@ fn embed(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Pat
     let out = pollster::block_on(embedder.embed(&texts, dims))?;
     for (i, cut) in out.truncated.iter().enumerate() {
         if *cut {
-            eprintln!(
-                "note: text {i} was truncated to the model's {} tokens",
-                embedder.config.max_position_embeddings
-            );
+            eprintln!("note: text {i} was truncated to the model's {} tokens", embedder.config.max_position_embeddings);
         }
     }
     let doc = json!({

@@ -10,9 +10,9 @@ use crate::EvalError;
 use crate::metrics::classification::{LogisticRegression, accuracy_f1, knn_predict, mining_scores, undersample};
 use crate::metrics::clustering::{kmeans, v_measure};
 use crate::metrics::correlation::{pearson, spearman};
+use crate::metrics::cosine;
 use crate::metrics::pair::pair_scores;
 use crate::metrics::ranking::{average_precision, reciprocal_rank, retrieval_at, trec_order};
-use crate::metrics::cosine;
 use crate::task::{Task, TaskData};
 
 /// MTEB's retrieval cutoffs.
@@ -34,13 +34,7 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self {
-            n_experiments: 10,
-            samples_per_label: 8,
-            seed: 42,
-            max_iter: 100,
-            knn_k: 3,
-        }
+        Self { n_experiments: 10, samples_per_label: 8, seed: 42, max_iter: 100, knn_k: 3 }
     }
 }
 
@@ -61,9 +55,7 @@ impl EmbeddingTable {
                 v.len()
             )));
         }
-        Ok(Self {
-            rows: texts.iter().map(|t| t.as_ref().to_string()).zip(vectors).collect(),
-        })
+        Ok(Self { rows: texts.iter().map(|t| t.as_ref().to_string()).zip(vectors).collect() })
     }
 
     pub fn get(&self, text: &str) -> Result<&[f32], EvalError> {
@@ -135,7 +127,8 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
     let mut s: BTreeMap<String, f64> = BTreeMap::new();
     match &task.data {
         TaskData::Retrieval { corpus, queries, qrels } => {
-            let docs: Vec<(&str, &[f32])> = corpus.iter().map(|(id, t)| Ok((id.as_str(), table.get(t)?))).collect::<Result<_, EvalError>>()?;
+            let docs: Vec<(&str, &[f32])> =
+                corpus.iter().map(|(id, t)| Ok((id.as_str(), table.get(t)?))).collect::<Result<_, EvalError>>()?;
             let mut sums = vec![[0.0f64; 5]; K_VALUES.len()];
             for (qid, text) in queries {
                 let q = table.get(text)?;
@@ -198,7 +191,8 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
                 runs.entry("accuracy".into()).or_default().push(acc);
                 runs.entry("f1".into()).or_default().push(f1);
                 runs.entry("f1_weighted".into()).or_default().push(f1w);
-                for (name, dist) in [("cosine", cosine_distance as fn(&[f64], &[f64]) -> f64), ("euclidean", euclidean)] {
+                for (name, dist) in [("cosine", cosine_distance as fn(&[f64], &[f64]) -> f64), ("euclidean", euclidean)]
+                {
                     let pred: Vec<usize> = x_test.iter().map(|v| knn_predict(&x, &y, v, opts.knn_k, dist)).collect();
                     let (acc, f1, _) = accuracy_f1(y_test, &pred);
                     runs.entry(format!("knn_accuracy_{name}")).or_default().push(acc);
@@ -274,7 +268,9 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
                 let q = table.get(&item.query)?;
                 let mut scores = vec![];
                 let mut relevant = vec![];
-                for (doc, rel) in item.positive.iter().map(|d| (d, true)).chain(item.negative.iter().map(|d| (d, false))) {
+                for (doc, rel) in
+                    item.positive.iter().map(|d| (d, true)).chain(item.negative.iter().map(|d| (d, false)))
+                {
                     scores.push(cosine(q, table.get(doc)?));
                     relevant.push(rel);
                 }

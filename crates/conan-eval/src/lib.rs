@@ -18,11 +18,7 @@ pub use task::{Task, TaskData, TaskMeta, TaskType};
 pub enum EvalError {
     /// A malformed task: the file, the line when known, and what is wrong.
     #[error("{file}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
-    Task {
-        file: String,
-        line: Option<usize>,
-        message: String,
-    },
+    Task { file: String, line: Option<usize>, message: String },
     #[error("embeddings: {0}")]
     Embeddings(String),
     #[error("{0}")]

@@ -103,11 +103,7 @@ pub struct Task {
 }
 
 fn bad(file: &str, line: Option<usize>, message: impl Into<String>) -> EvalError {
-    EvalError::Task {
-        file: file.into(),
-        line,
-        message: message.into(),
-    }
+    EvalError::Task { file: file.into(), line, message: message.into() }
 }
 
 /// Each non-empty line of a JSONL file, parsed, with its 1-based line number.
@@ -205,7 +201,8 @@ impl Task {
     }
 
     fn meta(bytes: &[u8]) -> Result<TaskMeta, EvalError> {
-        let meta: TaskMeta = serde_json::from_slice(bytes).map_err(|e| bad("task.json", Some(e.line()), e.to_string()))?;
+        let meta: TaskMeta =
+            serde_json::from_slice(bytes).map_err(|e| bad("task.json", Some(e.line()), e.to_string()))?;
         if meta.name.trim().is_empty() {
             return Err(bad("task.json", None, "name is empty"));
         }
@@ -265,7 +262,10 @@ impl Task {
             TaskType::Sts => {
                 let mut rows = Vec::new();
                 for (line, p) in jsonl::<SentencePair>("pairs.jsonl", get("pairs.jsonl")?)? {
-                    let score = p.score.filter(|s| s.is_finite()).ok_or_else(|| bad("pairs.jsonl", Some(line), "score must be a finite number"))?;
+                    let score = p
+                        .score
+                        .filter(|s| s.is_finite())
+                        .ok_or_else(|| bad("pairs.jsonl", Some(line), "score must be a finite number"))?;
                     rows.push((p.sentence1, p.sentence2, score));
                 }
                 if rows.len() < 2 {
@@ -307,20 +307,24 @@ impl Task {
         let file = "qrels.tsv";
         let corpus_ids: HashSet<&str> = corpus.iter().map(|c| c.0.as_str()).collect();
         let query_ids: HashSet<&str> = queries.iter().map(|q| q.0.as_str()).collect();
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(b'\t')
-            .has_headers(true)
-            .flexible(false)
-            .from_reader(bytes);
+        let mut reader =
+            csv::ReaderBuilder::new().delimiter(b'\t').has_headers(true).flexible(false).from_reader(bytes);
         let mut qrels: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
         for (i, record) in reader.records().enumerate() {
             let line = i + 2; // after the header
             let record = record.map_err(|e| bad(file, Some(line), e.to_string()))?;
             if record.len() != 3 {
-                return Err(bad(file, Some(line), format!("expected 3 columns (query-id, corpus-id, score), found {}", record.len())));
+                return Err(bad(
+                    file,
+                    Some(line),
+                    format!("expected 3 columns (query-id, corpus-id, score), found {}", record.len()),
+                ));
             }
             let (q, d) = (&record[0], &record[1]);
-            let score: i64 = record[2].trim().parse().map_err(|_| bad(file, Some(line), format!("score {:?} is not an integer", &record[2])))?;
+            let score: i64 = record[2]
+                .trim()
+                .parse()
+                .map_err(|_| bad(file, Some(line), format!("score {:?} is not an integer", &record[2])))?;
             if !query_ids.contains(q) {
                 return Err(bad(file, Some(line), format!("unknown query id {q:?}")));
             }
@@ -349,7 +353,11 @@ impl Task {
             }
             let path = entry.name().map_err(zip_err)?.to_string();
             if entry.size() > MAX_ENTRY {
-                return Err(bad(&path, None, format!("is {} bytes; entries over {MAX_ENTRY} are refused", entry.size())));
+                return Err(bad(
+                    &path,
+                    None,
+                    format!("is {} bytes; entries over {MAX_ENTRY} are refused", entry.size()),
+                ));
             }
             let (folder, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
             let mut data = Vec::new();
@@ -414,9 +422,6 @@ impl Task {
     }
 
     pub fn main_score(&self) -> &str {
-        self.meta
-            .main_score
-            .as_deref()
-            .unwrap_or(self.meta.task_type.default_main_score())
+        self.meta.main_score.as_deref().unwrap_or(self.meta.task_type.default_main_score())
     }
 }

@@ -49,8 +49,10 @@ fn retrieval_equals_pytrec_eval_and_mteb_mrr() {
     for (i, c) in each("retrieval").iter().enumerate() {
         let ks = us(&c["ks"]);
         for (q, data) in c["queries"].as_object().unwrap() {
-            let qrels: HashMap<String, i64> = data["qrel"].as_object().unwrap().iter().map(|(d, r)| (d.clone(), r.as_i64().unwrap())).collect();
-            let mut run: Vec<(&str, f64)> = data["run"].as_object().unwrap().iter().map(|(d, s)| (d.as_str(), f(s))).collect();
+            let qrels: HashMap<String, i64> =
+                data["qrel"].as_object().unwrap().iter().map(|(d, r)| (d.clone(), r.as_i64().unwrap())).collect();
+            let mut run: Vec<(&str, f64)> =
+                data["run"].as_object().unwrap().iter().map(|(d, s)| (d.as_str(), f(s))).collect();
             run.sort_by(|a, b| trec_order(*a, *b));
             let ranked: Vec<&str> = run.iter().map(|d| d.0).collect();
             let expected = &c["expected"][q];

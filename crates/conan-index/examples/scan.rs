@@ -11,8 +11,13 @@ fn main() {
     let width: usize = args.next().map(|a| a.parse().expect("WIDTH")).unwrap_or(256);
     let dims: Vec<usize> = [32, 64, 128, 256, 512, 1024, 2048, 3584].into_iter().filter(|&d| d <= width).collect();
     let start = Instant::now();
-    let (index, query) = conan_index::synthetic(n, width, &dims, 0x9e37_79b9_7f4a_7c15).expect("synthetic vectors are valid");
-    println!("{n} × {width} vectors indexed in {:.0} ms ({:.1} MB)", start.elapsed().as_secs_f64() * 1e3, index.bytes() as f64 / 1e6);
+    let (index, query) =
+        conan_index::synthetic(n, width, &dims, 0x9e37_79b9_7f4a_7c15).expect("synthetic vectors are valid");
+    println!(
+        "{n} × {width} vectors indexed in {:.0} ms ({:.1} MB)",
+        start.elapsed().as_secs_f64() * 1e3,
+        index.bytes() as f64 / 1e6
+    );
     println!("| dims | median search ms (top 10, 15 runs) |\n|---|---|");
     for d in index.dims() {
         let mut times: Vec<f64> = (0..15)

@@ -19,16 +19,11 @@ pub struct CorpusPassage {
 /// Parse corpus.jsonl; a bad line is named, duplicate ids and dangling translation ids are
 /// refused (they would make the "translation found" figures wrong).
 pub fn parse_corpus(bytes: &[u8]) -> Result<Vec<CorpusPassage>, IndexError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| IndexError::Input(format!("corpus: not UTF-8 ({e})")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| IndexError::Input(format!("corpus: not UTF-8 ({e})")))?;
     let mut out: Vec<CorpusPassage> = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let p: CorpusPassage = serde_json::from_str(line)
-            .map_err(|e| IndexError::Input(format!("corpus line {}: {e}", i + 1)))?;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let p: CorpusPassage =
+            serde_json::from_str(line).map_err(|e| IndexError::Input(format!("corpus line {}: {e}", i + 1)))?;
         out.push(p);
     }
     let ids: std::collections::HashSet<&str> = out.iter().map(|p| p.id.as_str()).collect();
@@ -52,20 +47,13 @@ mod tests {
 
     #[test]
     fn the_shipped_corpus_parses_and_is_bilingual() {
-        let bytes = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../static/corpus/corpus.jsonl"
-        ))
-        .unwrap();
+        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../static/corpus/corpus.jsonl")).unwrap();
         let corpus = parse_corpus(&bytes).unwrap();
         assert!(corpus.len() > 4000, "{}", corpus.len());
         let zh = corpus.iter().filter(|p| p.lang == Lang::Zh).count();
         assert!(zh > 2000 && corpus.len() - zh > 2000);
         // The tags written by the builder agree with the app's detector on nearly all rows.
-        let agree = corpus
-            .iter()
-            .filter(|p| crate::lang::detect(&p.text) == p.lang)
-            .count();
+        let agree = corpus.iter().filter(|p| crate::lang::detect(&p.text) == p.lang).count();
         assert!(agree as f64 / corpus.len() as f64 > 0.99, "{agree}");
         assert!(corpus.iter().all(|p| !p.translations.is_empty()));
     }
@@ -75,14 +63,11 @@ mod tests {
         let e = parse_corpus(b"{\"id\":\"a\"}\n").unwrap_err().to_string();
         assert!(e.contains("corpus line 1"), "{e}");
         let row = r#"{"id":"a","text":"x","lang":"en","source":"s"}"#;
-        let e = parse_corpus(format!("{row}\n{row}\n").as_bytes())
+        let e = parse_corpus(format!("{row}\n{row}\n").as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("duplicate"), "{e}");
+        let e = parse_corpus(br#"{"id":"a","text":"x","lang":"en","source":"s","translations":["b"]}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("duplicate"), "{e}");
-        let e =
-            parse_corpus(br#"{"id":"a","text":"x","lang":"en","source":"s","translations":["b"]}"#)
-                .unwrap_err()
-                .to_string();
         assert!(e.contains("names translation b"), "{e}");
     }
 }

@@ -30,16 +30,8 @@ impl FlatIndex {
     /// An empty index of `width`-dimensional vectors, searchable at `width` and at every
     /// dims in `matryoshka` that is smaller.
     pub fn new(width: usize, matryoshka: &[usize]) -> Self {
-        let inv_prefix_norms = matryoshka
-            .iter()
-            .filter(|&&d| d > 0 && d < width)
-            .map(|&d| (d, Vec::new()))
-            .collect();
-        Self {
-            width,
-            data: Vec::new(),
-            inv_prefix_norms,
-        }
+        let inv_prefix_norms = matryoshka.iter().filter(|&&d| d > 0 && d < width).map(|&d| (d, Vec::new())).collect();
+        Self { width, data: Vec::new(), inv_prefix_norms }
     }
 
     pub fn width(&self) -> usize {
@@ -80,20 +72,14 @@ impl FlatIndex {
     pub fn push(&mut self, v: &[f32]) -> Result<usize, IndexError> {
         let row = self.len();
         if v.len() != self.width {
-            return Err(IndexError::Width {
-                got: v.len(),
-                want: self.width,
-            });
+            return Err(IndexError::Width { got: v.len(), want: self.width });
         }
         if v.iter().any(|x| !x.is_finite()) {
             return Err(IndexError::NotFinite { row });
         }
         let norm = dot(v, v).sqrt();
         if norm == 0.0 {
-            return Err(IndexError::Zero {
-                row,
-                dims: self.width,
-            });
+            return Err(IndexError::Zero { row, dims: self.width });
         }
         self.data.extend(v.iter().map(|x| x / norm));
         for (&d, inv) in self.inv_prefix_norms.iter_mut() {
@@ -144,20 +130,10 @@ impl FlatIndex {
         let inv = if dims == self.width {
             None
         } else {
-            Some(
-                self.inv_prefix_norms
-                    .get(&dims)
-                    .ok_or_else(|| IndexError::Dims {
-                        dims,
-                        available: self.dims(),
-                    })?,
-            )
+            Some(self.inv_prefix_norms.get(&dims).ok_or_else(|| IndexError::Dims { dims, available: self.dims() })?)
         };
         if query.len() < dims {
-            return Err(IndexError::Width {
-                got: query.len(),
-                want: dims,
-            });
+            return Err(IndexError::Width { got: query.len(), want: dims });
         }
         let q = &query[..dims];
         if q.iter().any(|x| !x.is_finite()) {
@@ -168,10 +144,7 @@ impl FlatIndex {
             return Err(IndexError::Zero { row: 0, dims });
         }
         let q: Vec<f32> = q.iter().map(|x| x / qn).collect();
-        let rows = self
-            .data
-            .chunks_exact(self.width)
-            .map(|r| dot(&q, &r[..dims]));
+        let rows = self.data.chunks_exact(self.width).map(|r| dot(&q, &r[..dims]));
         Ok(match inv {
             None => rows.collect(),
             Some(inv) => rows.zip(inv).map(|(s, i)| s * i).collect(),
@@ -202,11 +175,7 @@ pub fn synthetic(n: usize, width: usize, matryoshka: &[usize], seed: u64) -> Res
 /// The `k` best of `scores`, best first; ties go to the lower row.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
     let order = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row));
-    let mut hits: Vec<Hit> = scores
-        .iter()
-        .enumerate()
-        .map(|(row, &score)| Hit { row, score })
-        .collect();
+    let mut hits: Vec<Hit> = scores.iter().enumerate().map(|(row, &score)| Hit { row, score }).collect();
     let k = k.min(hits.len());
     if k == 0 {
         return vec![];
@@ -277,22 +246,14 @@ mod tests {
         let query = &vectors(1, 24, 99)[0];
         for dims in index.dims() {
             let q = unit(&query[..dims]);
-            let mut want: Vec<(usize, f32)> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (i, dot(&q, &unit(&r[..dims]))))
-                .collect();
+            let mut want: Vec<(usize, f32)> =
+                rows.iter().enumerate().map(|(i, r)| (i, dot(&q, &unit(&r[..dims])))).collect();
             want.sort_by(|a, b| b.1.total_cmp(&a.1));
             let got = index.search(query, dims, 10).unwrap();
             assert_eq!(got.len(), 10);
             for (g, w) in got.iter().zip(&want) {
                 assert_eq!(g.row, w.0, "dims {dims}");
-                assert!(
-                    (g.score - w.1).abs() < 1e-5,
-                    "dims {dims}: {} vs {}",
-                    g.score,
-                    w.1
-                );
+                assert!((g.score - w.1).abs() < 1e-5, "dims {dims}: {} vs {}", g.score, w.1);
             }
         }
     }
@@ -304,10 +265,7 @@ mod tests {
             index.push(&v).unwrap();
         }
         let hits = index.search(&[1.0, 0.0], 2, 10).unwrap();
-        assert_eq!(
-            hits.iter().map(|h| h.row).collect::<Vec<_>>(),
-            vec![0, 2, 1]
-        );
+        assert_eq!(hits.iter().map(|h| h.row).collect::<Vec<_>>(), vec![0, 2, 1]);
         assert!(index.search(&[1.0, 0.0], 2, 0).unwrap().is_empty());
     }
 
@@ -315,50 +273,25 @@ mod tests {
     fn refuses_bad_vectors_and_dims_without_changing_the_index() {
         let mut index = FlatIndex::new(4, &[2]);
         index.push(&[1.0, 0.0, 0.0, 0.0]).unwrap();
-        assert_eq!(
-            index.push(&[1.0, 2.0]),
-            Err(IndexError::Width { got: 2, want: 4 })
-        );
-        assert_eq!(
-            index.push(&[f32::NAN, 0.0, 0.0, 0.0]),
-            Err(IndexError::NotFinite { row: 1 })
-        );
-        assert_eq!(
-            index.push(&[0.0; 4]),
-            Err(IndexError::Zero { row: 1, dims: 4 })
-        );
-        let err = index
-            .extend_flat(&[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-            .unwrap_err();
+        assert_eq!(index.push(&[1.0, 2.0]), Err(IndexError::Width { got: 2, want: 4 }));
+        assert_eq!(index.push(&[f32::NAN, 0.0, 0.0, 0.0]), Err(IndexError::NotFinite { row: 1 }));
+        assert_eq!(index.push(&[0.0; 4]), Err(IndexError::Zero { row: 1, dims: 4 }));
+        let err = index.extend_flat(&[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]).unwrap_err();
         assert_eq!(err, IndexError::Zero { row: 2, dims: 4 });
         assert_eq!(index.len(), 1, "all or nothing");
         // A vector whose Matryoshka prefix is zero scores 0 there instead of NaN.
         index.push(&[0.0, 0.0, 1.0, 0.0]).unwrap();
-        assert_eq!(
-            index.scores(&[1.0, 0.0, 0.0, 0.0], 2).unwrap(),
-            vec![1.0, 0.0]
-        );
+        assert_eq!(index.scores(&[1.0, 0.0, 0.0, 0.0], 2).unwrap(), vec![1.0, 0.0]);
         index.truncate(1);
-        assert!(matches!(
-            index.search(&[1.0, 0.0, 0.0, 0.0], 3, 1),
-            Err(IndexError::Dims { dims: 3, .. })
-        ));
-        assert!(matches!(
-            index.search(&[0.0; 4], 4, 1),
-            Err(IndexError::Zero { .. })
-        ));
-        assert!(matches!(
-            index.search(&[1.0], 2, 1),
-            Err(IndexError::Width { .. })
-        ));
+        assert!(matches!(index.search(&[1.0, 0.0, 0.0, 0.0], 3, 1), Err(IndexError::Dims { dims: 3, .. })));
+        assert!(matches!(index.search(&[0.0; 4], 4, 1), Err(IndexError::Zero { .. })));
+        assert!(matches!(index.search(&[1.0], 2, 1), Err(IndexError::Width { .. })));
     }
 
     #[test]
     fn truncate_forgets_the_tail() {
         let mut index = FlatIndex::new(3, &[1]);
-        index
-            .extend_flat(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
-            .unwrap();
+        index.extend_flat(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
         index.truncate(1);
         assert_eq!(index.len(), 1);
         assert_eq!(index.search(&[0.0, 1.0, 0.0], 3, 5).unwrap().len(), 1);

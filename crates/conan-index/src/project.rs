@@ -11,7 +11,8 @@ pub fn pca2(rows: &[Vec<f32>]) -> (Vec<[f32; 2]>, [f64; 2]) {
         return (vec![[0.0, 0.0]; n], [0.0, 0.0]);
     }
     let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| r[j] as f64).sum::<f64>() / n as f64).collect();
-    let centred: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().zip(&mean).map(|(x, m)| *x as f64 - m).collect()).collect();
+    let centred: Vec<Vec<f64>> =
+        rows.iter().map(|r| r.iter().zip(&mean).map(|(x, m)| *x as f64 - m).collect()).collect();
     let mut cov = vec![0.0f64; d * d];
     for r in &centred {
         for i in 0..d {

@@ -33,18 +33,12 @@ pub fn split_document(name: &str, bytes: &[u8]) -> Result<Vec<Draft>, IndexError
         )));
     }
     let unsupported = |ext: &str| err(format!("cannot split .{ext} files; use .txt, .md, .jsonl or .csv"));
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     if !matches!(ext.as_str(), "txt" | "md" | "markdown" | "" | "jsonl" | "ndjson" | "csv") {
         return Err(unsupported(&ext));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        err(format!(
-            "not UTF-8 text (invalid byte at offset {}); save it as UTF-8 and try again",
-            e.valid_up_to()
-        ))
+        err(format!("not UTF-8 text (invalid byte at offset {}); save it as UTF-8 and try again", e.valid_up_to()))
     })?;
     // NUL never occurs in text; a file holding it is binary, whatever its name says.
     if let Some(at) = text.find('\0') {
@@ -63,23 +57,16 @@ pub fn split_document(name: &str, bytes: &[u8]) -> Result<Vec<Draft>, IndexError
                 if line.trim().is_empty() {
                     continue;
                 }
-                let value: serde_json::Value = serde_json::from_str(line)
-                    .map_err(|e| err(format!("line {}: not JSON ({e})", i + 1)))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(line).map_err(|e| err(format!("line {}: not JSON ({e})", i + 1)))?;
                 let text = match &value {
                     serde_json::Value::String(s) => s.as_str(),
-                    serde_json::Value::Object(o) => {
-                        o.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
-                            err(format!(
-                                "line {}: the object has no string field \"text\"",
-                                i + 1
-                            ))
-                        })?
-                    }
+                    serde_json::Value::Object(o) => o
+                        .get("text")
+                        .and_then(|t| t.as_str())
+                        .ok_or_else(|| err(format!("line {}: the object has no string field \"text\"", i + 1)))?,
                     _ => {
-                        return Err(err(format!(
-                            "line {}: expected a string or an object with \"text\"",
-                            i + 1
-                        )));
+                        return Err(err(format!("line {}: expected a string or an object with \"text\"", i + 1)));
                     }
                 };
                 push_cut(&mut out, text, &format!("{name} line {}", i + 1));
@@ -87,17 +74,9 @@ pub fn split_document(name: &str, bytes: &[u8]) -> Result<Vec<Draft>, IndexError
             }
         }
         "csv" => {
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(false)
-                .from_reader(text.as_bytes());
-            let headers = reader
-                .headers()
-                .map_err(|e| err(format!("header row: {e}")))?
-                .clone();
-            let column = match headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case("text"))
-            {
+            let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+            let headers = reader.headers().map_err(|e| err(format!("header row: {e}")))?.clone();
+            let column = match headers.iter().position(|h| h.trim().eq_ignore_ascii_case("text")) {
                 Some(c) => c,
                 None if headers.len() == 1 => 0,
                 None => {
@@ -107,11 +86,7 @@ pub fn split_document(name: &str, bytes: &[u8]) -> Result<Vec<Draft>, IndexError
             };
             for (i, record) in reader.records().enumerate() {
                 let record = record.map_err(|e| err(format!("row {}: {e}", i + 2)))?;
-                push_cut(
-                    &mut out,
-                    record.get(column).unwrap_or(""),
-                    &format!("{name} row {}", i + 2),
-                );
+                push_cut(&mut out, record.get(column).unwrap_or(""), &format!("{name} row {}", i + 2));
                 check_count(&out).map_err(err)?;
             }
         }
@@ -148,15 +123,8 @@ fn push_cut(out: &mut Vec<Draft>, text: &str, source: &str) {
     let pieces = cut(&text, MAX_PASSAGE_CHARS);
     let many = pieces.len() > 1;
     for (i, piece) in pieces.into_iter().enumerate() {
-        let source = if many {
-            format!("{source}.{}", i + 1)
-        } else {
-            source.to_string()
-        };
-        out.push(Draft {
-            text: piece,
-            source,
-        });
+        let source = if many { format!("{source}.{}", i + 1) } else { source.to_string() };
+        out.push(Draft { text: piece, source });
     }
 }
 
@@ -182,11 +150,8 @@ fn cut(text: &str, max: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut current = String::new();
     for s in sentences.into_iter().filter(|s| !s.is_empty()) {
-        let joined = if current.is_empty() {
-            s.chars().count()
-        } else {
-            current.chars().count() + 1 + s.chars().count()
-        };
+        let joined =
+            if current.is_empty() { s.chars().count() } else { current.chars().count() + 1 + s.chars().count() };
         if joined <= max {
             if !current.is_empty() && !current.ends_with(['。', '！', '？', '；']) {
                 current.push(' ');
@@ -223,11 +188,8 @@ mod tests {
 
     #[test]
     fn text_and_markdown_split_at_blank_lines() {
-        let d = split_document(
-            "notes.md",
-            "# Title\n\nFirst  line\ncontinues.\r\n\r\n\n\n  第二段。 \n".as_bytes(),
-        )
-        .unwrap();
+        let d = split_document("notes.md", "# Title\n\nFirst  line\ncontinues.\r\n\r\n\n\n  第二段。 \n".as_bytes())
+            .unwrap();
         assert_eq!(texts(&d), ["# Title", "First line continues.", "第二段。"]);
         assert_eq!(d[2].source, "notes.md ¶3");
     }
@@ -245,72 +207,37 @@ mod tests {
         assert_eq!(d[0].source, "a.txt ¶1.1");
         let zh = "我们明天去北京看长城。".repeat(60);
         let d = split_document("b.txt", zh.as_bytes()).unwrap();
-        assert!(
-            d.iter()
-                .all(|p| p.text.chars().count() <= MAX_PASSAGE_CHARS && p.text.ends_with('。'))
-        );
-        assert_eq!(
-            d.iter().map(|p| p.text.chars().count()).sum::<usize>(),
-            zh.chars().count()
-        );
+        assert!(d.iter().all(|p| p.text.chars().count() <= MAX_PASSAGE_CHARS && p.text.ends_with('。')));
+        assert_eq!(d.iter().map(|p| p.text.chars().count()).sum::<usize>(), zh.chars().count());
         // One endless "sentence" is cut hard.
         let run = "x".repeat(1000);
         let d = split_document("c.txt", run.as_bytes()).unwrap();
-        assert_eq!(
-            d.iter().map(|p| p.text.len()).collect::<Vec<_>>(),
-            [400, 400, 200]
-        );
+        assert_eq!(d.iter().map(|p| p.text.len()).collect::<Vec<_>>(), [400, 400, 200]);
     }
 
     #[test]
     fn jsonl_takes_strings_or_text_fields_and_names_bad_lines() {
-        let d = split_document(
-            "faq.jsonl",
-            b"\"plain\"\n\n{\"text\": \"\xe4\xbd\xa0\xe5\xa5\xbd\", \"id\": 3}\n",
-        )
-        .unwrap();
+        let d =
+            split_document("faq.jsonl", b"\"plain\"\n\n{\"text\": \"\xe4\xbd\xa0\xe5\xa5\xbd\", \"id\": 3}\n").unwrap();
         assert_eq!(texts(&d), ["plain", "你好"]);
         assert_eq!(d[1].source, "faq.jsonl line 3");
-        let e = split_document("faq.jsonl", b"\"ok\"\n{\"title\": 1}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("faq.jsonl: line 2") && e.contains("\"text\""),
-            "{e}"
-        );
-        let e = split_document("faq.jsonl", b"{oops\n")
-            .unwrap_err()
-            .to_string();
+        let e = split_document("faq.jsonl", b"\"ok\"\n{\"title\": 1}\n").unwrap_err().to_string();
+        assert!(e.contains("faq.jsonl: line 2") && e.contains("\"text\""), "{e}");
+        let e = split_document("faq.jsonl", b"{oops\n").unwrap_err().to_string();
         assert!(e.contains("line 1: not JSON"), "{e}");
-        let e = split_document("faq.jsonl", b"[1, 2]\n")
-            .unwrap_err()
-            .to_string();
+        let e = split_document("faq.jsonl", b"[1, 2]\n").unwrap_err().to_string();
         assert!(e.contains("expected a string or an object"), "{e}");
     }
 
     #[test]
     fn csv_uses_the_text_column_or_the_only_one() {
-        let d = split_document(
-            "d.csv",
-            b"id,Text\n1,\"Hello, world\"\n2,\xe4\xb8\x96\xe7\x95\x8c\n",
-        )
-        .unwrap();
+        let d = split_document("d.csv", b"id,Text\n1,\"Hello, world\"\n2,\xe4\xb8\x96\xe7\x95\x8c\n").unwrap();
         assert_eq!(texts(&d), ["Hello, world", "世界"]);
         assert_eq!(d[1].source, "d.csv row 3");
-        assert_eq!(
-            texts(&split_document("e.csv", b"sentence\nOne\nTwo\n").unwrap()),
-            ["One", "Two"]
-        );
-        let e = split_document("f.csv", b"a,b\n1,2\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("no column named \"text\"") && e.contains("[\"a\", \"b\"]"),
-            "{e}"
-        );
-        let e = split_document("g.csv", b"text,b\n1,2\n3\n")
-            .unwrap_err()
-            .to_string();
+        assert_eq!(texts(&split_document("e.csv", b"sentence\nOne\nTwo\n").unwrap()), ["One", "Two"]);
+        let e = split_document("f.csv", b"a,b\n1,2\n").unwrap_err().to_string();
+        assert!(e.contains("no column named \"text\"") && e.contains("[\"a\", \"b\"]"), "{e}");
+        let e = split_document("g.csv", b"text,b\n1,2\n3\n").unwrap_err().to_string();
         assert!(e.contains("row 3"), "{e}");
     }
 
@@ -318,25 +245,13 @@ mod tests {
     fn refuses_what_it_cannot_read_with_the_reason() {
         let e = split_document("x.pdf", b"%PDF").unwrap_err().to_string();
         assert!(e.contains("cannot split .pdf"), "{e}");
-        let e = split_document("x.txt", b"ok \xff\xfe")
-            .unwrap_err()
-            .to_string();
+        let e = split_document("x.txt", b"ok \xff\xfe").unwrap_err().to_string();
         assert!(e.contains("not UTF-8") && e.contains("offset 3"), "{e}");
-        let e = split_document("x.txt", b" \n\n \t")
-            .unwrap_err()
-            .to_string();
+        let e = split_document("x.txt", b" \n\n \t").unwrap_err().to_string();
         assert!(e.contains("no text"), "{e}");
         let big = vec![b'a'; MAX_FILE_BYTES + 1];
-        assert!(
-            split_document("big.txt", &big)
-                .unwrap_err()
-                .to_string()
-                .contains("MiB limit")
-        );
+        assert!(split_document("big.txt", &big).unwrap_err().to_string().contains("MiB limit"));
         // A byte-order mark is not text.
-        assert_eq!(
-            texts(&split_document("bom.txt", "\u{feff}hi".as_bytes()).unwrap()),
-            ["hi"]
-        );
+        assert_eq!(texts(&split_document("bom.txt", "\u{feff}hi".as_bytes()).unwrap()), ["hi"]);
     }
 }

@@ -148,8 +148,7 @@ impl Config {
 
     /// Parse `config.json` text and check it describes a model this crate can run.
     pub fn from_json(text: &str) -> Result<Self, ModelError> {
-        let config: Config = serde_json::from_str(text)
-            .map_err(|e| ModelError::Config(format!("config.json: {e}")))?;
+        let config: Config = serde_json::from_str(text).map_err(|e| ModelError::Config(format!("config.json: {e}")))?;
         config.validate()?;
         Ok(config)
     }
@@ -186,10 +185,15 @@ impl Config {
             }
         }
         if self.num_hidden_layers > MAX_LAYERS {
-            return bad(format!("num_hidden_layers = {} is implausibly large (at most {MAX_LAYERS})", self.num_hidden_layers));
+            return bad(format!(
+                "num_hidden_layers = {} is implausibly large (at most {MAX_LAYERS})",
+                self.num_hidden_layers
+            ));
         }
         // Sizes below are computed in u64 first: usize is 32 bits in wasm.
-        for (what, heads) in [("num_attention_heads", self.num_attention_heads), ("num_key_value_heads", self.kv_heads())] {
+        for (what, heads) in
+            [("num_attention_heads", self.num_attention_heads), ("num_key_value_heads", self.kv_heads())]
+        {
             let width = heads as u64 * self.head_dim() as u64;
             if width > 1 << 24 {
                 return bad(format!("{what} × head_dim = {width} is implausibly large"));
@@ -227,10 +231,7 @@ impl Config {
         }
         for &d in &self.matryoshka_dims {
             if d == 0 || d > self.hidden_size {
-                return bad(format!(
-                    "matryoshka_dims entry {d} must be in 1..={}",
-                    self.hidden_size
-                ));
+                return bad(format!("matryoshka_dims entry {d} must be in 1..={}", self.hidden_size));
             }
         }
         Ok(())
@@ -241,14 +242,12 @@ impl Config {
     }
 
     pub fn head_dim(&self) -> usize {
-        self.head_dim
-            .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
+        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
 
     /// q/k/v projections carry biases (Qwen2 always; Llama when `attention_bias`).
     pub fn qkv_bias(&self) -> bool {
-        self.attention_bias
-            .unwrap_or(self.model_type == "qwen2")
+        self.attention_bias.unwrap_or(self.model_type == "qwen2")
     }
 
     /// Only Llama puts a bias on the output projection, and only with `attention_bias`.
@@ -263,18 +262,13 @@ impl Config {
 
     /// Conan pools by mean; decoder-style relatives by their last token unless told otherwise.
     pub fn pooling(&self) -> Pooling {
-        self.pooling.unwrap_or(if self.model_type == "conan" {
-            Pooling::Mean
-        } else {
-            Pooling::LastToken
-        })
+        self.pooling.unwrap_or(if self.model_type == "conan" { Pooling::Mean } else { Pooling::LastToken })
     }
 
     /// Conan is bidirectional. For the relatives, last-token pooling implies the causal
     /// attention they were trained with; mean or CLS pooling implies a bidirectional encoder.
     pub fn is_causal(&self) -> bool {
-        self.is_causal
-            .unwrap_or(self.model_type != "conan" && self.pooling() == Pooling::LastToken)
+        self.is_causal.unwrap_or(self.model_type != "conan" && self.pooling() == Pooling::LastToken)
     }
 
     /// The dims a caller may truncate to: the trained Matryoshka dims, or any ≤ hidden.
@@ -290,10 +284,7 @@ impl Config {
 
     /// Parameter count from the shapes alone, without allocating anything.
     pub fn num_params(&self) -> u64 {
-        self.tensor_shapes()
-            .iter()
-            .map(|(_, s)| s.iter().map(|&d| d as u64).product::<u64>())
-            .sum()
+        self.tensor_shapes().iter().map(|(_, s)| s.iter().map(|&d| d as u64).product::<u64>()).sum()
     }
 
     /// Every tensor of the checkpoint, by HF name (without the `model.` prefix), with its

@@ -143,15 +143,9 @@ impl Embedder {
                 config.vocab_size
             )));
         }
-        let (model, host_table) = build_model_from(&config, device_tensors(files, options)?, device, options.host_table(&config))?;
-        Ok(Self {
-            config,
-            model,
-            text,
-            device: device.clone(),
-            host_table,
-            batch_size: 16,
-        })
+        let (model, host_table) =
+            build_model_from(&config, device_tensors(files, options)?, device, options.host_table(&config))?;
+        Ok(Self { config, model, text, device: device.clone(), host_table, batch_size: 16 })
     }
 
     /// Embed `texts`, truncated to `dims` (default: the full hidden size).
@@ -171,10 +165,7 @@ impl Embedder {
             truncated: Vec::with_capacity(texts.len()),
         };
         for (chunk_no, chunk) in texts.chunks(self.batch_size.max(1)).enumerate() {
-            let batch = self
-                .text
-                .encode_batch(chunk)
-                .map_err(|e| e.offset(chunk_no * self.batch_size))?;
+            let batch = self.text.encode_batch(chunk).map_err(|e| e.offset(chunk_no * self.batch_size))?;
             out.vectors.extend(self.embed_batch(&batch, dims).await?);
             out.tokens.extend(batch.lengths);
             out.truncated.extend(batch.truncated);
@@ -219,9 +210,17 @@ impl Embedder {
 
     /// Attention probabilities of `layer` for `text` under `mode` (e.g. the configured
     /// bidirectional attention against a causal mask).
-    pub async fn attention_map(&self, text: &str, layer: usize, mode: crate::AttentionMode) -> Result<AttentionMap, ModelError> {
+    pub async fn attention_map(
+        &self,
+        text: &str,
+        layer: usize,
+        mode: crate::AttentionMode,
+    ) -> Result<AttentionMap, ModelError> {
         if layer >= self.config.num_hidden_layers {
-            return Err(ModelError::Input(format!("layer {layer} does not exist: the model has {}", self.config.num_hidden_layers)));
+            return Err(ModelError::Input(format!(
+                "layer {layer} does not exist: the model has {}",
+                self.config.num_hidden_layers
+            )));
         }
         let batch = self.text.encode_batch(&[text])?;
         let t = batch.lengths[0];
@@ -233,11 +232,7 @@ impl Embedder {
         let probs = self.model.attention_from(self.token_vectors(&batch.ids[..t], [1, t]), mask, &[t], mode, layer);
         let data = probs.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let probs = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-        Ok(AttentionMap {
-            tokens,
-            heads: self.config.num_attention_heads,
-            probs,
-        })
+        Ok(AttentionMap { tokens, heads: self.config.num_attention_heads, probs })
     }
 }
 

@@ -17,11 +17,11 @@ pub mod pack;
 pub mod save;
 pub mod synth;
 
+pub use burn;
 pub use config::{Config, Pooling, TOKEN_TABLE};
-pub use embed::{AttentionMap, Embedder, Embeddings, HostTable, LoadOptions, q4_matmul_fits};
 #[cfg(feature = "wgpu")]
 pub use embed::q4_matmul_fits_on;
+pub use embed::{AttentionMap, Embedder, Embeddings, HostTable, LoadOptions, q4_matmul_fits};
 pub use error::ModelError;
 pub use load::{DirSource, FileSource, HostTensor, MemorySource, ModelFiles, build_model, host_tensors, read_files};
 pub use model::{AttentionMode, ConanModel, soft_mask_bias};
-pub use burn;

@@ -16,9 +16,9 @@ use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
 use crate::config::{Config, Pooling, TOKEN_TABLE};
+use crate::embed::HostTable;
 use crate::error::ModelError;
 use crate::model::{Attention, ConanModel, Layer, Mlp};
-use crate::embed::HostTable;
 use crate::pack::{Manifest, PackTensors, QuantMatrix, ShardEntry, verify_shard};
 
 /// Where a model's files come from. Paths are relative to the model root, `/`-separated.
@@ -31,9 +31,7 @@ pub trait FileSource {
 
     /// The file's bytes; a missing file is an error naming it.
     async fn require(&self, path: &str) -> Result<Vec<u8>, ModelError> {
-        self.read(path)
-            .await?
-            .ok_or_else(|| ModelError::Io(format!("{}: {path} not found", self.describe())))
+        self.read(path).await?.ok_or_else(|| ModelError::Io(format!("{}: {path} not found", self.describe())))
     }
 
     /// Called once a pack's manifest is read, before any shard is: a source can refuse a
@@ -45,13 +43,10 @@ pub trait FileSource {
     /// One pack shard, already checked against its size and SHA-256. A caching source
     /// overrides this to serve verified copies and refetch bad ones.
     async fn read_shard(&self, entry: &ShardEntry) -> Result<Vec<u8>, ModelError> {
-        let bytes = self.read(&entry.file).await?.ok_or_else(|| {
-            ModelError::Weights(format!(
-                "shard {} is missing from {}",
-                entry.file,
-                self.describe()
-            ))
-        })?;
+        let bytes = self
+            .read(&entry.file)
+            .await?
+            .ok_or_else(|| ModelError::Weights(format!("shard {} is missing from {}", entry.file, self.describe())))?;
         verify_shard(entry, &bytes)?;
         Ok(bytes)
     }
@@ -68,7 +63,10 @@ impl MemorySource {
     pub fn new(label: impl Into<String>, files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
         let files: Vec<(String, Vec<u8>)> = files.into_iter().collect();
         let first = |p: &str| p.split_once('/').map(|(a, _)| a.to_string());
-        let common = files.first().and_then(|(p, _)| first(p)).filter(|c| files.iter().all(|(p, _)| first(p).as_deref() == Some(c)));
+        let common = files
+            .first()
+            .and_then(|(p, _)| first(p))
+            .filter(|c| files.iter().all(|(p, _)| first(p).as_deref() == Some(c)));
         let files = files
             .into_iter()
             .map(|(p, b)| match &common {
@@ -99,7 +97,10 @@ impl MemorySource {
             let name = entry.name().map_err(bad)?.to_string();
             total = total.saturating_add(entry.size());
             if total > MAX_TOTAL {
-                return Err(ModelError::Io(format!("{label}: more than {} GiB uncompressed; load the folder instead", MAX_TOTAL >> 30)));
+                return Err(ModelError::Io(format!(
+                    "{label}: more than {} GiB uncompressed; load the folder instead",
+                    MAX_TOTAL >> 30
+                )));
             }
             let mut data = Vec::with_capacity(entry.size() as usize);
             std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, MAX_TOTAL), &mut data)
@@ -163,16 +164,9 @@ impl ModelFiles {
         h.update(crate::pack::sha256_hex(&self.tokenizer_json));
         match &self.pack {
             Some(m) => m.shards.iter().for_each(|s| h.update(&s.sha256)),
-            None => self
-                .shards
-                .iter()
-                .for_each(|(_, b)| h.update(crate::pack::sha256_hex(b))),
+            None => self.shards.iter().for_each(|(_, b)| h.update(crate::pack::sha256_hex(b))),
         }
-        h.finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -206,12 +200,7 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
         for entry in &manifest.shards {
             shards.push((entry.file.clone(), src.read_shard(entry).await?));
         }
-        return Ok(ModelFiles {
-            config: manifest.config.clone(),
-            tokenizer_json,
-            shards,
-            pack: Some(manifest),
-        });
+        return Ok(ModelFiles { config: manifest.config.clone(), tokenizer_json, shards, pack: Some(manifest) });
     }
     let config_bytes = src.require("config.json").await?;
     let mut config = Config::from_json(utf8(&config_bytes, "config.json")?)?;
@@ -221,23 +210,17 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
         if let Some(bytes) = src.read("1_Pooling/config.json").await? {
             let p: PoolingConfig = serde_json::from_slice(&bytes)
                 .map_err(|e| ModelError::Config(format!("1_Pooling/config.json: {e}")))?;
-            config.pooling = Some(
-                match (
-                    p.pooling_mode_mean_tokens,
-                    p.pooling_mode_cls_token,
-                    p.pooling_mode_lasttoken,
-                ) {
+            config.pooling =
+                Some(match (p.pooling_mode_mean_tokens, p.pooling_mode_cls_token, p.pooling_mode_lasttoken) {
                     (true, false, false) => Pooling::Mean,
                     (false, true, false) => Pooling::Cls,
                     (false, false, true) => Pooling::LastToken,
                     _ => {
                         return Err(ModelError::Config(
-                            "1_Pooling/config.json must enable exactly one of mean, cls, lasttoken"
-                                .into(),
+                            "1_Pooling/config.json must enable exactly one of mean, cls, lasttoken".into(),
                         ));
                     }
-                },
-            );
+                });
         }
     }
 
@@ -253,26 +236,16 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
             let mut shards = Vec::with_capacity(files.len());
             for file in files {
                 if file.contains("..") || file.starts_with('/') {
-                    return Err(ModelError::Weights(format!(
-                        "shard name {file:?} leaves the model folder"
-                    )));
+                    return Err(ModelError::Weights(format!("shard name {file:?} leaves the model folder")));
                 }
                 let bytes = src.require(&file).await?;
                 shards.push((file, bytes));
             }
             shards
         }
-        None => vec![(
-            "model.safetensors".to_string(),
-            src.require("model.safetensors").await?,
-        )],
+        None => vec![("model.safetensors".to_string(), src.require("model.safetensors").await?)],
     };
-    Ok(ModelFiles {
-        config,
-        tokenizer_json,
-        shards,
-        pack: None,
-    })
+    Ok(ModelFiles { config, tokenizer_json, shards, pack: None })
 }
 
 /// The checkpoint's tensors as f32 in HF layout, each checked against the config.
@@ -320,7 +293,8 @@ pub(crate) fn parse_safetensors<'a>(file: &str, bytes: &'a [u8]) -> Result<SafeT
     if let Some(name) = duplicate_tensor(bytes) {
         return Err(ModelError::Weights(format!("{file}: tensor {name} appears more than once in the header")));
     }
-    SafeTensors::deserialize(bytes).map_err(|e| ModelError::Weights(format!("{file}: not a valid safetensors file: {e}")))
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| ModelError::Weights(format!("{file}: not a valid safetensors file: {e}")))
 }
 
 /// A safetensors header that names one tensor twice: JSON parsers keep the last value, so
@@ -355,10 +329,7 @@ fn duplicate_tensor(bytes: &[u8]) -> Option<String> {
 /// The checkpoint's tensors by name (without `model.`), checked against `config`:
 /// every expected tensor present once with its exact shape, nothing unexpected, a float
 /// dtype, and finite values.
-fn checked_tensors(
-    config: &Config,
-    shards: &[(String, Vec<u8>)],
-) -> Result<HashMap<String, HostTensor>, ModelError> {
+fn checked_tensors(config: &Config, shards: &[(String, Vec<u8>)]) -> Result<HashMap<String, HostTensor>, ModelError> {
     let parsed: Vec<(&str, SafeTensors)> = shards
         .iter()
         .map(|(file, bytes)| parse_safetensors(file, bytes).map(|st| (file.as_str(), st)))
@@ -371,13 +342,8 @@ fn checked_tensors(
             if ignorable(name) {
                 continue;
             }
-            if views
-                .insert(name.to_string(), (*file, raw_name, view))
-                .is_some()
-            {
-                return Err(ModelError::Weights(format!(
-                    "tensor {name} appears more than once"
-                )));
+            if views.insert(name.to_string(), (*file, raw_name, view)).is_some() {
+                return Err(ModelError::Weights(format!("tensor {name} appears more than once")));
             }
         }
     }
@@ -388,11 +354,7 @@ fn checked_tensors(
         let Some((file, raw_name, view)) = views.remove(&name) else {
             return Err(ModelError::Weights(format!(
                 "missing tensor {name} (expected shape {shape:?}) in {}",
-                shards
-                    .iter()
-                    .map(|s| s.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                shards.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
             )));
         };
         if view.shape() != shape.as_slice() {
@@ -402,9 +364,7 @@ fn checked_tensors(
             )));
         }
         let values = to_f32(view.dtype(), view.data()).map_err(|dtype| {
-            ModelError::Weights(format!(
-                "tensor {raw_name} in {file} has dtype {dtype}; expected F32, F16 or BF16"
-            ))
+            ModelError::Weights(format!("tensor {raw_name} in {file} has dtype {dtype}; expected F32, F16 or BF16"))
         })?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(ModelError::Weights(format!(
@@ -425,18 +385,9 @@ fn checked_tensors(
 
 fn to_f32(dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, Dtype> {
     Ok(match dtype {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
+        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         other => return Err(other),
     })
 }
@@ -454,17 +405,12 @@ impl Builder<'_> {
             return HostTensor { values: q.dequantize(), shape: vec![q.rows, q.cols] };
         }
         // checked_tensors guaranteed presence; a miss here is a bug in this file.
-        self.tensors
-            .remove(name)
-            .unwrap_or_else(|| panic!("tensor {name} was not checked"))
+        self.tensors.remove(name).unwrap_or_else(|| panic!("tensor {name} was not checked"))
     }
 
     fn vector(&mut self, name: &str) -> Param<Tensor<1>> {
         let t = self.take(name);
-        Param::from_tensor(Tensor::from_data(
-            TensorData::new(t.values, [t.shape[0]]),
-            self.device,
-        ))
+        Param::from_tensor(Tensor::from_data(TensorData::new(t.values, [t.shape[0]]), self.device))
     }
 
     /// HF stores projections as `[out, in]`; burn's `Linear` multiplies by `[in, out]`.
@@ -483,17 +429,11 @@ impl Builder<'_> {
                 Tensor::from_data(TensorData::new(transposed, [cols, rows]), self.device)
             }
         };
-        Linear {
-            weight: Param::from_tensor(weight),
-            bias: bias.then(|| self.vector(&format!("{prefix}.bias"))),
-        }
+        Linear { weight: Param::from_tensor(weight), bias: bias.then(|| self.vector(&format!("{prefix}.bias"))) }
     }
 
     fn rms_norm(&mut self, name: &str, eps: f64) -> RmsNorm {
-        RmsNorm {
-            gamma: self.vector(name),
-            epsilon: eps,
-        }
+        RmsNorm { gamma: self.vector(name), epsilon: eps }
     }
 }
 
@@ -566,18 +506,13 @@ pub fn build_model_from(
                     k_proj: b.linear(&format!("{p}.self_attn.k_proj"), config.qkv_bias()),
                     v_proj: b.linear(&format!("{p}.self_attn.v_proj"), config.qkv_bias()),
                     o_proj: b.linear(&format!("{p}.self_attn.o_proj"), config.o_bias()),
-                    q_norm: config
-                        .qk_norm()
-                        .then(|| b.rms_norm(&format!("{p}.self_attn.q_norm.weight"), eps)),
-                    k_norm: config
-                        .qk_norm()
-                        .then(|| b.rms_norm(&format!("{p}.self_attn.k_norm.weight"), eps)),
+                    q_norm: config.qk_norm().then(|| b.rms_norm(&format!("{p}.self_attn.q_norm.weight"), eps)),
+                    k_norm: config.qk_norm().then(|| b.rms_norm(&format!("{p}.self_attn.k_norm.weight"), eps)),
                     num_heads: config.num_attention_heads,
                     num_kv_heads: config.kv_heads(),
                     head_dim: config.head_dim(),
                 },
-                post_attention_layernorm: b
-                    .rms_norm(&format!("{p}.post_attention_layernorm.weight"), eps),
+                post_attention_layernorm: b.rms_norm(&format!("{p}.post_attention_layernorm.weight"), eps),
                 mlp: Mlp {
                     gate_proj: b.linear(&format!("{p}.mlp.gate_proj"), false),
                     up_proj: b.linear(&format!("{p}.mlp.up_proj"), false),
@@ -604,7 +539,10 @@ mod tests {
 
     #[test]
     fn memory_source_drops_the_picked_folder_name() {
-        let src = MemorySource::new("picked", [("m/config.json".to_string(), b"{}".to_vec()), ("m/sub/x".to_string(), vec![1])]);
+        let src = MemorySource::new(
+            "picked",
+            [("m/config.json".to_string(), b"{}".to_vec()), ("m/sub/x".to_string(), vec![1])],
+        );
         assert!(src.files.contains_key("config.json") && src.files.contains_key("sub/x"));
         let flat = MemorySource::new("picked", [("config.json".to_string(), vec![]), ("a/b".to_string(), vec![])]);
         assert!(flat.files.contains_key("a/b"), "no common folder, nothing stripped");

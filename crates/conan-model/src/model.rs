@@ -165,10 +165,7 @@ impl Rope {
 
 impl ConanModel {
     pub fn head_dim(&self) -> usize {
-        self.layers
-            .first()
-            .map(|l| l.self_attn.head_dim)
-            .unwrap_or(0)
+        self.layers.first().map(|l| l.self_attn.head_dim).unwrap_or(0)
     }
 
     pub fn hidden_size(&self) -> usize {
@@ -201,12 +198,24 @@ impl ConanModel {
 
     /// [`Self::hidden_states`] under any [`AttentionMode`]; `lengths` are the real tokens
     /// per row (the soft mask depends on them).
-    pub fn hidden_states_with(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<3> {
+    pub fn hidden_states_with(
+        &self,
+        ids: Tensor<2, Int>,
+        mask: Tensor<2>,
+        lengths: &[usize],
+        mode: AttentionMode,
+    ) -> Tensor<3> {
         self.hidden_states_from(self.token_vectors(ids), mask, lengths, mode)
     }
 
     /// [`Self::hidden_states_with`] from token vectors `x` `[batch, seq, hidden]`.
-    pub fn hidden_states_from(&self, mut x: Tensor<3>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode) -> Tensor<3> {
+    pub fn hidden_states_from(
+        &self,
+        mut x: Tensor<3>,
+        mask: Tensor<2>,
+        lengths: &[usize],
+        mode: AttentionMode,
+    ) -> Tensor<3> {
         let [_, t, _] = x.dims();
         let rope = Rope::new(t, self.head_dim(), self.rope_theta, &x.device());
         let bias = Self::bias(mask, lengths, mode);
@@ -218,12 +227,26 @@ impl ConanModel {
 
     /// Attention probabilities of layer `layer` (0-based), `[batch, heads, seq, seq]`, under
     /// `mode`: what the Learn page draws. Padding keys get 0.
-    pub fn attention(&self, ids: Tensor<2, Int>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode, layer: usize) -> Tensor<4> {
+    pub fn attention(
+        &self,
+        ids: Tensor<2, Int>,
+        mask: Tensor<2>,
+        lengths: &[usize],
+        mode: AttentionMode,
+        layer: usize,
+    ) -> Tensor<4> {
         self.attention_from(self.token_vectors(ids), mask, lengths, mode, layer)
     }
 
     /// [`Self::attention`] from token vectors `x` `[batch, seq, hidden]`.
-    pub fn attention_from(&self, mut x: Tensor<3>, mask: Tensor<2>, lengths: &[usize], mode: AttentionMode, layer: usize) -> Tensor<4> {
+    pub fn attention_from(
+        &self,
+        mut x: Tensor<3>,
+        mask: Tensor<2>,
+        lengths: &[usize],
+        mode: AttentionMode,
+        layer: usize,
+    ) -> Tensor<4> {
         let [_, t, _] = x.dims();
         let rope = Rope::new(t, self.head_dim(), self.rope_theta, &x.device());
         let bias = Self::bias(mask, lengths, mode);
@@ -291,8 +314,8 @@ impl ConanModel {
                         _ => len.saturating_sub(1) as i32,
                     })
                     .collect();
-                let index = Tensor::<3, Int>::from_data(TensorData::new(picks, [b, 1, 1]), &states.device())
-                    .expand([b, 1, h]);
+                let index =
+                    Tensor::<3, Int>::from_data(TensorData::new(picks, [b, 1, 1]), &states.device()).expand([b, 1, h]);
                 states.gather(1, index).reshape([b, h])
             }
         }
@@ -305,7 +328,9 @@ pub enum AttentionMode {
     Bidirectional,
     Causal,
     /// Conan-v2's soft mask between the two: α = 0 is causal, α ≥ 1 bidirectional.
-    Soft { alpha: f32 },
+    Soft {
+        alpha: f32,
+    },
 }
 
 /// Conan-Embedding-v2's soft mask (arXiv 2509.12892) as an additive bias `log M`, row-major

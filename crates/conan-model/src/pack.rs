@@ -106,7 +106,8 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| ModelError::Weights(format!("manifest.json: {e}")))?;
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::Weights(format!("manifest.json: {e}")))?;
         if m.format != FORMAT || m.version != VERSION {
             return Err(ModelError::Weights(format!(
                 "manifest.json: format {:?} version {} is not {FORMAT} version {VERSION}",
@@ -116,7 +117,10 @@ impl Manifest {
         m.config.validate()?;
         for (i, s) in m.shards.iter().enumerate() {
             if s.file.contains('/') || s.file.contains("..") || s.file.is_empty() {
-                return Err(ModelError::Weights(format!("manifest.json: shard {i} has an unsafe file name {:?}", s.file)));
+                return Err(ModelError::Weights(format!(
+                    "manifest.json: shard {i} has an unsafe file name {:?}",
+                    s.file
+                )));
             }
         }
         Ok(m)
@@ -178,7 +182,8 @@ fn quantize_rows(values: &[f32], cols: usize, bits4: bool) -> (Vec<u8>, Vec<u8>)
                 .map(|d| {
                     let scale = half::f16::from_f32(max / d);
                     let q = encode(block, scale.to_f32());
-                    let err: f32 = block.iter().zip(&q).map(|(v, c)| (v - f32::from(*c) * scale.to_f32()).powi(2)).sum();
+                    let err: f32 =
+                        block.iter().zip(&q).map(|(v, c)| (v - f32::from(*c) * scale.to_f32()).powi(2)).sum();
                     (err, scale, q)
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0))
@@ -238,11 +243,7 @@ pub struct PackOptions {
 
 impl PackOptions {
     pub fn new(scheme: Encoding) -> Self {
-        Self {
-            scheme,
-            table: if scheme == Encoding::Q4 { Encoding::Q8 } else { scheme },
-            shard_limit: SHARD_LIMIT,
-        }
+        Self { scheme, table: if scheme == Encoding::Q4 { Encoding::Q8 } else { scheme }, shard_limit: SHARD_LIMIT }
     }
 
     /// The encoding `write_pack` gives a tensor: the table its own, matrices whose input
@@ -250,7 +251,9 @@ impl PackOptions {
     pub fn encoding_of(&self, name: &str, shape: &[usize]) -> Encoding {
         let cols = *shape.last().unwrap_or(&0);
         match self.scheme {
-            _ if name == TOKEN_TABLE && (cols % BLOCK == 0 || matches!(self.table, Encoding::F32 | Encoding::F16)) => self.table,
+            _ if name == TOKEN_TABLE && (cols % BLOCK == 0 || matches!(self.table, Encoding::F32 | Encoding::F16)) => {
+                self.table
+            }
             Encoding::Q8 | Encoding::Q4 if shape.len() == 2 && cols % BLOCK == 0 => self.scheme,
             Encoding::F16 | Encoding::Q8 | Encoding::Q4 if shape.len() == 2 => Encoding::F16,
             _ => Encoding::F32,
@@ -275,7 +278,11 @@ pub fn estimate_bytes(config: &Config, opts: PackOptions) -> u64 {
 /// `encoding` says: with `quantized_matmul` q8 / q4 matrices are their codes (q4 as q8 where
 /// `q4_as_q8`) plus one f32 scale per block; the token table (gathered, not multiplied),
 /// norms and everything else are f32.
-pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encoding, options: crate::LoadOptions) -> u64 {
+pub fn device_bytes(
+    config: &Config,
+    encoding: impl Fn(&str, &[usize]) -> Encoding,
+    options: crate::LoadOptions,
+) -> u64 {
     config
         .tensor_shapes()
         .iter()
@@ -293,7 +300,13 @@ pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encodi
 
 /// Write a pack of `tensors` (HF names and layout, f32) to `out`. Matrices whose input
 /// dimension is a multiple of [`BLOCK`] get the scheme (others f16); vectors stay f32.
-pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokenizer_json: &[u8], opts: PackOptions, out: &Path) -> Result<Manifest, ModelError> {
+pub fn write_pack(
+    config: &Config,
+    tensors: &HashMap<String, HostTensor>,
+    tokenizer_json: &[u8],
+    opts: PackOptions,
+    out: &Path,
+) -> Result<Manifest, ModelError> {
     let (scheme, shard_limit) = (opts.scheme, opts.shard_limit);
     let io = |p: &Path, e: std::io::Error| ModelError::Io(format!("{}: {e}", p.display()));
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
@@ -322,21 +335,25 @@ pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokeni
             let part_shape = if shape.len() == 2 { vec![end - start, cols] } else { vec![cols] };
             let shard = shards.last_mut().unwrap();
             match encoding {
-                Encoding::F32 => shard.push((key, Dtype::F32, part_shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())),
+                Encoding::F32 => {
+                    shard.push((key, Dtype::F32, part_shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()))
+                }
                 Encoding::F16 => shard.push((key, Dtype::F16, part_shape, f16_bytes(values))),
                 Encoding::Q8 | Encoding::Q4 => {
                     let bits4 = encoding == Encoding::Q4;
                     let (codes, scales) = quantize_rows(values, cols, bits4);
                     let code_cols = if bits4 { cols / 2 } else { cols };
-                    shard.push((format!("{key}.q"), if bits4 { Dtype::U8 } else { Dtype::I8 }, vec![end - start, code_cols], codes));
+                    shard.push((
+                        format!("{key}.q"),
+                        if bits4 { Dtype::U8 } else { Dtype::I8 },
+                        vec![end - start, code_cols],
+                        codes,
+                    ));
                     shard.push((format!("{key}.s"), Dtype::F16, vec![end - start, cols / BLOCK], scales));
                 }
             }
             used += (end - start) * row_bytes;
-            parts.push(Part {
-                shard: shards.len() - 1,
-                rows: [start, end],
-            });
+            parts.push(Part { shard: shards.len() - 1, rows: [start, end] });
             start = end;
         }
         entries.insert(name, TensorEntry { encoding, shape, parts });
@@ -346,17 +363,15 @@ pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokeni
     for (i, shard) in shards.iter().enumerate() {
         let views: Vec<(String, safetensors::tensor::TensorView)> = shard
             .iter()
-            .map(|(k, d, s, b)| (k.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).expect("shape matches bytes")))
+            .map(|(k, d, s, b)| {
+                (k.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).expect("shape matches bytes"))
+            })
             .collect();
         let bytes = safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))?;
         let file = format!("shard-{i:05}.safetensors");
         let path = out.join(&file);
         std::fs::write(&path, &bytes).map_err(|e| io(&path, e))?;
-        shard_entries.push(ShardEntry {
-            file,
-            bytes: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
-        });
+        shard_entries.push(ShardEntry { file, bytes: bytes.len() as u64, sha256: sha256_hex(&bytes) });
     }
     let tok = out.join("tokenizer.json");
     std::fs::write(&tok, tokenizer_json).map_err(|e| io(&tok, e))?;
@@ -382,7 +397,10 @@ pub fn write_pack(config: &Config, tensors: &HashMap<String, HostTensor>, tokeni
 }
 
 /// Decode a verified pack's tensors to f32 in HF layout, checking them against the config.
-pub fn read_tensors(manifest: &Manifest, shards: &[(String, Vec<u8>)]) -> Result<HashMap<String, HostTensor>, ModelError> {
+pub fn read_tensors(
+    manifest: &Manifest,
+    shards: &[(String, Vec<u8>)],
+) -> Result<HashMap<String, HostTensor>, ModelError> {
     read_pack(manifest, shards, |_| false).map(|t| t.f32)
 }
 
@@ -422,7 +440,8 @@ impl QuantMatrix {
         if !self.bits4 {
             return self.clone();
         }
-        let codes = self.codes.iter().flat_map(|&b| [(b & 0x0f) as i8 - 8, (b >> 4) as i8 - 8]).map(|q| q as u8).collect();
+        let codes =
+            self.codes.iter().flat_map(|&b| [(b & 0x0f) as i8 - 8, (b >> 4) as i8 - 8]).map(|q| q as u8).collect();
         QuantMatrix { bits4: false, rows: self.rows, cols: self.cols, codes, scales: self.scales.clone() }
     }
 
@@ -441,12 +460,14 @@ pub struct PackTensors {
 /// Read and check every tensor of a pack. The q8 / q4 matrices `keep_quantized` names stay
 /// as codes and scales (for a backend that multiplies by them directly, or a token table
 /// gathered on the host); the rest are dequantized to f32.
-pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantized: impl Fn(&str) -> bool) -> Result<PackTensors, ModelError> {
+pub fn read_pack(
+    manifest: &Manifest,
+    shards: &[(String, Vec<u8>)],
+    keep_quantized: impl Fn(&str) -> bool,
+) -> Result<PackTensors, ModelError> {
     let bad = |m: String| ModelError::Weights(m);
-    let parsed: Vec<SafeTensors> = shards
-        .iter()
-        .map(|(f, b)| crate::load::parse_safetensors(f, b))
-        .collect::<Result<_, _>>()?;
+    let parsed: Vec<SafeTensors> =
+        shards.iter().map(|(f, b)| crate::load::parse_safetensors(f, b)).collect::<Result<_, _>>()?;
     let expected: HashMap<String, Vec<usize>> = manifest.config.tensor_shapes().into_iter().collect();
     let mut out = HashMap::new();
     let mut quantized = HashMap::new();
@@ -457,7 +478,10 @@ pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantiz
             return Err(bad(format!("manifest.json: unexpected tensor {name}: the config does not use it")));
         };
         if &entry.shape != shape {
-            return Err(bad(format!("manifest.json: tensor {name} has shape {:?} but the config needs {shape:?}", entry.shape)));
+            return Err(bad(format!(
+                "manifest.json: tensor {name} has shape {:?} but the config needs {shape:?}",
+                entry.shape
+            )));
         }
         let (rows, cols) = if shape.len() == 2 { (shape[0], shape[1]) } else { (1, shape[0]) };
         if matches!(entry.encoding, Encoding::Q8 | Encoding::Q4) && (shape.len() != 2 || cols % BLOCK != 0) {
@@ -471,28 +495,46 @@ pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantiz
         for (k, part) in entry.parts.iter().enumerate() {
             let [start, end] = part.rows;
             if start != next_row || end <= start || end > rows {
-                return Err(bad(format!("manifest.json: tensor {name} part {k} covers rows {start}..{end}, expected to start at {next_row}")));
+                return Err(bad(format!(
+                    "manifest.json: tensor {name} part {k} covers rows {start}..{end}, expected to start at {next_row}"
+                )));
             }
-            let st = parsed
-                .get(part.shard)
-                .ok_or_else(|| bad(format!("manifest.json: tensor {name} part {k} names shard {} of {}", part.shard, parsed.len())))?;
+            let st = parsed.get(part.shard).ok_or_else(|| {
+                bad(format!("manifest.json: tensor {name} part {k} names shard {} of {}", part.shard, parsed.len()))
+            })?;
             let file = &shards[part.shard].0;
             let n = end - start;
             let get = |key: &str, dtype: Dtype, len: usize| -> Result<&[u8], ModelError> {
                 used.borrow_mut().insert((part.shard, key.to_string()));
                 let view = st.tensor(key).map_err(|_| bad(format!("{file}: missing {key}")))?;
                 if view.dtype() != dtype || view.data().len() != len {
-                    return Err(bad(format!("{file}: {key} is {:?} with {} bytes, expected {dtype:?} with {len}", view.dtype(), view.data().len())));
+                    return Err(bad(format!(
+                        "{file}: {key} is {:?} with {} bytes, expected {dtype:?} with {len}",
+                        view.dtype(),
+                        view.data().len()
+                    )));
                 }
                 Ok(view.data())
             };
             let key = format!("{name}#{k}");
             match entry.encoding {
-                Encoding::F32 => values.extend(get(&key, Dtype::F32, n * cols * 4)?.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                Encoding::F16 => values.extend(get(&key, Dtype::F16, n * cols * 2)?.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())),
+                Encoding::F32 => values.extend(
+                    get(&key, Dtype::F32, n * cols * 4)?
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                ),
+                Encoding::F16 => values.extend(
+                    get(&key, Dtype::F16, n * cols * 2)?
+                        .chunks_exact(2)
+                        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+                ),
                 Encoding::Q8 | Encoding::Q4 => {
                     let bits4 = entry.encoding == Encoding::Q4;
-                    let codes = get(&format!("{key}.q"), if bits4 { Dtype::U8 } else { Dtype::I8 }, if bits4 { n * cols / 2 } else { n * cols })?;
+                    let codes = get(
+                        &format!("{key}.q"),
+                        if bits4 { Dtype::U8 } else { Dtype::I8 },
+                        if bits4 { n * cols / 2 } else { n * cols },
+                    )?;
                     let scales = get(&format!("{key}.s"), Dtype::F16, n * cols / BLOCK * 2)?;
                     if keep {
                         codes_all.extend_from_slice(codes);
@@ -508,7 +550,8 @@ pub fn read_pack(manifest: &Manifest, shards: &[(String, Vec<u8>)], keep_quantiz
             return Err(bad(format!("manifest.json: tensor {name} parts cover {next_row} of {rows} rows")));
         }
         if keep {
-            let m = QuantMatrix { bits4: entry.encoding == Encoding::Q4, rows, cols, codes: codes_all, scales: scales_all };
+            let m =
+                QuantMatrix { bits4: entry.encoding == Encoding::Q4, rows, cols, codes: codes_all, scales: scales_all };
             // Codes are finite by construction; a block's value is non-finite exactly when its scale is.
             if let Some(b) = m.scales_f32().position(|v| !v.is_finite()) {
                 return Err(bad(format!("tensor {name} holds a non-finite value at element {}", b * BLOCK)));
@@ -602,7 +645,10 @@ mod tests {
             let _ = std::fs::remove_dir_all(&dir);
             let (estimate, written) = (estimate_bytes(&config, opts), m.total_bytes());
             // Only the safetensors headers (a JSON table per shard) are left out.
-            assert!(estimate <= written && written - estimate < m.shards.len() as u64 * 8192, "{scheme:?}: {estimate} vs {written}");
+            assert!(
+                estimate <= written && written - estimate < m.shards.len() as u64 * 8192,
+                "{scheme:?}: {estimate} vs {written}"
+            );
         }
         // The full-size q4 pack (q8 table): 8 layers of q4 matrices plus the q8 table.
         let full = estimate_bytes(&Config::conan_v2(), PackOptions::new(Encoding::Q4));

@@ -47,7 +47,9 @@ pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
         let p = format!("layers.{i}");
         norm(&mut out, format!("{p}.input_layernorm.weight"), &layer.input_layernorm);
         let attn = &layer.self_attn;
-        for (name, l) in [("q_proj", &attn.q_proj), ("k_proj", &attn.k_proj), ("v_proj", &attn.v_proj), ("o_proj", &attn.o_proj)] {
+        for (name, l) in
+            [("q_proj", &attn.q_proj), ("k_proj", &attn.k_proj), ("v_proj", &attn.v_proj), ("o_proj", &attn.o_proj)]
+        {
             linear(&mut out, format!("{p}.self_attn.{name}"), l);
         }
         if let Some(n) = &attn.q_norm {
@@ -57,7 +59,9 @@ pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
             norm(&mut out, format!("{p}.self_attn.k_norm.weight"), n);
         }
         norm(&mut out, format!("{p}.post_attention_layernorm.weight"), &layer.post_attention_layernorm);
-        for (name, l) in [("gate_proj", &layer.mlp.gate_proj), ("up_proj", &layer.mlp.up_proj), ("down_proj", &layer.mlp.down_proj)] {
+        for (name, l) in
+            [("gate_proj", &layer.mlp.gate_proj), ("up_proj", &layer.mlp.up_proj), ("down_proj", &layer.mlp.down_proj)]
+        {
             linear(&mut out, format!("{p}.mlp.{name}"), l);
         }
     }
@@ -67,7 +71,12 @@ pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
 
 /// Write an f32 checkpoint in HF layout to `out`: `config.json`, `model.safetensors`
 /// (names prefixed `model.`, in `config.tensor_shapes()` order) and `tokenizer.json`.
-pub fn write_checkpoint(config: &Config, tensors: &HashMap<String, HostTensor>, tokenizer_json: &str, out: &Path) -> Result<(), ModelError> {
+pub fn write_checkpoint(
+    config: &Config,
+    tensors: &HashMap<String, HostTensor>,
+    tokenizer_json: &str,
+    out: &Path,
+) -> Result<(), ModelError> {
     config.validate()?;
     let io = |p: &Path, e: std::io::Error| ModelError::Io(format!("{}: {e}", p.display()));
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
@@ -91,7 +100,8 @@ pub fn write_checkpoint(config: &Config, tensors: &HashMap<String, HostTensor>, 
         })
         .collect();
     let weights = out.join("model.safetensors");
-    safetensors::serialize_to_file(views, None, &weights).map_err(|e| ModelError::Io(format!("{}: {e}", weights.display())))?;
+    safetensors::serialize_to_file(views, None, &weights)
+        .map_err(|e| ModelError::Io(format!("{}: {e}", weights.display())))?;
     let config_path = out.join("config.json");
     std::fs::write(&config_path, config.to_json() + "\n").map_err(|e| io(&config_path, e))?;
     let tok_path = out.join("tokenizer.json");

@@ -95,7 +95,13 @@ impl View for SynthTensor {
 
 /// Write `config.json` (marked synthetic), `model.safetensors` and `tokenizer.json` to
 /// `out`. Returns the number of bytes of weights written.
-pub fn write_synthetic(config: &Config, seed: u64, dtype: WeightDtype, tokenizer_json: &str, out: &Path) -> Result<u64, ModelError> {
+pub fn write_synthetic(
+    config: &Config,
+    seed: u64,
+    dtype: WeightDtype,
+    tokenizer_json: &str,
+    out: &Path,
+) -> Result<u64, ModelError> {
     config.validate()?;
     let io = |what: &Path, e: std::io::Error| ModelError::Io(format!("{}: {e}", what.display()));
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
@@ -132,14 +138,7 @@ pub fn write_synthetic(config: &Config, seed: u64, dtype: WeightDtype, tokenizer
                 // Uniform with variance 1/fan_in keeps activations O(1) through the stack.
                 (0.0, (3.0 / shape[1] as f32).sqrt())
             };
-            let tensor = SynthTensor {
-                dtype,
-                shape,
-                seed,
-                stream: stream as u64,
-                center,
-                spread,
-            };
+            let tensor = SynthTensor { dtype, shape, seed, stream: stream as u64, center, spread };
             (format!("model.{name}"), tensor)
         })
         .collect();

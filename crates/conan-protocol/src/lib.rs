@@ -24,51 +24,28 @@ pub fn into_vecs(files: Files) -> Vec<(String, Vec<u8>)> {
 #[serde(tag = "type")]
 pub enum Request {
     /// Load the model whose files live under `base_url` (config.json, tokenizer.json, ...).
-    Load {
-        base_url: String,
-        prefer_webgpu: bool,
-    },
+    Load { base_url: String, prefer_webgpu: bool },
     /// Embed texts; vectors come back in order. `dims` truncates (Matryoshka).
-    Embed {
-        id: u32,
-        texts: Vec<String>,
-        dims: Option<usize>,
-    },
+    Embed { id: u32, texts: Vec<String>, dims: Option<usize> },
     /// List the benchmark slices bundled with the app.
     ListTasks,
     /// Run benchmark tasks: embed their texts once at full size, score at `dims` (default:
     /// full), and also at every Matryoshka dim for the curve.
-    Eval {
-        id: u32,
-        tasks: Vec<TaskSource>,
-        dims: Option<usize>,
-    },
+    Eval { id: u32, tasks: Vec<TaskSource>, dims: Option<usize> },
     /// Build the search index over the bundled corpus and the user's documents for the
     /// loaded model, reusing vectors stored in IndexedDB for this model when there are any.
     OpenSearch { id: u32 },
     /// Embed `query` and return the `k` nearest passages at `dims` (default: full).
-    Search {
-        id: u32,
-        query: String,
-        dims: Option<usize>,
-        k: usize,
-    },
+    Search { id: u32, query: String, dims: Option<usize>, k: usize },
     /// Split, embed and store the user's documents (file name → bytes; pasted text comes
     /// as a .txt). Stored only in this browser's IndexedDB.
-    AddDocuments {
-        id: u32,
-        files: Files,
-    },
+    AddDocuments { id: u32, files: Files },
     /// Remove every document the user added, from the index and from IndexedDB.
     ForgetDocuments { id: u32 },
     /// Time a flat search over `passages` random vectors of the model's width, at every dims.
     SpeedCheck { id: u32, passages: usize },
     /// Load a model folder the user picked from disk (path → bytes).
-    LoadFiles {
-        label: String,
-        files: Files,
-        prefer_webgpu: bool,
-    },
+    LoadFiles { label: String, files: Files, prefer_webgpu: bool },
     /// Read only a model's manifest / config: size, shape and whether it fits this device,
     /// before anything large is downloaded. With `plan`, a pack missing at `base_url` is
     /// described from that preset instead (an estimate, marked as such).
@@ -158,10 +135,7 @@ pub enum TaskSource {
     /// A folder under static/tasks.
     Bundled { name: String },
     /// Files the user picked: a task folder (name → bytes), or a zip of task folders.
-    Files {
-        label: String,
-        files: Files,
-    },
+    Files { label: String, files: Files },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,7 +156,9 @@ pub enum Response {
         retried: Option<String>,
     },
     /// A `LoseDevice` or `LimitStorage` fault is armed.
-    FaultArmed { id: u32 },
+    FaultArmed {
+        id: u32,
+    },
     Loaded {
         model: ModelSummary,
         backend: BackendInfo,

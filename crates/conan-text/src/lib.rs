@@ -22,10 +22,7 @@ impl TextError {
     /// The same error with text positions shifted by `by`, for a chunk of a longer list.
     pub fn offset(self, by: usize) -> Self {
         match self {
-            TextError::Encode { index, message } => TextError::Encode {
-                index: index + by,
-                message,
-            },
+            TextError::Encode { index, message } => TextError::Encode { index: index + by, message },
             TextError::Empty { index } => TextError::Empty { index: index + by },
             other => other,
         }
@@ -105,15 +102,11 @@ impl TextEncoder {
     pub fn from_json(json: &str, max_len: usize) -> Result<Self, TextError> {
         check_panicky_parts(json)?;
         let tokenizer = Tokenizer::from_str(json).map_err(|e| TextError::Load(e.to_string()))?;
-        Ok(Self {
-            tokenizer,
-            max_len: max_len.max(1),
-        })
+        Ok(Self { tokenizer, max_len: max_len.max(1) })
     }
 
     pub fn from_bytes(bytes: &[u8], max_len: usize) -> Result<Self, TextError> {
-        let json = std::str::from_utf8(bytes)
-            .map_err(|e| TextError::Load(format!("not UTF-8: {e}")))?;
+        let json = std::str::from_utf8(bytes).map_err(|e| TextError::Load(format!("not UTF-8: {e}")))?;
         Self::from_json(json, max_len)
     }
 
@@ -131,27 +124,14 @@ impl TextEncoder {
         self.tokenizer
             .encode(text, true)
             .map(|e| e.get_ids().to_vec())
-            .map_err(|e| TextError::Encode {
-                index: 0,
-                message: e.to_string(),
-            })
+            .map_err(|e| TextError::Encode { index: 0, message: e.to_string() })
     }
 
     /// Token strings of one text, for showing how the tokenizer splits it.
     pub fn tokens(&self, text: &str) -> Result<Vec<(String, u32)>, TextError> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| TextError::Encode {
-                index: 0,
-                message: e.to_string(),
-            })?;
-        Ok(enc
-            .get_tokens()
-            .iter()
-            .cloned()
-            .zip(enc.get_ids().iter().copied())
-            .collect())
+        let enc =
+            self.tokenizer.encode(text, true).map_err(|e| TextError::Encode { index: 0, message: e.to_string() })?;
+        Ok(enc.get_tokens().iter().cloned().zip(enc.get_ids().iter().copied()).collect())
     }
 
     /// The text of one token id, as a reader would see it ("�" where a byte-level token
@@ -171,10 +151,7 @@ impl TextEncoder {
             let mut ids = self
                 .tokenizer
                 .encode(text.as_ref(), true)
-                .map_err(|e| TextError::Encode {
-                    index,
-                    message: e.to_string(),
-                })?
+                .map_err(|e| TextError::Encode { index, message: e.to_string() })?
                 .get_ids()
                 .to_vec();
             if ids.is_empty() {
@@ -211,10 +188,8 @@ impl TokenBatch {
 
 /// GPT-2's byte ↔ printable-character table: byte `b` is token id `b`.
 fn byte_chars() -> Vec<char> {
-    let mut printable: Vec<u32> = ('!' as u32..='~' as u32)
-        .chain('¡' as u32..='¬' as u32)
-        .chain('®' as u32..='ÿ' as u32)
-        .collect();
+    let mut printable: Vec<u32> =
+        ('!' as u32..='~' as u32).chain('¡' as u32..='¬' as u32).chain('®' as u32..='ÿ' as u32).collect();
     printable.sort_unstable();
     let mut extra = 0;
     (0u32..256)
@@ -232,11 +207,8 @@ fn byte_chars() -> Vec<char> {
 /// A byte-level BPE tokenizer with no merges: 256 tokens, one per byte, so any Unicode
 /// text tokenizes. Used for synthetic checkpoints, which have no trained vocabulary.
 pub fn byte_level_tokenizer_json() -> String {
-    let vocab: serde_json::Map<String, serde_json::Value> = byte_chars()
-        .into_iter()
-        .enumerate()
-        .map(|(id, c)| (c.to_string(), serde_json::Value::from(id)))
-        .collect();
+    let vocab: serde_json::Map<String, serde_json::Value> =
+        byte_chars().into_iter().enumerate().map(|(id, c)| (c.to_string(), serde_json::Value::from(id))).collect();
     let byte_level = serde_json::json!({
         "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true
     });

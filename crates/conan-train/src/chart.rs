@@ -35,12 +35,7 @@ pub fn loss_curve(log: &[StepLog], weak_steps: usize, out: &Path) -> Result<()> 
         .y_label_area_size(48)
         .build_cartesian_2d(0f64..steps, 0f64..top.max(1e-3))
         .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("step")
-        .y_desc("loss")
-        .draw()
-        .map_err(|e| err(&e))?;
+    chart.configure_mesh().x_desc("step").y_desc("loss").draw().map_err(|e| err(&e))?;
     chart
         .draw_series(LineSeries::new(total, &BLUE))
         .map_err(|e| err(&e))?
@@ -57,12 +52,7 @@ pub fn loss_curve(log: &[StepLog], weak_steps: usize, out: &Path) -> Result<()> 
         .map_err(|e| err(&e))?
         .label("weak → supervised")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.4)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(&e))?;
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }

@@ -48,11 +48,7 @@ impl Corpus {
         if zh.is_empty() || en.is_empty() {
             return;
         }
-        let pair = Pair {
-            zh: self.id(zh),
-            en: self.id(en),
-            source,
-        };
+        let pair = Pair { zh: self.id(zh), en: self.id(en), source };
         match source {
             Source::Cedict => self.dictionary.push(pair),
             _ => self.sentences.push(pair),
@@ -121,7 +117,10 @@ pub fn read_hsk(path: &Path) -> Result<Vec<HskRow>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, line)| serde_json::from_str(line).with_context(|| format!("{}:{}: not an HSK row (id, zh, en)", path.display(), n + 1)))
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not an HSK row (id, zh, en)", path.display(), n + 1))
+        })
         .collect()
 }
 
@@ -195,7 +194,8 @@ pub struct Teacher {
 impl Teacher {
     pub fn load(dir: &Path) -> Result<Self> {
         let meta: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("meta.json")).with_context(|| format!("reading {}/meta.json", dir.display()))?,
+            &std::fs::read_to_string(dir.join("meta.json"))
+                .with_context(|| format!("reading {}/meta.json", dir.display()))?,
         )?;
         let dims = meta["dims"].as_u64().context("meta.json has no dims")? as usize;
         let texts = std::fs::read_to_string(dir.join("texts.jsonl"))?;
@@ -206,7 +206,12 @@ impl Teacher {
             .collect::<Result<_>>()?;
         let bytes = std::fs::read(dir.join("vectors.f32"))?;
         if bytes.len() != rows.len() * dims * 4 {
-            bail!("{}/vectors.f32 holds {} bytes, expected {} texts × {dims} × 4", dir.display(), bytes.len(), rows.len());
+            bail!(
+                "{}/vectors.f32 holds {} bytes, expected {} texts × {dims} × 4",
+                dir.display(),
+                bytes.len(),
+                rows.len()
+            );
         }
         let vectors = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
         Ok(Self { dims, rows, vectors })
@@ -228,8 +233,17 @@ mod tests {
     #[test]
     fn unique_pairs_skips_any_pair_with_a_repeated_side() {
         let p = |z: &str, e: &str| (z.to_string(), e.to_string());
-        let pairs = vec![p("爱情是盲目的。", "Love is blind."), p("恋爱使人盲目。", "Love is blind."), p("等一下。", "Wait."), p("等一下。", "Hold on."), p("你好", "Hi")];
-        assert_eq!(unique_pairs(pairs.clone(), 10), vec![p("爱情是盲目的。", "Love is blind."), p("等一下。", "Wait."), p("你好", "Hi")]);
+        let pairs = vec![
+            p("爱情是盲目的。", "Love is blind."),
+            p("恋爱使人盲目。", "Love is blind."),
+            p("等一下。", "Wait."),
+            p("等一下。", "Hold on."),
+            p("你好", "Hi"),
+        ];
+        assert_eq!(
+            unique_pairs(pairs.clone(), 10),
+            vec![p("爱情是盲目的。", "Love is blind."), p("等一下。", "Wait."), p("你好", "Hi")]
+        );
         assert_eq!(unique_pairs(pairs, 2).len(), 2);
     }
 }

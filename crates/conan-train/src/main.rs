@@ -126,7 +126,9 @@ impl TrainBackend {
                 .map_err(|e| anyhow::anyhow!("no wgpu adapter could be started: {e}"))?
                 .autodiff()),
             #[cfg(not(feature = "wgpu"))]
-            TrainBackend::Wgpu => bail!("--backend wgpu: this conan-train was built without it (cargo build --release -p conan-train --features wgpu)"),
+            TrainBackend::Wgpu => bail!(
+                "--backend wgpu: this conan-train was built without it (cargo build --release -p conan-train --features wgpu)"
+            ),
         }
     }
 }
@@ -139,11 +141,8 @@ fn init_tensors(config: &Config, seed: u64) -> HashMap<String, HostTensor> {
         .into_iter()
         .map(|(name, shape)| {
             let len: usize = shape.iter().product();
-            let values = if name.ends_with("norm.weight") {
-                vec![1.0; len]
-            } else {
-                train::llama_uniform(len, &mut rng)
-            };
+            let values =
+                if name.ends_with("norm.weight") { vec![1.0; len] } else { train::llama_uniform(len, &mut rng) };
             (name, HostTensor { values, shape })
         })
         .collect()
@@ -163,10 +162,15 @@ fn vocab_study(cli: &Cli, corpus: &Corpus) -> Result<()> {
     let en: Vec<&str> = dev.iter().map(|p| p.1.as_str()).collect();
     let qwen3 = std::fs::read_to_string(cli.data.join("tokenizers/qwen3/tokenizer.json")).ok();
     let rows = vocab::study(&train, &zh, &en, qwen3.as_deref())?;
-    println!("| tokenizer | vocabulary | embedding rows | tokens/zh dev sentence | tokens/en dev sentence | dev ids without a row |");
+    println!(
+        "| tokenizer | vocabulary | embedding rows | tokens/zh dev sentence | tokens/en dev sentence | dev ids without a row |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for r in &rows {
-        println!("| {} | {} | {} | {:.2} | {:.2} | {} |", r.name, r.vocabulary, r.rows, r.zh_tokens, r.en_tokens, r.dev_ids_without_row);
+        println!(
+            "| {} | {} | {} | {:.2} | {:.2} | {} |",
+            r.name, r.vocabulary, r.rows, r.zh_tokens, r.en_tokens, r.dev_ids_without_row
+        );
     }
     Ok(())
 }
@@ -270,7 +274,11 @@ fn main() -> Result<()> {
     let mut csv = std::fs::File::create(cli.out.join("losses.csv"))?;
     writeln!(csv, "step,stage,alpha,lr,loss,contrastive,distill,head,replaced,seconds")?;
     for s in &outcome.log {
-        writeln!(csv, "{},{},{},{},{},{},{},{},{},{:.2}", s.step, s.stage, s.alpha, s.lr, s.loss, s.contrastive, s.distill, s.head, s.replaced, s.seconds)?;
+        writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{:.2}",
+            s.step, s.stage, s.alpha, s.lr, s.loss, s.contrastive, s.distill, s.head, s.replaced, s.seconds
+        )?;
     }
     chart::loss_curve(&outcome.log, recipe.weak_steps, &cli.out.join("loss.svg"))?;
     // The loop always scores the final model, one entry per set in order, last: no need to

@@ -140,8 +140,11 @@ mod tests {
         let d = |v: Vec<f32>, rows: usize| Tensor::<2>::from_data(TensorData::new(v, [rows, 2]), &device());
         // Same directions at other lengths: 0. Orthogonal: 1. Opposite: 2. Mixed: the mean.
         assert!(head_distillation(d(vec![2.0, 0.0], 1), d(vec![0.5, 0.0], 1)).into_scalar::<f32>().abs() < 1e-6);
-        assert!((head_distillation(d(vec![1.0, 0.0], 1), d(vec![0.0, 3.0], 1)).into_scalar::<f32>() - 1.0).abs() < 1e-6);
-        let mixed = head_distillation(d(vec![1.0, 0.0, 1.0, 0.0], 2), d(vec![-1.0, 0.0, 0.0, 1.0], 2)).into_scalar::<f32>();
+        assert!(
+            (head_distillation(d(vec![1.0, 0.0], 1), d(vec![0.0, 3.0], 1)).into_scalar::<f32>() - 1.0).abs() < 1e-6
+        );
+        let mixed =
+            head_distillation(d(vec![1.0, 0.0, 1.0, 0.0], 2), d(vec![-1.0, 0.0, 0.0, 1.0], 2)).into_scalar::<f32>();
         assert!((mixed - 1.5).abs() < 1e-6, "{mixed}");
     }
 

@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::grad_clipping::GradientClippingConfig;
 use burn::prelude::*;
 use conan_model::model::l2_normalize;
 use conan_model::{AttentionMode, ConanModel, Config};
@@ -20,7 +20,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::corpus::{Corpus, Pair, Teacher};
-use crate::recipe::{head_distillation, info_nce, learning_rate, replace_negative, similarity_distillation, soft_mask_alpha};
+use crate::recipe::{
+    head_distillation, info_nce, learning_rate, replace_negative, similarity_distillation, soft_mask_alpha,
+};
 
 /// Everything that decides a run; written to training.json with the results.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -191,7 +193,14 @@ fn to_tensors(b: &TokenBatch, device: &Device) -> (Tensor<2, Int>, Tensor<2>, Ve
 /// Pooled vectors `[rows.len(), hidden]` (with gradients) for `rows`, run in buckets of
 /// similar length: a batch mixing 3- and 32-token texts would otherwise pad every row to
 /// 32 tokens, which made supervised steps (hard negatives of any length) 4× slower.
-fn pooled_rows(model: &ConanModel, tokens: &Tokens, rows: &[usize], mode: AttentionMode, bucket: usize, device: &Device) -> Tensor<2> {
+fn pooled_rows(
+    model: &ConanModel,
+    tokens: &Tokens,
+    rows: &[usize],
+    mode: AttentionMode,
+    bucket: usize,
+    device: &Device,
+) -> Tensor<2> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| tokens.rows[rows[i]].len());
     let parts: Vec<Tensor<2>> = order
@@ -327,7 +336,8 @@ fn dev_bitext(model: &ConanModel, encoder: &TextEncoder, dev: &[(String, String)
             .count() as f64
             / n as f64
     };
-    let above_zh = (0..n).filter(|&i| (0..n).all(|j| j == i || same[i * n + j] < sims[i * n + i])).count() as f64 / n as f64;
+    let above_zh =
+        (0..n).filter(|&i| (0..n).all(|j| j == i || same[i * n + j] < sims[i * n + i])).count() as f64 / n as f64;
     (top1(true), top1(false), above_zh)
 }
 
@@ -428,13 +438,17 @@ impl Trainer<'_> {
             ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}").expect("template"),
         );
         let h = self.config.hidden_size;
-        let mrl: Vec<usize> = if self.config.matryoshka_dims.is_empty() { vec![h] } else { self.config.matryoshka_dims.clone() };
+        let mrl: Vec<usize> =
+            if self.config.matryoshka_dims.is_empty() { vec![h] } else { self.config.matryoshka_dims.clone() };
         let translations = Translations::new(self.corpus.sentences.iter().chain(&self.corpus.dictionary).copied());
         let mut memory = Memory::default();
 
         for step in 0..total {
             let supervised = step >= r.weak_steps;
-            if supervised && (step == r.weak_steps || (r.dynamic_negatives && (step - r.weak_steps).is_multiple_of(r.remine_every))) {
+            if supervised
+                && (step == r.weak_steps
+                    || (r.dynamic_negatives && (step - r.weak_steps).is_multiple_of(r.remine_every)))
+            {
                 bar.set_message("mining hard negatives");
                 negatives = mine(&student.model.valid(), &tokens, &self.corpus.sentences, &inner);
             }
@@ -489,8 +503,17 @@ impl Trainer<'_> {
                 // Passages: zh → en sees the batch's English, the hard negatives, then the
                 // remembered English; en → zh the batch's Chinese, then the remembered Chinese.
                 // Cells pairing a query with one of its translations are left out.
-                let mut en_ids: Vec<usize> = batch_pairs.iter().map(|p| p.en).chain(hard.iter().map(|&(_, t, _)| t)).chain(remembered.iter().flat_map(|m| m.1.iter().copied())).collect();
-                let mut zh_ids: Vec<usize> = batch_pairs.iter().map(|p| p.zh).chain(remembered.iter().flat_map(|m| m.0.iter().copied())).collect();
+                let mut en_ids: Vec<usize> = batch_pairs
+                    .iter()
+                    .map(|p| p.en)
+                    .chain(hard.iter().map(|&(_, t, _)| t))
+                    .chain(remembered.iter().flat_map(|m| m.1.iter().copied()))
+                    .collect();
+                let mut zh_ids: Vec<usize> = batch_pairs
+                    .iter()
+                    .map(|p| p.zh)
+                    .chain(remembered.iter().flat_map(|m| m.0.iter().copied()))
+                    .collect();
                 // Same-language negatives go last; the query itself is excluded by `related`.
                 if r.same_language_negatives {
                     en_ids.extend(batch_pairs.iter().map(|p| p.zh));
@@ -542,7 +565,8 @@ impl Trainer<'_> {
             if let Some(teacher) = self.teacher {
                 let (mut keep, mut vectors) = (Vec::new(), Vec::new());
                 for (row, &text) in rows.iter().enumerate().take(2 * n) {
-                    let target = if r.distill_target == DistillTarget::English && row < n { batch_pairs[row].en } else { text };
+                    let target =
+                        if r.distill_target == DistillTarget::English && row < n { batch_pairs[row].en } else { text };
                     if let Some(v) = teacher.get(&self.corpus.texts[target]) {
                         keep.push(row as i32);
                         vectors.extend_from_slice(v);
@@ -559,13 +583,17 @@ impl Trainer<'_> {
                     distill = similarity_distillation(student_rows, t);
                 }
             }
-            let loss = contrastive.clone() + distill.clone().mul_scalar(r.distill_weight) + head_loss.clone().mul_scalar(r.head_weight);
+            let loss = contrastive.clone()
+                + distill.clone().mul_scalar(r.distill_weight)
+                + head_loss.clone().mul_scalar(r.head_weight);
 
             // Dynamic hard negatives: score each used negative now and apply the rule.
             let mut replaced = 0;
             if supervised && !hard.is_empty() {
                 let e = host(full.clone().inner());
-                let dot = |a: usize, b: usize| e[a * h..(a + 1) * h].iter().zip(&e[b * h..(b + 1) * h]).map(|(x, y)| x * y).sum::<f32>();
+                let dot = |a: usize, b: usize| {
+                    e[a * h..(a + 1) * h].iter().zip(&e[b * h..(b + 1) * h]).map(|(x, y)| x * y).sum::<f32>()
+                };
                 for (k, &(i, _, s0)) in hard.iter().enumerate() {
                     if r.dynamic_negatives
                         && replace_negative(s0, dot(i, 2 * n + k))
@@ -607,7 +635,10 @@ impl Trainer<'_> {
                 replaced,
                 seconds: start.elapsed().as_secs_f64(),
             };
-            bar.set_message(format!("{} loss {:.4} (nce {:.4}, distill {:.5}, head {:.4}) α {:.2}", entry.stage, entry.loss, entry.contrastive, entry.distill, entry.head, alpha));
+            bar.set_message(format!(
+                "{} loss {:.4} (nce {:.4}, distill {:.5}, head {:.4}) α {:.2}",
+                entry.stage, entry.loss, entry.contrastive, entry.distill, entry.head, alpha
+            ));
             bar.inc(1);
             if bar.is_hidden() && step % 50 == 0 {
                 eprintln!("step {step}/{total} {:.0} s: {}", entry.seconds, bar.message());
@@ -620,17 +651,18 @@ impl Trainer<'_> {
                     let (z, e, above) = dev_bitext(&valid, self.encoder, &set.pairs, &inner);
                     // eprintln, not bar.println: a log file (no terminal) must get these lines too.
                     bar.suspend(|| eprintln!("step {}: dev {} bitext top-1 zh→en {z:.4}, en→zh {e:.4}; zh translation above all other zh {above:.4}", step + 1, set.name));
-                    dev.push(DevScore { step: step + 1, set: set.name, zh_to_en: z, en_to_zh: e, zh_translation_above_zh: above });
+                    dev.push(DevScore {
+                        step: step + 1,
+                        set: set.name,
+                        zh_to_en: z,
+                        en_to_zh: e,
+                        zh_translation_above_zh: above,
+                    });
                 }
             }
         }
         bar.finish();
-        Ok(Outcome {
-            model: student.model.valid(),
-            log,
-            dev,
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        Ok(Outcome { model: student.model.valid(), log, dev, seconds: start.elapsed().as_secs_f64() })
     }
 }
 

@@ -7,9 +7,9 @@
 use std::collections::HashSet;
 
 use anyhow::{Result, anyhow};
+use conan_text::TextEncoder;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use conan_text::TextEncoder;
 use tokenizers::{NormalizerWrapper, TokenizerBuilder};
 
 /// Train a byte-level BPE of `vocab_size` tokens on `texts`; returns tokenizer.json text.
@@ -28,9 +28,7 @@ pub fn train_bpe<'a>(texts: impl Iterator<Item = &'a str> + Send, vocab_size: us
         .with_decoder(Some(byte_level))
         .build()
         .map_err(|e| anyhow!("building the BPE tokenizer: {e}"))?;
-    tokenizer
-        .train(&mut trainer, texts)
-        .map_err(|e| anyhow!("training the BPE vocabulary: {e}"))?;
+    tokenizer.train(&mut trainer, texts).map_err(|e| anyhow!("training the BPE vocabulary: {e}"))?;
     tokenizer.to_string(false).map_err(|e| anyhow!("serialising tokenizer.json: {e}"))
 }
 

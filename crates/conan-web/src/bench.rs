@@ -55,9 +55,7 @@ pub fn bench_page(p: &BenchProps) -> Html {
     };
     let select_all = {
         let (selected, tasks) = (selected.clone(), p.tasks.clone());
-        Callback::from(move |_: MouseEvent| {
-            selected.set(tasks.iter().map(|t| t.name.clone()).collect())
-        })
+        Callback::from(move |_: MouseEvent| selected.set(tasks.iter().map(|t| t.name.clone()).collect()))
     };
     let on_files = {
         let (uploads, upload_error) = (uploads.clone(), upload_error.clone());
@@ -86,33 +84,17 @@ pub fn bench_page(p: &BenchProps) -> Html {
     let on_dims = {
         let dims = dims.clone();
         Callback::from(move |e: Event| {
-            dims.set(
-                e.target_unchecked_into::<web_sys::HtmlSelectElement>()
-                    .value()
-                    .parse()
-                    .ok(),
-            );
+            dims.set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value().parse().ok());
         })
     };
     let run = {
-        let (selected, uploads, dims, send) = (
-            selected.clone(),
-            uploads.clone(),
-            dims.clone(),
-            p.send.clone(),
-        );
+        let (selected, uploads, dims, send) = (selected.clone(), uploads.clone(), dims.clone(), p.send.clone());
         let next_id = p.next_id;
         Callback::from(move |_: MouseEvent| {
-            let mut tasks: Vec<TaskSource> = selected
-                .iter()
-                .map(|name| TaskSource::Bundled { name: name.clone() })
-                .collect();
+            let mut tasks: Vec<TaskSource> =
+                selected.iter().map(|name| TaskSource::Bundled { name: name.clone() }).collect();
             tasks.extend(uploads.iter().cloned());
-            send.emit(Request::Eval {
-                id: next_id,
-                tasks,
-                dims: *dims,
-            });
+            send.emit(Request::Eval { id: next_id, tasks, dims: *dims });
         })
     };
     let clear_uploads = {
@@ -217,8 +199,7 @@ fn results(p: &ResultsProps) -> Html {
             let parts = js_sys::Array::of1(&json.clone().into());
             let options = web_sys::BlobPropertyBag::new();
             options.set_type("application/json");
-            let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-            else {
+            let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
                 return;
             };
             let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
@@ -236,22 +217,14 @@ fn results(p: &ResultsProps) -> Html {
             let _ = web_sys::Url::revoke_object_url(&url);
         })
     };
-    let bars: Vec<(String, f64)> = v
-        .summary
-        .iter()
-        .map(|s| (format!("{} ({})", s.name, s.main_metric), s.main_score))
-        .collect();
+    let bars: Vec<(String, f64)> =
+        v.summary.iter().map(|s| (format!("{} ({})", s.name, s.main_metric), s.main_score)).collect();
     let xs: Vec<usize> = v.curve.iter().map(|(d, _)| *d).collect();
     let series: Vec<(String, Vec<f64>)> = v
         .summary
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            (
-                s.name.clone(),
-                v.curve.iter().map(|(_, ys)| ys[i]).collect(),
-            )
-        })
+        .map(|(i, s)| (s.name.clone(), v.curve.iter().map(|(_, ys)| ys[i]).collect()))
         .collect();
     html! {
         <div id="bench-results">

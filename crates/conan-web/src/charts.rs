@@ -139,7 +139,9 @@ pub fn scatter(p: &ScatterProps) -> Html {
         (lo, (hi - lo).max(1e-6))
     };
     let ((x0, xs), (y0, ys)) = (range(|q| q.0), range(|q| q.1));
-    let at = |q: &(f32, f32, String, String)| (pad + (q.0 - x0) / xs * (w - 2.0 * pad), h - pad - (q.1 - y0) / ys * (h - 2.0 * pad));
+    let at = |q: &(f32, f32, String, String)| {
+        (pad + (q.0 - x0) / xs * (w - 2.0 * pad), h - pad - (q.1 - y0) / ys * (h - 2.0 * pad))
+    };
     html! {
         <svg class="chart scatter" viewBox={format!("0 0 {w} {h}")} role="img" aria-label={p.title.clone()}>
             <title>{ &p.title }</title>

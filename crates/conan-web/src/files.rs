@@ -70,16 +70,20 @@ impl Dropped {
                         let reader = entry.unchecked_into::<FileSystemDirectoryEntry>().create_reader();
                         // readEntries hands over a batch per call until it gives an empty one.
                         loop {
-                            let batch: Array = callback(|ok, err| reader.read_entries_with_callback_and_error_callback(ok, err.unchecked_ref()))
-                                .await
-                                .map_err(|e| format!("{path}: the folder could not be read ({e})"))?
-                                .unchecked_into();
+                            let batch: Array = callback(|ok, err| {
+                                reader.read_entries_with_callback_and_error_callback(ok, err.unchecked_ref())
+                            })
+                            .await
+                            .map_err(|e| format!("{path}: the folder could not be read ({e})"))?
+                            .unchecked_into();
                             if batch.length() == 0 {
                                 break;
                             }
                             stack.extend(batch.iter().map(|e| e.unchecked_into::<FileSystemEntry>()));
                             if stack.len() + out.len() > MAX_FILES {
-                                return Err(format!("more than {MAX_FILES} files were dropped; drop the model folder itself"));
+                                return Err(format!(
+                                    "more than {MAX_FILES} files were dropped; drop the model folder itself"
+                                ));
                             }
                         }
                     } else {
@@ -111,7 +115,9 @@ async fn file_bytes(file: &File, path: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Await a callback-style browser API (success, error) as a future.
-async fn callback(start: impl FnOnce(&Function, &Function) -> Result<(), wasm_bindgen::JsValue>) -> Result<wasm_bindgen::JsValue, String> {
+async fn callback(
+    start: impl FnOnce(&Function, &Function) -> Result<(), wasm_bindgen::JsValue>,
+) -> Result<wasm_bindgen::JsValue, String> {
     let mut start = Some(start);
     let mut failed = None;
     let promise = Promise::new(&mut |ok, err| {
@@ -128,5 +134,8 @@ async fn callback(start: impl FnOnce(&Function, &Function) -> Result<(), wasm_bi
 }
 
 fn js_text(e: &wasm_bindgen::JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
 }

@@ -104,7 +104,9 @@ pub fn learn_page(p: &LearnProps) -> Html {
     };
     let on_head = {
         let head = head.clone();
-        Callback::from(move |e: Event| head.set(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(0)))
+        Callback::from(move |e: Event| {
+            head.set(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(0))
+        })
     };
     let project = {
         let (send, id) = (p.send.clone(), p.next_id);
@@ -118,17 +120,17 @@ pub fn learn_page(p: &LearnProps) -> Html {
     let curve = {
         let (send, id) = (p.send.clone(), p.next_id);
         Callback::from(move |_: MouseEvent| {
-            send.emit(Request::Eval {
-                id,
-                tasks: vec![TaskSource::Bundled { name: CURVE_TASK.into() }],
-                dims: None,
-            })
+            send.emit(Request::Eval { id, tasks: vec![TaskSource::Bundled { name: CURVE_TASK.into() }], dims: None })
         })
     };
 
     let v = &p.view;
     let curve_view = p.eval.view.as_ref().filter(|e| e.summary.len() == 1 && e.summary[0].name == CURVE_TASK);
-    let layers = p.model.as_ref().map(|m| m.card.details.iter().find(|(k, _)| k == "layers").and_then(|(_, v)| v.parse().ok()).unwrap_or(1)).unwrap_or(1);
+    let layers = p
+        .model
+        .as_ref()
+        .map(|m| m.card.details.iter().find(|(k, _)| k == "layers").and_then(|(_, v)| v.parse().ok()).unwrap_or(1))
+        .unwrap_or(1);
     html! {
         <>
         <section class="card" id="learn-tokens">

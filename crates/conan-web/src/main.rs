@@ -14,16 +14,15 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use conan_protocol::{
-    BackendInfo, DownloadSummary, EmbedResult, ModelSummary, Request, Response, TaskInfo,
-    TaskSummary,
+    BackendInfo, DownloadSummary, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSummary,
 };
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
 use crate::bench::BenchPage;
-use crate::panels::{DownloadProgress, ResultView, StatusPanel};
 use crate::learn::{LearnPage, LearnView};
 use crate::model::{ModelPage, ModelView};
+use crate::panels::{DownloadProgress, ResultView, StatusPanel};
 use crate::search::{SearchPage, SearchView};
 use crate::worker::WorkerHandle;
 
@@ -130,15 +129,9 @@ impl Reducible for AppState {
                 s.eval.running = Some(EvalProgress::default());
                 s.eval.error = None;
             }
-            Action::Sent(Request::OpenSearch { id }) => {
-                s.search.start(id, "Building the search index")
-            }
-            Action::Sent(Request::AddDocuments { id, .. }) => {
-                s.search.start(id, "Adding your documents")
-            }
-            Action::Sent(Request::ForgetDocuments { id }) => {
-                s.search.start(id, "Forgetting your documents")
-            }
+            Action::Sent(Request::OpenSearch { id }) => s.search.start(id, "Building the search index"),
+            Action::Sent(Request::AddDocuments { id, .. }) => s.search.start(id, "Adding your documents"),
+            Action::Sent(Request::ForgetDocuments { id }) => s.search.start(id, "Forgetting your documents"),
             Action::Sent(Request::Search { id, .. }) => {
                 s.search.searching = Some(id);
                 s.search.error = None;
@@ -169,12 +162,7 @@ impl Reducible for AppState {
                         s.phase = Phase::Loading(message);
                     }
                 }
-                Response::Loaded {
-                    model,
-                    backend,
-                    load_ms,
-                    download,
-                } => {
+                Response::Loaded { model, backend, load_ms, download } => {
                     s.phase = Phase::Ready;
                     s.model = Some(model);
                     s.backend = Some(backend);
@@ -189,64 +177,25 @@ impl Reducible for AppState {
                 // interrupted; the status panel shows the backend's notice saying so.
                 Response::DeviceLost { backend, .. } => s.backend = Some(backend),
                 Response::FaultArmed { .. } => {}
-                Response::Download {
-                    file,
-                    loaded,
-                    total,
-                    files_done,
-                    files,
-                    bytes_per_s,
-                } => {
-                    s.progress = Some(DownloadProgress {
-                        file,
-                        loaded,
-                        total,
-                        files_done,
-                        files,
-                        bytes_per_s,
-                    });
+                Response::Download { file, loaded, total, files_done, files, bytes_per_s } => {
+                    s.progress = Some(DownloadProgress { file, loaded, total, files_done, files, bytes_per_s });
                 }
                 Response::Embedded(result) => {
                     s.busy = false;
                     s.result = Some(result);
                 }
                 Response::Tasks { tasks } => s.tasks = tasks,
-                Response::EvalProgress {
-                    id,
-                    task,
-                    stage,
-                    done,
-                    total,
-                } if Some(id) == s.eval.running_id => {
-                    s.eval.running = Some(EvalProgress {
-                        task: Some(task),
-                        stage,
-                        done,
-                        total,
-                    });
+                Response::EvalProgress { id, task, stage, done, total } if Some(id) == s.eval.running_id => {
+                    s.eval.running = Some(EvalProgress { task: Some(task), stage, done, total });
                 }
                 Response::EvalProgress { .. } => {}
-                Response::EvalDone {
-                    id,
-                    results_json,
-                    summary,
-                    curve,
-                } if Some(id) == s.eval.running_id => {
+                Response::EvalDone { id, results_json, summary, curve } if Some(id) == s.eval.running_id => {
                     s.eval.running = None;
                     s.eval.running_id = None;
-                    s.eval.view = Some(EvalView {
-                        summary,
-                        curve,
-                        results_json,
-                    });
+                    s.eval.view = Some(EvalView { summary, curve, results_json });
                 }
                 Response::EvalDone { .. } => {}
-                Response::IndexProgress {
-                    id,
-                    stage,
-                    done,
-                    total,
-                } if s.search.working_id() == Some(id) => {
+                Response::IndexProgress { id, stage, done, total } if s.search.working_id() == Some(id) => {
                     s.search.progress = Some((stage, done, total));
                 }
                 Response::IndexProgress { .. } => {}
@@ -261,12 +210,7 @@ impl Reducible for AppState {
                     s.search.result = Some(result);
                 }
                 Response::SearchResults(_) => {}
-                Response::SpeedChecked {
-                    id,
-                    passages,
-                    width,
-                    rows,
-                } if s.search.speed_running == Some(id) => {
+                Response::SpeedChecked { id, passages, width, rows } if s.search.speed_running == Some(id) => {
                     s.search.speed_running = None;
                     s.search.speed = Some((passages, width, rows));
                 }
@@ -296,7 +240,11 @@ impl Reducible for AppState {
                     s.learn.done(id);
                     s.learn.quant = Some((tensor, source, histograms));
                 }
-                Response::Tokens { .. } | Response::SoftMask { .. } | Response::Attention { .. } | Response::Projection { .. } | Response::QuantErrors { .. } => {}
+                Response::Tokens { .. }
+                | Response::SoftMask { .. }
+                | Response::Attention { .. }
+                | Response::Projection { .. }
+                | Response::QuantErrors { .. } => {}
                 Response::Failed { id: Some(id), message } if s.learn.owns(id) => {
                     s.learn.done(id);
                     s.learn.error = Some(message);
@@ -323,16 +271,10 @@ impl Reducible for AppState {
                     s.model_view.loading_files = false;
                     s.model_view.error = Some(message);
                 }
-                Response::Failed {
-                    id: Some(id),
-                    message,
-                } if s.search.owns(id) => {
+                Response::Failed { id: Some(id), message } if s.search.owns(id) => {
                     s.search.fail(id, message);
                 }
-                Response::Failed {
-                    id: Some(id),
-                    message,
-                } if Some(id) == s.eval.running_id => {
+                Response::Failed { id: Some(id), message } if Some(id) == s.eval.running_id => {
                     s.eval.running = None;
                     s.eval.running_id = None;
                     s.eval.error = Some(message);
@@ -358,7 +300,9 @@ async fn register_service_worker() -> Result<(), String> {
     if container.is_undefined() {
         return Err("this browser has no service workers here (they need https or localhost)".into());
     }
-    let error = |e: wasm_bindgen::JsValue| format!("the offline copy failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")));
+    let error = |e: wasm_bindgen::JsValue| {
+        format!("the offline copy failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))
+    };
     JsFuture::from(container.register("sw.js")).await.map_err(error)?;
     JsFuture::from(container.ready().map_err(error)?).await.map_err(error)?;
     Ok(())
@@ -366,16 +310,11 @@ async fn register_service_worker() -> Result<(), String> {
 
 fn query_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search)
-        .ok()?
-        .get(name)
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
 }
 
 fn initial_page() -> Page {
-    match web_sys::window()
-        .and_then(|w| w.location().hash().ok())
-        .as_deref()
-    {
+    match web_sys::window().and_then(|w| w.location().hash().ok()).as_deref() {
         Some("#benchmark") => Page::Benchmark,
         Some("#embed") => Page::Embed,
         Some("#model") => Page::Model,
@@ -403,12 +342,7 @@ fn app() -> Html {
         model_view: ModelView::default(),
         learn: LearnView::default(),
         offline: None,
-        eval: EvalState {
-            running_id: None,
-            running: None,
-            view: None,
-            error: None,
-        },
+        eval: EvalState { running_id: None, running: None, view: None, error: None },
     });
     let page = use_state(initial_page);
 
@@ -439,10 +373,7 @@ fn app() -> Html {
                         if let Some(bytes) = query_param("storage-limit").and_then(|b| b.parse().ok()) {
                             w.send(&Request::LimitStorage { id: 0, bytes });
                         }
-                        w.send(&Request::Load {
-                            base_url,
-                            prefer_webgpu,
-                        });
+                        w.send(&Request::Load { base_url, prefer_webgpu });
                     }
                 }
                 state.dispatch(Action::FromWorker(response));
@@ -533,29 +464,16 @@ fn embed_page(p: &EmbedProps) -> Html {
     let dims = use_state(|| None::<usize>);
 
     let on_embed = {
-        let (text_a, text_b, dims, send, id) = (
-            text_a.clone(),
-            text_b.clone(),
-            dims.clone(),
-            p.send.clone(),
-            p.next_id,
-        );
+        let (text_a, text_b, dims, send, id) =
+            (text_a.clone(), text_b.clone(), dims.clone(), p.send.clone(), p.next_id);
         Callback::from(move |_: ()| {
-            let read = |r: &NodeRef| {
-                r.cast::<HtmlTextAreaElement>()
-                    .map(|t| t.value())
-                    .unwrap_or_default()
-            };
+            let read = |r: &NodeRef| r.cast::<HtmlTextAreaElement>().map(|t| t.value()).unwrap_or_default();
             let mut texts = vec![read(&text_a)];
             let b = read(&text_b);
             if !b.is_empty() {
                 texts.push(b);
             }
-            send.emit(Request::Embed {
-                id,
-                texts,
-                dims: *dims,
-            });
+            send.emit(Request::Embed { id, texts, dims: *dims });
         })
     };
     let on_click = on_embed.reform(|_: MouseEvent| ());
@@ -571,12 +489,7 @@ fn embed_page(p: &EmbedProps) -> Html {
     let on_dims = {
         let dims = dims.clone();
         Callback::from(move |e: Event| {
-            dims.set(
-                e.target_unchecked_into::<web_sys::HtmlSelectElement>()
-                    .value()
-                    .parse()
-                    .ok(),
-            );
+            dims.set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value().parse().ok());
         })
     };
 

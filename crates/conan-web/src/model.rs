@@ -198,7 +198,8 @@ pub fn model_page(p: &ModelProps) -> Html {
     let v = &p.view;
     let limit = p.backend.as_ref().and_then(|b| b.max_storage_buffer_binding_size);
     let on_gpu = p.backend.as_ref().is_some_and(|b| b.kind == "webgpu");
-    let extra: Vec<String> = v.inspected.keys().filter(|u| !OFFERED.iter().any(|o| o.url == u.as_str())).cloned().collect();
+    let extra: Vec<String> =
+        v.inspected.keys().filter(|u| !OFFERED.iter().any(|o| o.url == u.as_str())).cloned().collect();
     html! {
         <>
         <section class="card" id="model-current">
@@ -283,16 +284,16 @@ fn model_row(p: &RowProps) -> Html {
         Some(Err(e)) => (html! { <span class="muted">{ format!("not available here: {e}") }</span> }, false),
         Some(Ok(card)) if card.estimated => (
             html! { <span class="muted">{ format!("not built on this server · estimated from its config: {} parameters · download {} · GPU weights {}{}{}",
-                thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes),
-                if card.details.iter().any(|(k, _)| k == "token table") { " · token table in wasm memory" } else { "" },
-                card.refusal.as_ref().map(|why| format!(" · would not run on this adapter: {why}")).unwrap_or_default()) }</span> },
+            thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes),
+            if card.details.iter().any(|(k, _)| k == "token table") { " · token table in wasm memory" } else { "" },
+            card.refusal.as_ref().map(|why| format!(" · would not run on this adapter: {why}")).unwrap_or_default()) }</span> },
             false,
         ),
         Some(Ok(card)) => match &card.refusal {
             Some(why) => (html! { <span class="error">{ format!("cannot run on this adapter: {why}") }</span> }, false),
             None => (
                 html! { <span class="muted">{ format!("{} parameters · download {} · GPU weights {}",
-                    thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes)) }</span> },
+                thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes)) }</span> },
                 true,
             ),
         },

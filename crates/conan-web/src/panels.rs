@@ -137,4 +137,3 @@ pub fn result_view(p: &ResultProps) -> Html {
 fn serde_json_like(v: &[f32]) -> String {
     format!("[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","))
 }
-

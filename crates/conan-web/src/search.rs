@@ -53,9 +53,7 @@ impl SearchView {
 
     /// Whether a failure with this request id is the Search page's to show.
     pub fn owns(&self, id: u32) -> bool {
-        self.working_id() == Some(id)
-            || self.searching == Some(id)
-            || self.speed_running == Some(id)
+        self.working_id() == Some(id) || self.searching == Some(id) || self.speed_running == Some(id)
     }
 
     pub fn fail(&mut self, id: u32, message: String) {
@@ -82,12 +80,8 @@ pub struct SearchProps {
     pub send: Callback<Request>,
 }
 
-const EXAMPLES: [&str; 4] = [
-    "我们明天去北京看长城。",
-    "Where is the train station?",
-    "我喜欢喝茶。",
-    "He is learning to cook.",
-];
+const EXAMPLES: [&str; 4] =
+    ["我们明天去北京看长城。", "Where is the train station?", "我喜欢喝茶。", "He is learning to cook."];
 const SPEED_PASSAGES: usize = 50_000;
 
 fn thousands(n: usize) -> String {
@@ -103,11 +97,7 @@ fn thousands(n: usize) -> String {
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MB", bytes as f64 / 1e6)
-    } else {
-        format!("{:.0} kB", bytes as f64 / 1e3)
-    }
+    if bytes >= 1 << 20 { format!("{:.1} MB", bytes as f64 / 1e6) } else { format!("{:.0} kB", bytes as f64 / 1e3) }
 }
 
 #[function_component(SearchPage)]
@@ -121,8 +111,7 @@ pub fn search_page(p: &SearchProps) -> Html {
     // Open (or restore) the index once a model is ready; a failure waits for the user.
     {
         let send = p.send.clone();
-        let want =
-            p.ready && p.view.index.is_none() && p.view.working.is_none() && p.view.error.is_none();
+        let want = p.ready && p.view.index.is_none() && p.view.working.is_none() && p.view.error.is_none();
         let id = p.next_id;
         use_effect_with(want, move |want| {
             if *want {
@@ -133,13 +122,7 @@ pub fn search_page(p: &SearchProps) -> Html {
 
     let index_ready = p.view.index.is_some() && p.view.working.is_none();
     let run = {
-        let (query, dims, k, send, id) = (
-            query.clone(),
-            dims.clone(),
-            k.clone(),
-            p.send.clone(),
-            p.next_id,
-        );
+        let (query, dims, k, send, id) = (query.clone(), dims.clone(), k.clone(), p.send.clone(), p.next_id);
         Callback::from(move |text: Option<String>| {
             let Some(input) = query.cast::<HtmlInputElement>() else {
                 return;
@@ -147,12 +130,7 @@ pub fn search_page(p: &SearchProps) -> Html {
             if let Some(t) = text {
                 input.set_value(&t);
             }
-            send.emit(Request::Search {
-                id,
-                query: input.value(),
-                dims: *dims,
-                k: *k,
-            });
+            send.emit(Request::Search { id, query: input.value(), dims: *dims, k: *k });
         })
     };
     let on_submit = {
@@ -164,33 +142,16 @@ pub fn search_page(p: &SearchProps) -> Html {
     };
     let on_dims = {
         let dims = dims.clone();
-        Callback::from(move |e: Event| {
-            dims.set(
-                e.target_unchecked_into::<HtmlSelectElement>()
-                    .value()
-                    .parse()
-                    .ok(),
-            )
-        })
+        Callback::from(move |e: Event| dims.set(e.target_unchecked_into::<HtmlSelectElement>().value().parse().ok()))
     };
     let on_k = {
         let k = k.clone();
         Callback::from(move |e: Event| {
-            k.set(
-                e.target_unchecked_into::<HtmlSelectElement>()
-                    .value()
-                    .parse()
-                    .unwrap_or(10),
-            )
+            k.set(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(10))
         })
     };
     let add_paste = {
-        let (paste, send, id, upload_error) = (
-            paste.clone(),
-            p.send.clone(),
-            p.next_id,
-            upload_error.clone(),
-        );
+        let (paste, send, id, upload_error) = (paste.clone(), p.send.clone(), p.next_id, upload_error.clone());
         Callback::from(move |_: MouseEvent| {
             let Some(area) = paste.cast::<HtmlTextAreaElement>() else {
                 return;
@@ -201,14 +162,9 @@ pub fn search_page(p: &SearchProps) -> Html {
                 return;
             }
             upload_error.set(None);
-            let name = format!(
-                "pasted text {}.txt",
-                String::from(js_sys::Date::new_0().to_locale_time_string("en-GB"))
-            );
-            send.emit(Request::AddDocuments {
-                id,
-                files: conan_protocol::files([(name, text.into_bytes())]),
-            });
+            let name =
+                format!("pasted text {}.txt", String::from(js_sys::Date::new_0().to_locale_time_string("en-GB")));
+            send.emit(Request::AddDocuments { id, files: conan_protocol::files([(name, text.into_bytes())]) });
             area.set_value("");
         })
     };
@@ -244,12 +200,7 @@ pub fn search_page(p: &SearchProps) -> Html {
     };
     let speed = {
         let (send, id) = (p.send.clone(), p.next_id);
-        Callback::from(move |_: MouseEvent| {
-            send.emit(Request::SpeedCheck {
-                id,
-                passages: SPEED_PASSAGES,
-            })
-        })
+        Callback::from(move |_: MouseEvent| send.emit(Request::SpeedCheck { id, passages: SPEED_PASSAGES }))
     };
 
     let v = &p.view;

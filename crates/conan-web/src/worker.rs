@@ -19,17 +19,13 @@ impl WorkerHandle {
         let worker = Worker::new_with_options("./worker.js", &options)
             .map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let response = serde_wasm_bindgen::from_value::<Response>(event.data()).unwrap_or_else(|e| Response::Failed {
-                id: None,
-                message: format!("unreadable message from the worker: {e}"),
+            let response = serde_wasm_bindgen::from_value::<Response>(event.data()).unwrap_or_else(|e| {
+                Response::Failed { id: None, message: format!("unreadable message from the worker: {e}") }
             });
             on_response(response);
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        Ok(Self {
-            worker,
-            _on_message: on_message,
-        })
+        Ok(Self { worker, _on_message: on_message })
     }
 
     pub fn send(&self, request: &Request) {

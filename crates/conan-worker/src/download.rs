@@ -39,11 +39,7 @@ pub struct FetchSource {
 
 impl FetchSource {
     pub fn new(base: impl Into<String>) -> Self {
-        Self {
-            base: base.into(),
-            limits: BufferLimits::default(),
-            summary: RefCell::new(DownloadSummary::default()),
-        }
+        Self { base: base.into(), limits: BufferLimits::default(), summary: RefCell::new(DownloadSummary::default()) }
     }
 
     fn url(&self, path: &str) -> String {
@@ -57,10 +53,8 @@ impl FetchSource {
         if reload {
             init.set_cache(web_sys::RequestCache::Reload);
         }
-        let response: web_sys::Response = JsFuture::from(scope().fetch_with_str_and_init(url, &init))
-            .await
-            .map_err(io)?
-            .unchecked_into();
+        let response: web_sys::Response =
+            JsFuture::from(scope().fetch_with_str_and_init(url, &init)).await.map_err(io)?.unchecked_into();
         if response.status() == 404 {
             return Ok(None);
         }
@@ -174,7 +168,11 @@ pub fn table_limit(limits: BufferLimits) -> u64 {
 /// (q4 as q8 where the adapter needs it), and a token table over [`table_limit`] stays in
 /// wasm memory.
 pub fn webgpu_options(limits: BufferLimits) -> conan_model::LoadOptions {
-    conan_model::LoadOptions { quantized_matmul: true, max_table_bytes: Some(table_limit(limits)), q4_as_q8: limits.q4_as_q8 }
+    conan_model::LoadOptions {
+        quantized_matmul: true,
+        max_table_bytes: Some(table_limit(limits)),
+        q4_as_q8: limits.q4_as_q8,
+    }
 }
 
 /// The largest weight buffer `config` puts on an adapter with `limits` (name, bytes as f32:
@@ -230,7 +228,8 @@ impl FileSource for FetchSource {
     }
 
     async fn before_shards(&self, manifest: &Manifest) -> Result<(), ModelError> {
-        let need = check_limits(&manifest.config, self.limits).map_err(|e| ModelError::Weights(format!("{e}; nothing was downloaded")))?;
+        let need = check_limits(&manifest.config, self.limits)
+            .map_err(|e| ModelError::Weights(format!("{e}; nothing was downloaded")))?;
         let total = manifest.total_bytes();
         if total > MAX_PACK_BYTES {
             return Err(ModelError::Weights(format!(

@@ -72,17 +72,11 @@ struct AdapterProbe {
 }
 
 fn js_string(obj: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(obj, &key.into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .filter(|s| !s.is_empty())
+    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty())
 }
 
 fn js_u64(obj: &JsValue, key: &str) -> Option<u64> {
-    Reflect::get(obj, &key.into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .map(|v| v as u64)
+    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_f64()).map(|v| v as u64)
 }
 
 /// Ask the browser for an adapter before burn does: burn would fail without one too, but
@@ -97,9 +91,7 @@ async fn probe_webgpu() -> Result<AdapterProbe, String> {
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
         .ok_or("navigator.gpu.requestAdapter is missing")?;
-    let promise = request
-        .call0(&gpu)
-        .map_err(|e| format!("requestAdapter failed: {}", js_error(&e)))?;
+    let promise = request.call0(&gpu).map_err(|e| format!("requestAdapter failed: {}", js_error(&e)))?;
     let adapter = JsFuture::from(js_sys::Promise::from(promise))
         .await
         .map_err(|e| format!("requestAdapter failed: {}", js_error(&e)))?;
@@ -158,16 +150,9 @@ pub async fn start(prefer_webgpu: bool) -> (Device, BackendInfo, Option<Gpu>) {
             return cpu(format!("{reason}; running on the CPU backend (flex, wasm) instead"), start);
         }
     };
-    match Device::wgpu_options()
-        .graphics_api(WgpuBackend::WebGpu)
-        .init_with_setup_async()
-        .await
-    {
+    match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_with_setup_async().await {
         Ok((device, setup)) => (device, webgpu_info(probe, &setup, start), Some(Gpu::watch(setup))),
-        Err(e) => cpu(
-            format!("WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead"),
-            start,
-        ),
+        Err(e) => cpu(format!("WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead"), start),
     }
 }
 
@@ -178,7 +163,9 @@ pub async fn replace(lost: &Gpu, losses: u32) -> (Device, BackendInfo, Option<Gp
     let start = now_ms();
     if losses >= WEBGPU_LOSSES_BEFORE_CPU {
         return cpu(
-            format!("after {losses} lost devices this session the model runs on the CPU backend (flex, wasm) from now on"),
+            format!(
+                "after {losses} lost devices this session the model runs on the CPU backend (flex, wasm) from now on"
+            ),
             start,
         );
     }
@@ -209,27 +196,17 @@ async fn fresh_webgpu(old: &WgpuSetup) -> Result<(Device, Gpu, AdapterProbe), St
     let (device, queue) = adapter
         .request_device(&wgpu::DeviceDescriptor {
             label: None,
-            required_features: adapter
-                .features()
-                .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
             required_limits: adapter.limits(),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
             ..Default::default()
         })
         .await
         .map_err(|e| format!("requestDevice failed: {e}"))?;
-    let setup = WgpuSetup {
-        instance: old.instance.clone(),
-        adapter,
-        device,
-        queue,
-        backend: old.backend,
-    };
+    let setup = WgpuSetup { instance: old.instance.clone(), adapter, device, queue, backend: old.backend };
     let gpu = Gpu::watch(setup.clone());
-    let device = Device::wgpu_options()
-        .setup(setup)
-        .init()
-        .map_err(|e| format!("burn could not take the new device: {e}"))?;
+    let device =
+        Device::wgpu_options().setup(setup).init().map_err(|e| format!("burn could not take the new device: {e}"))?;
     Ok((device, gpu, probe))
 }
 

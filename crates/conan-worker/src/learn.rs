@@ -9,10 +9,7 @@ use crate::download::FetchSource;
 
 pub fn tokens(id: u32, embedder: &Embedder, text: &str) -> Result<Response, String> {
     let ids = embedder.text.encode(text).map_err(|e| e.to_string())?;
-    Ok(Response::Tokens {
-        id,
-        tokens: ids.iter().map(|&i| (embedder.text.piece(i), i)).collect(),
-    })
+    Ok(Response::Tokens { id, tokens: ids.iter().map(|&i| (embedder.text.piece(i), i)).collect() })
 }
 
 pub fn soft_mask(id: u32, len: usize, alphas: Vec<f32>) -> Result<Response, String> {
@@ -48,16 +45,24 @@ pub async fn attention(id: u32, embedder: &Embedder, text: &str, layer: usize) -
 pub async fn projection(id: u32, embedder: &Embedder, pairs: usize) -> Result<Response, String> {
     let bytes = FetchSource::new("static/corpus").require("corpus.jsonl").await.map_err(|e| e.to_string())?;
     let corpus = parse_corpus(&bytes).map_err(|e| e.to_string())?;
-    let by_id: std::collections::HashMap<&str, usize> = corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
+    let by_id: std::collections::HashMap<&str, usize> =
+        corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
     // The first Chinese passages with an English translation, each with its first one.
     let chosen: Vec<(usize, usize)> = corpus
         .iter()
         .enumerate()
         .filter(|(_, p)| p.lang == Lang::Zh)
-        .filter_map(|(i, p)| p.translations.iter().filter_map(|t| by_id.get(t.as_str()).copied()).find(|&j| corpus[j].lang == Lang::En).map(|j| (i, j)))
+        .filter_map(|(i, p)| {
+            p.translations
+                .iter()
+                .filter_map(|t| by_id.get(t.as_str()).copied())
+                .find(|&j| corpus[j].lang == Lang::En)
+                .map(|j| (i, j))
+        })
         .take(pairs.clamp(2, 200))
         .collect();
-    let texts: Vec<&str> = chosen.iter().flat_map(|&(z, e)| [corpus[z].text.as_str(), corpus[e].text.as_str()]).collect();
+    let texts: Vec<&str> =
+        chosen.iter().flat_map(|&(z, e)| [corpus[z].text.as_str(), corpus[e].text.as_str()]).collect();
     let vectors = embedder.embed(&texts, None).await.map_err(|e| e.to_string())?.vectors;
     let (points, explained) = conan_index::project::pca2(&vectors);
     Ok(Response::Projection {
@@ -110,10 +115,5 @@ pub fn quant_errors(id: u32, files: &conan_model::ModelFiles) -> Result<Response
         Some(m) => format!("a {:?} pack", m.quantization.scheme).to_lowercase(),
         None => "full-precision weights".into(),
     };
-    Ok(Response::QuantErrors {
-        id,
-        tensor: QUANT_TENSOR.into(),
-        source,
-        histograms,
-    })
+    Ok(Response::QuantErrors { id, tensor: QUANT_TENSOR.into(), source, histograms })
 }

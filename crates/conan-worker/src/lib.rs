@@ -19,9 +19,7 @@ use download::{BufferLimits, FetchSource, check_limits};
 use conan_eval::{EmbeddingTable, EvalOptions, Task, evaluate};
 use conan_model::burn::prelude::Device;
 use conan_model::{Embedder, FileSource, read_files};
-use conan_protocol::{
-    BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSource, TaskSummary,
-};
+use conan_protocol::{BackendInfo, EmbedResult, ModelSummary, Request, Response, TaskInfo, TaskSource, TaskSummary};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use wasm_bindgen::JsCast;
@@ -33,10 +31,7 @@ pub(crate) fn scope() -> DedicatedWorkerGlobalScope {
 }
 
 pub(crate) fn now_ms() -> f64 {
-    scope()
-        .performance()
-        .map(|p| p.now())
-        .unwrap_or_else(js_sys::Date::now)
+    scope().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }
 
 pub(crate) fn post(response: &Response) {
@@ -60,10 +55,7 @@ pub(crate) fn js_error(e: &JsValue) -> String {
 const TASKS_URL: &str = "static/tasks";
 
 async fn bundled_names() -> Result<Vec<String>, String> {
-    let index = FetchSource::new(TASKS_URL)
-        .require("index.json")
-        .await
-        .map_err(|e| e.to_string())?;
+    let index = FetchSource::new(TASKS_URL).require("index.json").await.map_err(|e| e.to_string())?;
     serde_json::from_slice(&index).map_err(|e| format!("{TASKS_URL}/index.json: {e}"))
 }
 
@@ -79,10 +71,7 @@ async fn bundled_task(name: &str) -> Result<Task, String> {
     let mut files = std::collections::BTreeMap::new();
     files.insert("task.json".to_string(), task_json);
     for file in meta.task_type.files() {
-        files.insert(
-            file.to_string(),
-            src.require(file).await.map_err(|e| e.to_string())?,
-        );
+        files.insert(file.to_string(), src.require(file).await.map_err(|e| e.to_string())?);
     }
     Task::from_files(&files).map_err(|e| format!("{name}: {e}"))
 }
@@ -96,10 +85,8 @@ fn user_tasks(label: &str, files: conan_protocol::Files) -> Result<Vec<Task>, St
         }
     }
     // A picked folder: keep the file names, drop the folder path.
-    let files = files
-        .into_iter()
-        .map(|(path, bytes)| (path.rsplit('/').next().unwrap_or(&path).to_string(), bytes))
-        .collect();
+    let files =
+        files.into_iter().map(|(path, bytes)| (path.rsplit('/').next().unwrap_or(&path).to_string(), bytes)).collect();
     Ok(vec![Task::from_files(&files).map_err(with_label)?])
 }
 
@@ -119,17 +106,8 @@ async fn run_eval(
     }
     let hidden = embedder.config.hidden_size;
     let dims = dims.unwrap_or(hidden);
-    embedder
-        .config
-        .check_dims(dims)
-        .map_err(|e| e.to_string())?;
-    let mut curve_dims: Vec<usize> = embedder
-        .config
-        .matryoshka_dims
-        .iter()
-        .copied()
-        .filter(|&d| d <= hidden)
-        .collect();
+    embedder.config.check_dims(dims).map_err(|e| e.to_string())?;
+    let mut curve_dims: Vec<usize> = embedder.config.matryoshka_dims.iter().copied().filter(|&d| d <= hidden).collect();
     if !curve_dims.contains(&hidden) {
         curve_dims.push(hidden);
     }
@@ -149,13 +127,7 @@ async fn run_eval(
                 done: vectors.len(),
                 total: texts.len(),
             });
-            vectors.extend(
-                embedder
-                    .embed(chunk, None)
-                    .await
-                    .map_err(|e| format!("{}: {e}", task.meta.name))?
-                    .vectors,
-            );
+            vectors.extend(embedder.embed(chunk, None).await.map_err(|e| format!("{}: {e}", task.meta.name))?.vectors);
         }
         post(&Response::EvalProgress {
             id,
@@ -172,22 +144,17 @@ async fn run_eval(
             truncated = full.truncated(dims);
             &truncated
         };
-        let scores =
-            evaluate(task, table, &opts).map_err(|e| format!("{}: {e}", task.meta.name))?;
+        let scores = evaluate(task, table, &opts).map_err(|e| format!("{}: {e}", task.meta.name))?;
         let seconds = (now_ms() - start) / 1000.0;
         for (d, points) in &mut curve {
             let s = if *d == dims {
                 scores.main_score
             } else {
-                evaluate(task, &full.truncated(*d), &opts)
-                    .map_err(|e| e.to_string())?
-                    .main_score
+                evaluate(task, &full.truncated(*d), &opts).map_err(|e| e.to_string())?.main_score
             };
             points.push(s);
         }
-        results.push(conan_eval::results::task_result(
-            task, &scores, seconds, model, dims,
-        ));
+        results.push(conan_eval::results::task_result(task, &scores, seconds, model, dims));
         summary.push(TaskSummary {
             name: task.meta.name.clone(),
             task_type: format!("{:?}", task.meta.task_type).to_lowercase(),
@@ -295,18 +262,10 @@ fn install(
             st.model_source = model.source.clone();
             st.fingerprint = fingerprint;
             st.search = None; // another model's vectors are not comparable
-            Response::Loaded {
-                model,
-                backend,
-                load_ms: now_ms() - start,
-                download,
-            }
+            Response::Loaded { model, backend, load_ms: now_ms() - start, download }
         }
         // Named like a read error, so the user knows which model was refused.
-        Err(e) => Response::Failed {
-            id: None,
-            message: format!("{}: {e}", source.trim_end_matches(" (from disk)")),
-        },
+        Err(e) => Response::Failed { id: None, message: format!("{}: {e}", source.trim_end_matches(" (from disk)")) },
     }
 }
 
@@ -347,7 +306,8 @@ async fn recover(state: &RefCell<State>, lost: gpu::Gpu, reason: String, retried
             }
             (None, None) => Err("its files are no longer in memory".to_string()),
         };
-        let embedder = files.and_then(|files| Embedder::load(&files, &device, load_options(&backend)).map_err(|e| e.to_string()));
+        let embedder =
+            files.and_then(|files| Embedder::load(&files, &device, load_options(&backend)).map_err(|e| e.to_string()));
         let mut st = state.borrow_mut();
         match embedder {
             Ok(embedder) => st.embedder = Some(Rc::new(embedder)),
@@ -366,11 +326,7 @@ async fn recover(state: &RefCell<State>, lost: gpu::Gpu, reason: String, retried
     let mut st = state.borrow_mut();
     st.device = Some((device, backend.clone()));
     st.gpu = fresh;
-    Response::DeviceLost {
-        reason,
-        backend,
-        retried: retried.map(str::to_string),
-    }
+    Response::DeviceLost { reason, backend, retried: retried.map(str::to_string) }
 }
 
 /// The WebGPU device, taken out of the state, once it has been lost; and why.
@@ -428,10 +384,7 @@ async fn run(state: &RefCell<State>, request: Request) -> Response {
 }
 
 fn no_model(id: u32) -> Response {
-    Response::Failed {
-        id: Some(id),
-        message: "no model is loaded yet".into(),
-    }
+    Response::Failed { id: Some(id), message: "no model is loaded yet".into() }
 }
 
 async fn handle(state: &RefCell<State>, request: Request) -> Response {
@@ -439,9 +392,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
         Request::Load { base_url, prefer_webgpu } => {
             let start = now_ms();
             let (device, backend) = device_for(state, prefer_webgpu).await;
-            post(&Response::Status {
-                message: format!("loading model from {base_url}"),
-            });
+            post(&Response::Status { message: format!("loading model from {base_url}") });
             let mut source = FetchSource::new(base_url.clone());
             source.limits = limits_of(&backend);
             match read_files(&source).await {
@@ -449,10 +400,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                     let download = files.pack.is_some().then(|| source.summary.take());
                     install(state, files, base_url, true, device, backend, start, download)
                 }
-                Err(e) => Response::Failed {
-                    id: None,
-                    message: e.to_string(),
-                },
+                Err(e) => Response::Failed { id: None, message: e.to_string() },
             }
         }
         Request::LoadFiles { label, files, prefer_webgpu } => {
@@ -461,7 +409,9 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             let (device, backend) = device_for(state, prefer_webgpu).await;
             let read = async {
                 let source = match files.as_slice() {
-                    [(name, bytes)] if name.to_lowercase().ends_with(".zip") => conan_model::MemorySource::from_zip(label.clone(), bytes)?,
+                    [(name, bytes)] if name.to_lowercase().ends_with(".zip") => {
+                        conan_model::MemorySource::from_zip(label.clone(), bytes)?
+                    }
                     _ => conan_model::MemorySource::new(label.clone(), files),
                 };
                 let files = read_files(&source).await?;
@@ -471,10 +421,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             };
             match read.await {
                 Ok(files) => install(state, files, format!("{label} (from disk)"), false, device, backend, start, None),
-                Err(e) => Response::Failed {
-                    id: None,
-                    message: format!("{label}: {e}"),
-                },
+                Err(e) => Response::Failed { id: None, message: format!("{label}: {e}") },
             }
         }
         Request::Inspect { id, base_url, plan } => {
@@ -492,7 +439,8 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             if kind.as_deref() != Some("webgpu") {
                 return Response::Failed {
                     id: Some(id),
-                    message: "the model already runs on the CPU backend, so there is no WebGPU result to compare".into(),
+                    message: "the model already runs on the CPU backend, so there is no WebGPU result to compare"
+                        .into(),
                 };
             }
             manager::agreement(id, &embedder, &files)
@@ -526,26 +474,16 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 (st.embedder.clone(), st.model_source.clone())
             };
             let Some(embedder) = embedder else {
-                return Response::Failed {
-                    id: Some(id),
-                    message: "no model is loaded yet".into(),
-                };
+                return Response::Failed { id: Some(id), message: "no model is loaded yet".into() };
             };
             run_eval(&embedder, id, tasks, dims, &model)
                 .await
-                .unwrap_or_else(|message| Response::Failed {
-                    id: Some(id),
-                    message,
-                })
+                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
         }
         Request::OpenSearch { id } => {
             let (embedder, fingerprint, open) = {
                 let st = state.borrow();
-                (
-                    st.embedder.clone(),
-                    st.fingerprint.clone(),
-                    st.search.is_some(),
-                )
+                (st.embedder.clone(), st.fingerprint.clone(), st.search.is_some())
             };
             let Some(embedder) = embedder else {
                 return no_model(id);
@@ -554,19 +492,11 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 match search::Search::open(id, &embedder, &fingerprint).await {
                     Ok(s) => state.borrow_mut().search = Some(s),
                     Err(message) => {
-                        return Response::Failed {
-                            id: Some(id),
-                            message,
-                        };
+                        return Response::Failed { id: Some(id), message };
                     }
                 }
             }
-            state
-                .borrow()
-                .search
-                .as_ref()
-                .expect("opened above")
-                .info(id)
+            state.borrow().search.as_ref().expect("opened above").info(id)
         }
         Request::Search { id, query, dims, k } => {
             let Some(embedder) = state.borrow().embedder.clone() else {
@@ -574,25 +504,14 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             };
             let taken = state.borrow_mut().search.take();
             let Some(search) = taken else {
-                return Response::Failed {
-                    id: Some(id),
-                    message: "the search index is not open yet".into(),
-                };
+                return Response::Failed { id: Some(id), message: "the search index is not open yet".into() };
             };
             let response = search.search(&embedder, id, query, dims, k).await;
             state.borrow_mut().search = Some(search);
-            response.unwrap_or_else(|message| Response::Failed {
-                id: Some(id),
-                message,
-            })
+            response.unwrap_or_else(|message| Response::Failed { id: Some(id), message })
         }
-        Request::AddDocuments { id, .. } | Request::ForgetDocuments { id }
-            if state.borrow().search.is_none() =>
-        {
-            Response::Failed {
-                id: Some(id),
-                message: "the search index is not open yet".into(),
-            }
+        Request::AddDocuments { id, .. } | Request::ForgetDocuments { id } if state.borrow().search.is_none() => {
+            Response::Failed { id: Some(id), message: "the search index is not open yet".into() }
         }
         Request::AddDocuments { id, files } => {
             let Some(embedder) = state.borrow().embedder.clone() else {
@@ -611,16 +530,8 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
             let Some(embedder) = state.borrow().embedder.clone() else {
                 return no_model(id);
             };
-            search::speed_check(
-                id,
-                passages,
-                embedder.config.hidden_size,
-                &embedder.config.matryoshka_dims,
-            )
-            .unwrap_or_else(|message| Response::Failed {
-                id: Some(id),
-                message,
-            })
+            search::speed_check(id, passages, embedder.config.hidden_size, &embedder.config.matryoshka_dims)
+                .unwrap_or_else(|message| Response::Failed { id: Some(id), message })
         }
         Request::NetworkLog { id } => Response::NetworkLog { id, urls: resource_urls() },
         Request::LimitStorage { id, bytes } => {
@@ -637,7 +548,9 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                 message: "the model runs on the CPU backend: there is no WebGPU device to lose".into(),
             },
         },
-        Request::SoftMask { id, len, alphas } => learn::soft_mask(id, len, alphas).unwrap_or_else(|message| Response::Failed { id: Some(id), message }),
+        Request::SoftMask { id, len, alphas } => {
+            learn::soft_mask(id, len, alphas).unwrap_or_else(|message| Response::Failed { id: Some(id), message })
+        }
         Request::Tokens { id, text } => {
             let Some(embedder) = state.borrow().embedder.clone() else { return no_model(id) };
             learn::tokens(id, &embedder, &text).unwrap_or_else(|message| Response::Failed { id: Some(id), message })
@@ -666,10 +579,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
         Request::Embed { id, texts, dims } => {
             let start = now_ms();
             let Some(embedder) = state.borrow().embedder.clone() else {
-                return Response::Failed {
-                    id: Some(id),
-                    message: "no model is loaded yet".into(),
-                };
+                return Response::Failed { id: Some(id), message: "no model is loaded yet".into() };
             };
             let result = embedder.embed(&texts, dims).await;
             match result {
@@ -692,10 +602,7 @@ async fn handle(state: &RefCell<State>, request: Request) -> Response {
                         device_bytes: embedder.device.memory_pool_usage().map(|u| u.bytes_reserved),
                     })
                 }
-                Err(e) => Response::Failed {
-                    id: Some(id),
-                    message: e.to_string(),
-                },
+                Err(e) => Response::Failed { id: Some(id), message: e.to_string() },
             }
         }
     }
@@ -743,10 +650,7 @@ pub fn start() {
         while let Some(message) = rx.next().await {
             let response = match serde_wasm_bindgen::from_value::<Request>(message) {
                 Ok(request) => run(&state, request).await,
-                Err(e) => Response::Failed {
-                    id: None,
-                    message: format!("malformed request: {e}"),
-                },
+                Err(e) => Response::Failed { id: None, message: format!("malformed request: {e}") },
             };
             post(&response);
         }

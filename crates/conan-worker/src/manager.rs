@@ -25,7 +25,10 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
         ("family".to_string(), c.model_type.clone()),
         ("layers".into(), c.num_hidden_layers.to_string()),
         ("hidden".into(), c.hidden_size.to_string()),
-        ("heads / KV heads (head dim)".into(), format!("{} / {} ({})", c.num_attention_heads, c.kv_heads(), c.head_dim())),
+        (
+            "heads / KV heads (head dim)".into(),
+            format!("{} / {} ({})", c.num_attention_heads, c.kv_heads(), c.head_dim()),
+        ),
         ("FFN".into(), c.intermediate_size.to_string()),
         ("vocabulary".into(), c.vocab_size.to_string()),
         ("context".into(), format!("{} tokens", c.max_position_embeddings)),
@@ -37,13 +40,20 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLi
         details.push(quantization_row(m.quantization.scheme, m.quantization.table, m.quantization.block_size));
         details.push(("shards".into(), m.shards.len().to_string()));
     }
-    let encoding = |name: &str, _: &[usize]| manifest.and_then(|m| m.tensors.get(name)).map_or(Encoding::F32, |t| t.encoding);
+    let encoding =
+        |name: &str, _: &[usize]| manifest.and_then(|m| m.tensors.get(name)).map_or(Encoding::F32, |t| t.encoding);
     costs(c, &encoding, details, manifest.map(|m| m.shards.iter().map(|s| s.bytes).sum()), limits)
 }
 
 /// The card's sizes and fit, each tensor encoded as `encoding` says: GPU bytes on WebGPU
 /// (q8 / q4 matrices stay quantized), and where the token table goes.
-fn costs(c: &Config, encoding: &dyn Fn(&str, &[usize]) -> Encoding, mut details: Vec<(String, String)>, download_bytes: Option<u64>, limits: BufferLimits) -> ModelCard {
+fn costs(
+    c: &Config,
+    encoding: &dyn Fn(&str, &[usize]) -> Encoding,
+    mut details: Vec<(String, String)>,
+    download_bytes: Option<u64>,
+    limits: BufferLimits,
+) -> ModelCard {
     let (_, largest) = largest_buffer(c, limits);
     let mut gpu_weight_bytes = device_bytes(c, encoding, webgpu_options(limits));
     if webgpu_options(limits).host_table(c) {
@@ -89,14 +99,25 @@ pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, 
     let opts = PackOptions::new(scheme);
     let mut details = model_card(&config, None, limits).details;
     details.push(quantization_row(opts.scheme, opts.table, BLOCK));
-    let mut card = costs(&config, &|name, shape| opts.encoding_of(name, shape), details, Some(estimate_bytes(&config, opts)), limits);
+    let mut card = costs(
+        &config,
+        &|name, shape| opts.encoding_of(name, shape),
+        details,
+        Some(estimate_bytes(&config, opts)),
+        limits,
+    );
     card.estimated = true;
     Ok(card)
 }
 
 /// Read only the manifest (a pack) or config.json (an HF folder) at `base_url`.
 /// With a `plan`, a pack that is not there is described from its preset instead.
-pub async fn inspect(id: u32, base_url: String, plan: Option<PackPlan>, limits: BufferLimits) -> Result<Response, String> {
+pub async fn inspect(
+    id: u32,
+    base_url: String,
+    plan: Option<PackPlan>,
+    limits: BufferLimits,
+) -> Result<Response, String> {
     let src = FetchSource::new(base_url.clone());
     let card = match src.read("manifest.json").await.map_err(|e| e.to_string())? {
         Some(bytes) => {
@@ -143,7 +164,8 @@ pub async fn agreement(id: u32, embedder: &Embedder, files: &ModelFiles) -> Resu
 pub fn loaded_card(files: &ModelFiles, limits: BufferLimits) -> ModelCard {
     let mut card = model_card(&files.config, files.pack.as_ref(), limits);
     if card.download_bytes.is_none() {
-        card.download_bytes = Some(files.shards.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + files.tokenizer_json.len() as u64);
+        card.download_bytes =
+            Some(files.shards.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + files.tokenizer_json.len() as u64);
     }
     card
 }

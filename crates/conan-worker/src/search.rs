@@ -43,41 +43,22 @@ pub struct Search {
 
 /// Embed `texts` at full width, longest-first batches of similar length (less padding),
 /// posting progress; returns the vectors row-major in input order.
-async fn embed_all(
-    embedder: &Embedder,
-    id: u32,
-    stage: &str,
-    texts: &[String],
-) -> Result<Vec<f32>, String> {
+async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) -> Result<Vec<f32>, String> {
     let width = embedder.config.hidden_size;
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
     let mut out = vec![0.0f32; texts.len() * width];
     let mut done = 0;
     for chunk in order.chunks(64) {
-        post(&Response::IndexProgress {
-            id,
-            stage: stage.into(),
-            done,
-            total: texts.len(),
-        });
+        post(&Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-        let vectors = embedder
-            .embed(&batch, None)
-            .await
-            .map_err(|e| format!("{stage}: {e}"))?
-            .vectors;
+        let vectors = embedder.embed(&batch, None).await.map_err(|e| format!("{stage}: {e}"))?.vectors;
         for (&i, v) in chunk.iter().zip(vectors) {
             out[i * width..(i + 1) * width].copy_from_slice(&v);
         }
         done += chunk.len();
     }
-    post(&Response::IndexProgress {
-        id,
-        stage: stage.into(),
-        done,
-        total: texts.len(),
-    });
+    post(&Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
     Ok(out)
 }
 
@@ -92,19 +73,14 @@ impl Search {
         let start = now_ms();
         let width = embedder.config.hidden_size;
         let mut notices = Vec::new();
-        let bytes = FetchSource::new(CORPUS_URL)
-            .require("corpus.jsonl")
-            .await
-            .map_err(|e| e.to_string())?;
+        let bytes = FetchSource::new(CORPUS_URL).require("corpus.jsonl").await.map_err(|e| e.to_string())?;
         let corpus: Vec<CorpusPassage> = parse_corpus(&bytes).map_err(|e| e.to_string())?;
         let corpus_key = sha256_hex(&bytes)[..16].to_string();
 
         let store = match Store::open().await {
             Ok(store) => Some(store),
             Err(e) => {
-                notices.push(format!(
-                    "{e}; the index lives in memory only for this visit"
-                ));
+                notices.push(format!("{e}; the index lives in memory only for this visit"));
                 None
             }
         };
@@ -133,13 +109,10 @@ impl Search {
 
         // The corpus: stored vectors when they are this model's and this corpus's.
         let stored = match &store {
-            Some(s) => s
-                .corpus_vectors(fingerprint, &corpus_key)
-                .await
-                .unwrap_or_else(|e| {
-                    notices.push(e);
-                    None
-                }),
+            Some(s) => s.corpus_vectors(fingerprint, &corpus_key).await.unwrap_or_else(|e| {
+                notices.push(e);
+                None
+            }),
             None => None,
         };
         let vectors = match stored.filter(|v| v.len() == corpus.len() * width) {
@@ -153,24 +126,16 @@ impl Search {
                 search.embedded += corpus.len();
                 if let Some(s) = &store {
                     if let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &v).await {
-                        notices.push(format!(
-                            "{e}; the index lives in memory only for this visit"
-                        ));
+                        notices.push(format!("{e}; the index lives in memory only for this visit"));
                         persistent = false;
                     }
                 }
                 v
             }
         };
-        search
-            .index
-            .extend_flat(&vectors)
-            .map_err(|e| format!("bundled corpus: {e}"))?;
-        let row_of: std::collections::HashMap<&str, usize> = corpus
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.as_str(), i))
-            .collect();
+        search.index.extend_flat(&vectors).map_err(|e| format!("bundled corpus: {e}"))?;
+        let row_of: std::collections::HashMap<&str, usize> =
+            corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
         for (i, p) in corpus.iter().enumerate() {
             if p.lang == Lang::Zh && search.pairs.len() < TRADEOFF_QUERIES {
                 let en: Vec<usize> = p
@@ -184,15 +149,8 @@ impl Search {
                 }
             }
         }
-        search.rows = corpus
-            .into_iter()
-            .map(|p| Row {
-                text: p.text,
-                lang: p.lang,
-                source: p.source,
-                yours: false,
-            })
-            .collect();
+        search.rows =
+            corpus.into_iter().map(|p| Row { text: p.text, lang: p.lang, source: p.source, yours: false }).collect();
 
         // The user's documents: texts from IndexedDB; vectors too when this model made them.
         if let Some(s) = &store {
@@ -205,15 +163,8 @@ impl Search {
                                 v
                             }
                             _ => {
-                                let texts: Vec<String> =
-                                    doc.passages.iter().map(|p| p.text.clone()).collect();
-                                let v = embed_all(
-                                    embedder,
-                                    id,
-                                    &format!("embedding {}", doc.name),
-                                    &texts,
-                                )
-                                .await?;
+                                let texts: Vec<String> = doc.passages.iter().map(|p| p.text.clone()).collect();
+                                let v = embed_all(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
                                 search.embedded += texts.len();
                                 if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &v).await {
                                     notices.push(e);
@@ -224,9 +175,7 @@ impl Search {
                         search.append(&doc, &vectors)?;
                     }
                 }
-                Err(e) => notices.push(format!(
-                    "{e}; your stored documents could not be read (they are still stored)"
-                )),
+                Err(e) => notices.push(format!("{e}; your stored documents could not be read (they are still stored)")),
             }
         }
         search.store = store;
@@ -238,19 +187,14 @@ impl Search {
     }
 
     fn append(&mut self, doc: &StoredDoc, vectors: &[f32]) -> Result<(), String> {
-        self.index
-            .extend_flat(vectors)
-            .map_err(|e| format!("{}: {e}", doc.name))?;
+        self.index.extend_flat(vectors).map_err(|e| format!("{}: {e}", doc.name))?;
         self.rows.extend(doc.passages.iter().map(|p| Row {
             text: p.text.clone(),
             lang: conan_index::lang::detect(&p.text),
             source: p.source.clone(),
             yours: true,
         }));
-        self.documents.push(UserDocument {
-            name: doc.name.clone(),
-            passages: doc.passages.len(),
-        });
+        self.documents.push(UserDocument { name: doc.name.clone(), passages: doc.passages.len() });
         Ok(())
     }
 
@@ -266,10 +210,7 @@ impl Search {
                 let mut found = 0;
                 for (q, targets) in &self.pairs {
                     let t = now_ms();
-                    let hits = self
-                        .index
-                        .search(self.index.row(*q), dims, 2)
-                        .unwrap_or_default();
+                    let hits = self.index.search(self.index.row(*q), dims, 2).unwrap_or_default();
                     times.push(now_ms() - t);
                     // The query passage itself ranks first: its translation must come next.
                     let best = hits.iter().find(|h| h.row != *q);
@@ -279,8 +220,7 @@ impl Search {
                     dims,
                     index_bytes: (n * dims * 4) as u64,
                     search_ms: if times.is_empty() { 0.0 } else { median(times) },
-                    translation_top1: (!self.pairs.is_empty())
-                        .then(|| found as f64 / self.pairs.len() as f64),
+                    translation_top1: (!self.pairs.is_empty()).then(|| found as f64 / self.pairs.len() as f64),
                 }
             })
             .collect();
@@ -319,20 +259,11 @@ impl Search {
         }
         let dims = dims.unwrap_or(self.index.width());
         let t0 = now_ms();
-        let batch = embedder
-            .text
-            .encode_batch(&[query.as_str()])
-            .map_err(|e| e.to_string())?;
+        let batch = embedder.text.encode_batch(&[query.as_str()]).map_err(|e| e.to_string())?;
         let t1 = now_ms();
-        let vectors = embedder
-            .embed_batch(&batch, embedder.config.hidden_size)
-            .await
-            .map_err(|e| e.to_string())?;
+        let vectors = embedder.embed_batch(&batch, embedder.config.hidden_size).await.map_err(|e| e.to_string())?;
         let t2 = now_ms();
-        let hits = self
-            .index
-            .search(&vectors[0], dims, k.clamp(1, 100))
-            .map_err(|e| e.to_string())?;
+        let hits = self.index.search(&vectors[0], dims, k.clamp(1, 100)).map_err(|e| e.to_string())?;
         let t3 = now_ms();
         let query_lang = conan_index::lang::detect(&query);
         Ok(Response::SearchResults(SearchResult {
@@ -365,12 +296,7 @@ impl Search {
 
     /// Split, embed, store and index the user's files. All files are split first, so a bad
     /// one refuses the request before anything is embedded or stored.
-    pub async fn add(
-        &mut self,
-        embedder: &Embedder,
-        id: u32,
-        files: Vec<(String, Vec<u8>)>,
-    ) -> Result<(), String> {
+    pub async fn add(&mut self, embedder: &Embedder, id: u32, files: Vec<(String, Vec<u8>)>) -> Result<(), String> {
         if files.is_empty() {
             return Err("no documents were given".into());
         }
@@ -380,13 +306,7 @@ impl Search {
             docs.push(StoredDoc {
                 id: format!("{:015}-{}", js_sys::Date::now() as u64, docs.len()),
                 name: name.clone(),
-                passages: drafts
-                    .into_iter()
-                    .map(|d| StoredPassage {
-                        text: d.text,
-                        source: d.source,
-                    })
-                    .collect(),
+                passages: drafts.into_iter().map(|d| StoredPassage { text: d.text, source: d.source }).collect(),
             });
         }
         // Every file is embedded before any is stored or indexed, so a failure part-way
@@ -401,17 +321,12 @@ impl Search {
             if let Some(store) = &self.store {
                 let saved = async {
                     store.put_document(&doc).await?;
-                    store
-                        .put_doc_vectors(&self.fingerprint, &doc.id, &vectors)
-                        .await
+                    store.put_doc_vectors(&self.fingerprint, &doc.id, &vectors).await
                 }
                 .await;
                 if let Err(e) = saved {
                     self.persistent = false;
-                    self.notices.push(format!(
-                        "{e}; {} is searchable for this visit but not saved",
-                        doc.name
-                    ));
+                    self.notices.push(format!("{e}; {} is searchable for this visit but not saved", doc.name));
                 }
             }
             self.append(&doc, &vectors)?;
@@ -433,18 +348,14 @@ impl Search {
 }
 
 /// Time top-10 searches over `passages` random unit vectors of `width` at every dims.
-pub fn speed_check(
-    id: u32,
-    passages: usize,
-    width: usize,
-    matryoshka: &[usize],
-) -> Result<Response, String> {
+pub fn speed_check(id: u32, passages: usize, width: usize, matryoshka: &[usize]) -> Result<Response, String> {
     if passages == 0 || passages.saturating_mul(width) > SPEED_CHECK_MAX_FLOATS {
         return Err(format!(
             "a speed check over {passages} × {width} floats is outside 1 ‥ {SPEED_CHECK_MAX_FLOATS} floats"
         ));
     }
-    let (index, v) = conan_index::synthetic(passages, width, matryoshka, 0x9e37_79b9_7f4a_7c15).map_err(|e| e.to_string())?;
+    let (index, v) =
+        conan_index::synthetic(passages, width, matryoshka, 0x9e37_79b9_7f4a_7c15).map_err(|e| e.to_string())?;
     let rows = index
         .dims()
         .into_iter()
@@ -459,10 +370,5 @@ pub fn speed_check(
             (dims, median(times))
         })
         .collect();
-    Ok(Response::SpeedChecked {
-        id,
-        passages,
-        width,
-        rows,
-    })
+    Ok(Response::SpeedChecked { id, passages, width, rows })
 }

@@ -31,9 +31,9 @@ fn spend(value: &JsValue) -> Result<(), String> {
         None => value.as_string().map_or(0, |s| 2 * s.encode_utf16().count() as u64),
     };
     match ALLOWANCE.get() {
-        Some(left) if bytes > left => Err(format!(
-            "QuotaExceededError: {bytes} bytes do not fit the {left} left (limit set by LimitStorage)"
-        )),
+        Some(left) if bytes > left => {
+            Err(format!("QuotaExceededError: {bytes} bytes do not fit the {left} left (limit set by LimitStorage)"))
+        }
         Some(left) => {
             ALLOWANCE.set(Some(left - bytes));
             Ok(())
@@ -65,11 +65,7 @@ pub struct Store {
 fn err(what: &str, e: impl std::fmt::Debug) -> String {
     let e = format!("{e:?}");
     // The browser's words for a full disk vary; say it plainly.
-    if e.contains("Quota") {
-        format!("{what}: the browser's storage quota is full")
-    } else {
-        format!("{what}: {e}")
-    }
+    if e.contains("Quota") { format!("{what}: the browser's storage quota is full") } else { format!("{what}: {e}") }
 }
 
 fn to_bytes(v: &[f32]) -> Uint8Array {
@@ -79,12 +75,8 @@ fn to_bytes(v: &[f32]) -> Uint8Array {
 
 fn from_bytes(value: &JsValue) -> Option<Vec<f32>> {
     let bytes = value.dyn_ref::<Uint8Array>()?.to_vec();
-    (bytes.len() % 4 == 0).then(|| {
-        bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    })
+    (bytes.len() % 4 == 0)
+        .then(|| bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 impl Store {
@@ -102,10 +94,8 @@ impl Store {
 
     /// The user's documents, oldest first (ids sort by creation time).
     pub async fn documents(&self) -> Result<Vec<StoredDoc>, String> {
-        let tx = self
-            .db
-            .transaction(&[DOCUMENTS], TransactionMode::ReadOnly)
-            .map_err(|e| err("reading documents", e))?;
+        let tx =
+            self.db.transaction(&[DOCUMENTS], TransactionMode::ReadOnly).map_err(|e| err("reading documents", e))?;
         let values = tx
             .store(DOCUMENTS)
             .map_err(|e| err("reading documents", e))?
@@ -114,13 +104,8 @@ impl Store {
             .map_err(|e| err("reading documents", e))?;
         let mut docs = Vec::new();
         for v in values {
-            let json = v
-                .as_string()
-                .ok_or("reading documents: a stored document is not text")?;
-            docs.push(
-                serde_json::from_str::<StoredDoc>(&json)
-                    .map_err(|e| format!("reading documents: {e}"))?,
-            );
+            let json = v.as_string().ok_or("reading documents: a stored document is not text")?;
+            docs.push(serde_json::from_str::<StoredDoc>(&json).map_err(|e| format!("reading documents: {e}"))?);
         }
         docs.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(docs)
@@ -128,72 +113,34 @@ impl Store {
 
     pub async fn put_document(&self, doc: &StoredDoc) -> Result<(), String> {
         let json = serde_json::to_string(doc).map_err(|e| e.to_string())?;
-        self.put(&format!("storing {}", doc.name), DOCUMENTS, &doc.id, &JsValue::from_str(&json))
+        self.put(&format!("storing {}", doc.name), DOCUMENTS, &doc.id, &JsValue::from_str(&json)).await
+    }
+
+    pub async fn doc_vectors(&self, fingerprint: &str, doc: &str) -> Result<Option<Vec<f32>>, String> {
+        self.get_vectors(DOC_VECTORS, &format!("{fingerprint}/{doc}")).await
+    }
+
+    pub async fn put_doc_vectors(&self, fingerprint: &str, doc: &str, v: &[f32]) -> Result<(), String> {
+        self.put("storing your document's vectors", DOC_VECTORS, &format!("{fingerprint}/{doc}"), &to_bytes(v).into())
             .await
     }
 
-    pub async fn doc_vectors(
-        &self,
-        fingerprint: &str,
-        doc: &str,
-    ) -> Result<Option<Vec<f32>>, String> {
-        self.get_vectors(DOC_VECTORS, &format!("{fingerprint}/{doc}"))
+    pub async fn corpus_vectors(&self, fingerprint: &str, corpus: &str) -> Result<Option<Vec<f32>>, String> {
+        self.get_vectors(CORPUS_VECTORS, &format!("{fingerprint}/{corpus}")).await
+    }
+
+    pub async fn put_corpus_vectors(&self, fingerprint: &str, corpus: &str, v: &[f32]) -> Result<(), String> {
+        self.put("storing the corpus vectors", CORPUS_VECTORS, &format!("{fingerprint}/{corpus}"), &to_bytes(v).into())
             .await
-    }
-
-    pub async fn put_doc_vectors(
-        &self,
-        fingerprint: &str,
-        doc: &str,
-        v: &[f32],
-    ) -> Result<(), String> {
-        self.put(
-            "storing your document's vectors",
-            DOC_VECTORS,
-            &format!("{fingerprint}/{doc}"),
-            &to_bytes(v).into(),
-        )
-        .await
-    }
-
-    pub async fn corpus_vectors(
-        &self,
-        fingerprint: &str,
-        corpus: &str,
-    ) -> Result<Option<Vec<f32>>, String> {
-        self.get_vectors(CORPUS_VECTORS, &format!("{fingerprint}/{corpus}"))
-            .await
-    }
-
-    pub async fn put_corpus_vectors(
-        &self,
-        fingerprint: &str,
-        corpus: &str,
-        v: &[f32],
-    ) -> Result<(), String> {
-        self.put(
-            "storing the corpus vectors",
-            CORPUS_VECTORS,
-            &format!("{fingerprint}/{corpus}"),
-            &to_bytes(v).into(),
-        )
-        .await
     }
 
     /// Drop vectors of other models: the texts stay, so they are re-embedded when needed.
     pub async fn prune_vectors(&self, fingerprint: &str) -> Result<(), String> {
         let keep = format!("{fingerprint}/");
         for name in [DOC_VECTORS, CORPUS_VECTORS] {
-            let tx = self
-                .db
-                .transaction(&[name], TransactionMode::ReadWrite)
-                .map_err(|e| err("pruning", e))?;
+            let tx = self.db.transaction(&[name], TransactionMode::ReadWrite).map_err(|e| err("pruning", e))?;
             let store = tx.store(name).map_err(|e| err("pruning", e))?;
-            for key in store
-                .get_all_keys(None, None)
-                .await
-                .map_err(|e| err("pruning", e))?
-            {
+            for key in store.get_all_keys(None, None).await.map_err(|e| err("pruning", e))? {
                 if !key.as_string().is_some_and(|k| k.starts_with(&keep)) {
                     store.delete(key).await.map_err(|e| err("pruning", e))?;
                 }
@@ -216,17 +163,12 @@ impl Store {
                 .await
                 .map_err(|e| err("forgetting documents", e))?;
         }
-        tx.done()
-            .await
-            .map_err(|e| err("forgetting documents", e))?;
+        tx.done().await.map_err(|e| err("forgetting documents", e))?;
         Ok(())
     }
 
     async fn get_vectors(&self, store: &str, key: &str) -> Result<Option<Vec<f32>>, String> {
-        let tx = self
-            .db
-            .transaction(&[store], TransactionMode::ReadOnly)
-            .map_err(|e| err("reading vectors", e))?;
+        let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(|e| err("reading vectors", e))?;
         let value = tx
             .store(store)
             .map_err(|e| err("reading vectors", e))?
@@ -238,10 +180,7 @@ impl Store {
 
     async fn put(&self, what: &str, store: &str, key: &str, value: &JsValue) -> Result<(), String> {
         spend(value).map_err(|e| err(what, e))?;
-        let tx = self
-            .db
-            .transaction(&[store], TransactionMode::ReadWrite)
-            .map_err(|e| err(what, e))?;
+        let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(|e| err(what, e))?;
         tx.store(store)
             .map_err(|e| err(what, e))?
             .put(value, Some(&JsValue::from_str(key)))

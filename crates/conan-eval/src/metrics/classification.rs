@@ -168,7 +168,12 @@ impl LogisticRegression {
 
 /// Limited-memory BFGS (m = 10) with a backtracking Armijo line search. Stops when the
 /// largest gradient component is ≤ `gtol` (scipy's `pgtol` for an unbounded problem).
-fn lbfgs(mut theta: Vec<f64>, mut f: impl FnMut(&[f64], &mut [f64]) -> f64, max_iter: usize, gtol: f64) -> (Vec<f64>, usize) {
+fn lbfgs(
+    mut theta: Vec<f64>,
+    mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
+    max_iter: usize,
+    gtol: f64,
+) -> (Vec<f64>, usize) {
     let n = theta.len();
     let mut grad = vec![0.0; n];
     let mut value = f(&theta, &mut grad);
@@ -186,7 +191,8 @@ fn lbfgs(mut theta: Vec<f64>, mut f: impl FnMut(&[f64], &mut [f64]) -> f64, max_
             q.iter_mut().zip(y).for_each(|(qi, yi)| *qi -= a * yi);
             alphas.push(a);
         }
-        let gamma = history.back().map_or(1.0 / dotp(&grad, &grad).sqrt().max(1e-12), |(s, y, _)| dotp(s, y) / dotp(y, y));
+        let gamma =
+            history.back().map_or(1.0 / dotp(&grad, &grad).sqrt().max(1e-12), |(s, y, _)| dotp(s, y) / dotp(y, y));
         q.iter_mut().for_each(|v| *v *= gamma);
         for ((s, y, rho), a) in history.iter().zip(alphas.iter().rev()) {
             let b = rho * dotp(y, &q);
@@ -227,7 +233,13 @@ fn lbfgs(mut theta: Vec<f64>, mut f: impl FnMut(&[f64], &mut [f64]) -> f64, max_
 
 /// k-nearest-neighbour prediction (uniform vote; a tied vote goes to the smallest label,
 /// as scikit-learn's `weighted_mode`). `distance` is lower-is-closer.
-pub fn knn_predict(train: &[Vec<f64>], labels: &[usize], query: &[f64], k: usize, distance: impl Fn(&[f64], &[f64]) -> f64) -> usize {
+pub fn knn_predict(
+    train: &[Vec<f64>],
+    labels: &[usize],
+    query: &[f64],
+    k: usize,
+    distance: impl Fn(&[f64], &[f64]) -> f64,
+) -> usize {
     let mut d: Vec<(f64, usize)> = train.iter().enumerate().map(|(i, x)| (distance(x, query), i)).collect();
     d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut votes: BTreeMap<usize, usize> = BTreeMap::new();
@@ -253,7 +265,8 @@ mod tests {
 
     #[test]
     fn logistic_regression_separates_and_converges() {
-        let x: Vec<Vec<f64>> = (0..30).map(|i| vec![(i % 3) as f64 + 0.1 * (i as f64 / 30.0), 1.0 - (i % 3) as f64]).collect();
+        let x: Vec<Vec<f64>> =
+            (0..30).map(|i| vec![(i % 3) as f64 + 0.1 * (i as f64 / 30.0), 1.0 - (i % 3) as f64]).collect();
         let y: Vec<usize> = (0..30).map(|i| i % 3).collect();
         let lr = LogisticRegression::fit(&x, &y, 1.0, 100);
         assert!(lr.iterations < 100);

@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn kmeans_separates_obvious_clusters() {
-        let data: Vec<Vec<f64>> = (0..20).map(|i| vec![if i < 10 { 0.0 } else { 10.0 } + (i % 3) as f64 * 0.1]).collect();
+        let data: Vec<Vec<f64>> =
+            (0..20).map(|i| vec![if i < 10 { 0.0 } else { 10.0 } + (i % 3) as f64 * 0.1]).collect();
         let labels = kmeans(&data, 2, 42, 3);
         let truth: Vec<usize> = (0..20).map(|i| usize::from(i >= 10)).collect();
         assert_eq!(v_measure(&truth, &labels), 1.0);

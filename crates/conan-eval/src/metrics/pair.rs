@@ -33,7 +33,11 @@ pub fn pair_scores(scores: &[f64], labels: &[bool], high_is_similar: bool) -> Op
     let mut positives_so_far = 0usize;
     let mut remaining_negatives = labels.iter().filter(|&&l| !l).count();
     for i in 0..rows.len().saturating_sub(1) {
-        if rows[i].1 { positives_so_far += 1 } else { remaining_negatives -= 1 }
+        if rows[i].1 {
+            positives_so_far += 1
+        } else {
+            remaining_negatives -= 1
+        }
         let acc = (positives_so_far + remaining_negatives) as f64 / n;
         if acc > max_acc {
             max_acc = acc;

@@ -21,7 +21,11 @@ pub fn average_precision(labels: &[bool], scores: &[f64]) -> Option<f64> {
         // Take every item tied at this score before measuring.
         let s = scores[order[i]];
         while i < order.len() && scores[order[i]] == s {
-            if labels[order[i]] { tp += 1 } else { fp += 1 }
+            if labels[order[i]] {
+                tp += 1
+            } else {
+                fp += 1
+            }
             i += 1;
         }
         let recall = tp as f64 / positives as f64;
@@ -75,12 +79,7 @@ pub fn retrieval_at(ranked: &[&str], qrels: &HashMap<String, i64>, ks: &[usize])
                     }
                 }
             }
-            let idcg: f64 = ideal
-                .iter()
-                .take(k)
-                .enumerate()
-                .map(|(i, &r)| r as f64 / ((i + 2) as f64).log2())
-                .sum();
+            let idcg: f64 = ideal.iter().take(k).enumerate().map(|(i, &r)| r as f64 / ((i + 2) as f64).log2()).sum();
             out.ndcg = if idcg > 0.0 { dcg / idcg } else { dcg };
             if num_rel > 0 {
                 out.map = ap_sum / num_rel as f64;
@@ -94,11 +93,7 @@ pub fn retrieval_at(ranked: &[&str], qrels: &HashMap<String, i64>, ks: &[usize])
 
 /// MRR@k over a list where `relevant[i]` says whether the i-th ranked item is relevant.
 pub fn reciprocal_rank(relevant_in_order: impl IntoIterator<Item = bool>, k: usize) -> f64 {
-    relevant_in_order
-        .into_iter()
-        .take(k)
-        .position(|r| r)
-        .map_or(0.0, |i| 1.0 / (i + 1) as f64)
+    relevant_in_order.into_iter().take(k).position(|r| r).map_or(0.0, |i| 1.0 / (i + 1) as f64)
 }
 
 #[cfg(test)]
