@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use conan_index::flat::dot;
 use conan_model::burn::prelude::Device;
 use conan_model::{DirSource, Embedder, read_files};
 
@@ -52,10 +53,6 @@ fn dev_pairs() -> (Vec<String>, Vec<String>) {
         .collect();
     assert_eq!(pairs.len(), 1000);
     pairs.into_iter().unzip()
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// Share of rows whose own partner scores above every other candidate.

@@ -282,7 +282,7 @@ fn sharded_checkpoints_load_like_single_files() {
 #[test]
 fn soft_mask_moves_from_causal_to_bidirectional() {
     use conan_model::burn::prelude::*;
-    use conan_model::{AttentionMode, soft_mask_bias};
+    use conan_model::{AttentionMode, TokenInput, soft_mask_bias};
     // α = 0: every future key closed; α = 1: all open; in between, early queries open first.
     assert!(soft_mask_bias(4, 4, 0.0).iter().enumerate().all(|(ij, &v)| (v < -1e8) == (ij % 4 > ij / 4)));
     assert!(soft_mask_bias(4, 4, 1.0).iter().all(|&v| v == 0.0));
@@ -300,7 +300,12 @@ fn soft_mask_moves_from_causal_to_bidirectional() {
             &device,
         );
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), [1, batch.seq]), &device);
-        e.model.hidden_states_with(ids, mask, &batch.lengths, mode).into_data().try_into_vec_as::<f32>().unwrap()
+        e.model
+            .forward(TokenInput::Ids(ids), mask, &batch.lengths, mode)
+            .unwrap()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap()
     };
     let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     let (causal, bidi) = (run(AttentionMode::Causal), run(AttentionMode::Bidirectional));

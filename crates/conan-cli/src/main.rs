@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use conan_model::burn::prelude::Device;
 use conan_model::pack::{Encoding, PackOptions, write_pack};
 use conan_model::synth::{WeightDtype, write_synthetic};
-use conan_model::{Config, DirSource, Embedder, LoadOptions, Pooling, read_files};
+use conan_model::{Config, DirSource, Embedder, GpuLimits, LoadOptions, Pooling, read_files};
 use serde_json::json;
 
 mod bench;
@@ -292,7 +292,7 @@ fn run(command: Command) -> Result<()> {
 /// f32.
 fn device(backend: Backend) -> Result<(Device, LoadOptions)> {
     Ok(match backend {
-        Backend::Cpu => (Device::flex(), LoadOptions::default()),
+        Backend::Cpu => (Device::flex(), LoadOptions::cpu()),
         Backend::Wgpu => {
             let (device, setup) = Device::wgpu_options()
                 .init_with_setup()
@@ -307,7 +307,9 @@ fn device(backend: Backend) -> Result<(Device, LoadOptions)> {
                     setup.device.limits().max_compute_workgroup_storage_size
                 );
             }
-            (device, LoadOptions { quantized_matmul: true, max_table_bytes: Some(1 << 30), q4_as_q8 })
+            // Natively one buffer may hold 1 GiB: a larger token table is gathered on the host.
+            let limits = GpuLimits { max_storage_buffer_binding_size: Some(1 << 30), max_buffer_size: None, q4_as_q8 };
+            (device, LoadOptions::gpu(limits))
         }
     })
 }
@@ -366,7 +368,7 @@ fn info(model: &Path) -> Result<()> {
     let doc = json!({
         "model": model.display().to_string(),
         "config": files.config,
-        "architecture": conan_model::model::describe(&files.config),
+        "architecture": files.config.architecture_summary(),
         "parameters": files.config.num_params(),
         "bytes_per_dtype": bytes_per_dtype,
         "tokenizer_vocab": text.vocab_size(),

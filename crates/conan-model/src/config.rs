@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
+use crate::names::{self, FINAL_NORM, TOKEN_TABLE};
 
 /// The Matryoshka dimensions Conan-Embedding-v2 was trained with.
 pub const CONAN_V2_MRL_DIMS: [usize; 7] = [256, 512, 1024, 1536, 2048, 3072, 3584];
@@ -87,10 +88,6 @@ fn default_max_positions() -> usize {
 const MAX_LAYERS: usize = 1024;
 /// Values in one tensor (16 GiB as f32): beyond what a browser, or this loader, can hold.
 const MAX_TENSOR_VALUES: u64 = 1 << 32;
-
-/// The token-embedding table's checkpoint name: the one tensor that is gathered rather
-/// than multiplied, so placement and quantization treat it apart.
-pub const TOKEN_TABLE: &str = "embed_tokens.weight";
 
 /// Families whose tensor layout this crate knows.
 const FAMILIES: [&str; 4] = ["conan", "llama", "qwen2", "qwen3"];
@@ -297,35 +294,93 @@ impl Config {
         let f = self.intermediate_size;
         let mut out = vec![(TOKEN_TABLE.to_string(), vec![self.vocab_size, h])];
         for i in 0..self.num_hidden_layers {
-            let p = |s: &str| format!("layers.{i}.{s}");
-            out.push((p("input_layernorm.weight"), vec![h]));
-            for (name, rows) in [("q_proj", q), ("k_proj", kv), ("v_proj", kv)] {
-                out.push((p(&format!("self_attn.{name}.weight")), vec![rows, h]));
-                if self.qkv_bias() {
-                    out.push((p(&format!("self_attn.{name}.bias")), vec![rows]));
+            // This order is part of the format: synthetic checkpoints seed each tensor by its
+            // index here, and packs and saved checkpoints list tensors in it.
+            let mut push = |local: &str, shape: Vec<usize>| out.push((names::layer(i, local), shape));
+            push(names::INPUT_NORM, vec![h]);
+            for (prefix, rows, cols, bias) in [
+                (names::Q_PROJ, q, h, self.qkv_bias()),
+                (names::K_PROJ, kv, h, self.qkv_bias()),
+                (names::V_PROJ, kv, h, self.qkv_bias()),
+                (names::O_PROJ, h, q, self.o_bias()),
+            ] {
+                push(&names::weight(prefix), vec![rows, cols]);
+                if bias {
+                    push(&names::bias(prefix), vec![rows]);
                 }
             }
-            out.push((p("self_attn.o_proj.weight"), vec![h, q]));
-            if self.o_bias() {
-                out.push((p("self_attn.o_proj.bias"), vec![h]));
-            }
             if self.qk_norm() {
-                out.push((p("self_attn.q_norm.weight"), vec![self.head_dim()]));
-                out.push((p("self_attn.k_norm.weight"), vec![self.head_dim()]));
+                push(names::Q_NORM, vec![self.head_dim()]);
+                push(names::K_NORM, vec![self.head_dim()]);
             }
-            out.push((p("post_attention_layernorm.weight"), vec![h]));
-            out.push((p("mlp.gate_proj.weight"), vec![f, h]));
-            out.push((p("mlp.up_proj.weight"), vec![f, h]));
-            out.push((p("mlp.down_proj.weight"), vec![h, f]));
+            push(names::POST_ATTENTION_NORM, vec![h]);
+            for (prefix, rows, cols) in [(names::GATE_PROJ, f, h), (names::UP_PROJ, f, h), (names::DOWN_PROJ, h, f)] {
+                push(&names::weight(prefix), vec![rows, cols]);
+            }
         }
-        out.push(("norm.weight".to_string(), vec![h]));
+        out.push((FINAL_NORM.to_string(), vec![h]));
         out
+    }
+
+    /// The shapes this config promises, in one line (for `conan info` and the Model page).
+    pub fn architecture_summary(&self) -> String {
+        format!(
+            "{} layers, hidden {}, {} heads / {} KV heads (head dim {}), FFN {}, vocab {}, {} attention, {} pooling",
+            self.num_hidden_layers,
+            self.hidden_size,
+            self.num_attention_heads,
+            self.kv_heads(),
+            self.head_dim(),
+            self.intermediate_size,
+            self.vocab_size,
+            if self.is_causal() { "causal" } else { "bidirectional" },
+            self.pooling().as_str()
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tensor_order_is_part_of_the_format() {
+        // Synthetic checkpoints seed tensor k by its index k here; training draws its
+        // initial weights in this order. Changing it changes both.
+        let mut c = Config::tiny();
+        c.model_type = "qwen2".into();
+        c.attention_bias = None;
+        c.num_hidden_layers = 1;
+        let names: Vec<String> = c.tensor_shapes().into_iter().map(|(n, _)| n).collect();
+        let want = [
+            "embed_tokens.weight",
+            "layers.0.input_layernorm.weight",
+            "layers.0.self_attn.q_proj.weight",
+            "layers.0.self_attn.q_proj.bias",
+            "layers.0.self_attn.k_proj.weight",
+            "layers.0.self_attn.k_proj.bias",
+            "layers.0.self_attn.v_proj.weight",
+            "layers.0.self_attn.v_proj.bias",
+            "layers.0.self_attn.o_proj.weight",
+            "layers.0.post_attention_layernorm.weight",
+            "layers.0.mlp.gate_proj.weight",
+            "layers.0.mlp.up_proj.weight",
+            "layers.0.mlp.down_proj.weight",
+            "norm.weight",
+        ];
+        assert_eq!(names, want);
+        c.model_type = "qwen3".into();
+        let names: Vec<String> = c.tensor_shapes().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[2..4], ["layers.0.self_attn.q_proj.weight", "layers.0.self_attn.k_proj.weight"]);
+        assert_eq!(
+            names[6..9],
+            [
+                "layers.0.self_attn.q_norm.weight",
+                "layers.0.self_attn.k_norm.weight",
+                "layers.0.post_attention_layernorm.weight"
+            ]
+        );
+    }
 
     #[test]
     fn conan_v2_has_the_published_parameter_count() {

@@ -3,11 +3,12 @@
 use burn::prelude::*;
 use conan_text::{TextEncoder, TokenBatch};
 
+use crate::build::build_placed;
+use crate::checkpoint::ModelFiles;
 use crate::config::Config;
 use crate::error::ModelError;
-use crate::load::{ModelFiles, build_model_from, device_tensors};
-use crate::model::ConanModel;
-use crate::pack::QuantMatrix;
+use crate::model::{AttentionMode, ConanModel, TokenInput, sentence_vectors};
+use crate::placement::{HostTable, LoadOptions, device_tensors};
 
 /// One layer's attention over one text, for showing how the model reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,90 +30,6 @@ pub struct Embeddings {
     pub tokens: Vec<usize>,
     /// Texts cut to the model's context length.
     pub truncated: Vec<bool>,
-}
-
-/// How [`Embedder::load`] puts weights on the device.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LoadOptions {
-    /// Keep a pack's q8 / q4 matrices quantized on the device and multiply by them directly
-    /// (cubecl backends: wgpu, WebGPU). Off for burn's CPU backend, which would dequantize
-    /// the whole weight again in every matmul.
-    pub quantized_matmul: bool,
-    /// Keep the token table in host memory and gather its rows there (see [`HostTable`])
-    /// when as f32 it would take more than this many bytes of one device buffer.
-    pub max_table_bytes: Option<u64>,
-    /// Put a pack's q4 matrices on the device as q8 codes (lossless: a q4 value is a q8
-    /// value under the same block scale), at twice the q4 bytes. For adapters where
-    /// cubecl's q4 matmul cannot launch: see [`q4_matmul_fits`].
-    pub q4_as_q8: bool,
-}
-
-/// The adapter facts [`q4_matmul_fits`] needs, as cubecl reads them: the narrowest
-/// subgroup (plane) and the device's workgroup memory.
-#[cfg(feature = "wgpu")]
-pub fn q4_matmul_fits_on(setup: &burn::tensor::wgpu::WgpuSetup) -> bool {
-    let plane = setup.adapter.get_info().subgroup_min_size;
-    q4_matmul_fits(plane, setup.device.limits().max_compute_workgroup_storage_size as u64)
-}
-
-/// Whether burn's matmul by a q4 matrix launches on an adapter whose planes (subgroups) are
-/// `plane_size` wide (0: not reported) and whose workgroups get `workgroup_bytes` of shared
-/// memory. cubek-matmul 0.3.1 (burn 0.22) picks one kernel for quantized weights: 8 planes
-/// as a near-square stage of units, each with an 8 × 8 output tile for q4 (8 values per
-/// u32), and only shrinks the partition when over budget, not that output stage. Its
-/// smallest q4 kernel therefore needs 4 · 64 · (8P + stage rows + stage columns) bytes:
-/// 73,728 at P = 32 (NVIDIA, which gives 49,152: the H200 run in BENCHMARKS.md), 20,480 at
-/// P = 8. A failed launch is a panic inside burn, so this is checked before loading. q8
-/// (4 × 4 tiles) needs a quarter of the output stage and fits everywhere seen so far.
-pub fn q4_matmul_fits(plane_size: u32, workgroup_bytes: u64) -> bool {
-    // cubecl-wgpu takes 8 when the adapter reports no subgroup size.
-    let plane = if plane_size == 0 { 8 } else { plane_size as u64 };
-    let units = 8 * plane;
-    let rows = (1..=units).take_while(|d| d * d <= units).filter(|d| units % d == 0).max().unwrap_or(1);
-    4 * 64 * (units + rows + units / rows) <= workgroup_bytes
-}
-
-impl LoadOptions {
-    /// Whether `config`'s token table goes to the host.
-    pub fn host_table(&self, config: &Config) -> bool {
-        let bytes = config.vocab_size as u64 * config.hidden_size as u64 * 4;
-        self.max_table_bytes.is_some_and(|max| bytes > max)
-    }
-}
-
-/// The token table kept in host memory: each batch's rows are gathered here and uploaded as
-/// `[batch, seq, hidden]`. For tables larger than one device buffer may be (the full
-/// Conan-v2 table is 2.15 GB as f32; WebGPU adapters bind 128 MiB to a few GiB). Rows stay
-/// as the checkpoint stores them, so a q8 table holds a quarter of its f32 bytes.
-pub enum HostTable {
-    F32 { values: Vec<f32>, cols: usize },
-    Quantized(QuantMatrix),
-}
-
-impl HostTable {
-    /// The rows of `ids`, one after another, as f32. Ids are checked against the vocabulary
-    /// before they come here.
-    pub fn rows(&self, ids: &[u32]) -> Vec<f32> {
-        match self {
-            HostTable::F32 { values, cols } => {
-                ids.iter().flat_map(|&id| &values[id as usize * cols..(id as usize + 1) * cols]).copied().collect()
-            }
-            HostTable::Quantized(q) => {
-                let mut out = Vec::with_capacity(ids.len() * q.cols);
-                for &id in ids {
-                    q.row_into(id as usize, &mut out);
-                }
-                out
-            }
-        }
-    }
-
-    pub fn bytes(&self) -> u64 {
-        match self {
-            HostTable::F32 { values, .. } => values.len() as u64 * 4,
-            HostTable::Quantized(q) => q.bytes(),
-        }
-    }
 }
 
 pub struct Embedder {
@@ -144,7 +61,7 @@ impl Embedder {
             )));
         }
         let (model, host_table) =
-            build_model_from(&config, device_tensors(files, options)?, device, options.host_table(&config))?;
+            build_placed(&config, device_tensors(files, options)?, device, options.host_table(&config))?;
         Ok(Self { config, model, text, device: device.clone(), host_table, batch_size: 16 })
     }
 
@@ -187,23 +104,28 @@ impl Embedder {
         }
         let shape = [batch.batch, batch.seq];
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
-        let vectors = self.model.embed_from(self.token_vectors(&batch.ids, shape), mask, &batch.lengths, dims);
+        let input = self.token_input(&batch.ids, shape);
+        let states = self.model.forward(input, mask.clone(), &batch.lengths, self.model.attention_mode())?;
+        let vectors = sentence_vectors(self.model.pool(states, mask, &batch.lengths), dims);
         let data = vectors.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let flat = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         Ok(flat.chunks(dims).map(<[f32]>::to_vec).collect())
     }
 
-    /// Token vectors `[batch, seq, hidden]` for row-major `ids` of `shape`: gathered on the
-    /// host when the table lives there, on the device otherwise.
-    pub fn token_vectors(&self, ids: &[u32], shape: [usize; 2]) -> Tensor<3> {
+    /// What the model reads for row-major `ids` of `shape`: token vectors gathered here
+    /// when the table lives on the host, ids looked up on the device otherwise.
+    pub fn token_input(&self, ids: &[u32], shape: [usize; 2]) -> TokenInput {
         match &self.host_table {
             Some(table) => {
                 let h = self.config.hidden_size;
-                Tensor::<3>::from_data(TensorData::new(table.rows(ids), [shape[0], shape[1], h]), &self.device)
+                TokenInput::Vectors(Tensor::from_data(
+                    TensorData::new(table.rows(ids), [shape[0], shape[1], h]),
+                    &self.device,
+                ))
             }
             None => {
                 let ids: Vec<i32> = ids.iter().map(|&id| id as i32).collect();
-                self.model.token_vectors(Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device))
+                TokenInput::Ids(Tensor::from_data(TensorData::new(ids, shape), &self.device))
             }
         }
     }
@@ -214,7 +136,7 @@ impl Embedder {
         &self,
         text: &str,
         layer: usize,
-        mode: crate::AttentionMode,
+        mode: AttentionMode,
     ) -> Result<AttentionMap, ModelError> {
         if layer >= self.config.num_hidden_layers {
             return Err(ModelError::Input(format!(
@@ -229,29 +151,9 @@ impl Embedder {
         }
         let tokens = batch.ids[..t].iter().map(|&id| self.text.piece(id)).collect();
         let mask = Tensor::<2>::ones([1, t], &self.device);
-        let probs = self.model.attention_from(self.token_vectors(&batch.ids[..t], [1, t]), mask, &[t], mode, layer);
+        let probs = self.model.attention_probs(self.token_input(&batch.ids[..t], [1, t]), mask, &[t], mode, layer)?;
         let data = probs.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let probs = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         Ok(AttentionMap { tokens, heads: self.config.num_attention_heads, probs })
-    }
-}
-
-#[cfg(test)]
-mod q4_tests {
-    use super::q4_matmul_fits;
-
-    #[test]
-    fn q4_matmul_fits_matches_the_kernels_seen() {
-        // NVIDIA over Vulkan: 32-wide planes, 48 KiB: the q4 kernel asked for 73,728 bytes.
-        assert!(!q4_matmul_fits(32, 49_152));
-        assert!(q4_matmul_fits(32, 73_728));
-        assert!(!q4_matmul_fits(32, 73_727));
-        // 8-wide planes (and no reported size, which cubecl treats as 8): 20,480 bytes.
-        assert!(q4_matmul_fits(8, 32_768));
-        assert!(q4_matmul_fits(0, 20_480));
-        assert!(!q4_matmul_fits(8, 16_384));
-        // 4-wide planes: a 4 × 8 stage, 11,264 bytes.
-        assert!(q4_matmul_fits(4, 11_264));
-        assert!(!q4_matmul_fits(4, 11_263));
     }
 }

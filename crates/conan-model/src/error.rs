@@ -9,10 +9,34 @@ pub enum ModelError {
     Weights(String),
     #[error("bad input: {0}")]
     Input(String),
+    /// The operating system refused a read or write of `path`.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model's files could not be had from their source: a missing file, an unreadable
+    /// archive, an HTTP failure. The message names the source and the file.
     #[error("{0}")]
-    Io(String),
+    Source(String),
     #[error("backend error: {0}")]
     Backend(String),
     #[error(transparent)]
     Text(#[from] conan_text::TextError),
+}
+
+impl ModelError {
+    /// An OS error on `path`, keeping the error itself as the source.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.display().to_string(), source }
+    }
+
+    /// A failed safetensors write of `path`: the OS error kept where there is one.
+    pub fn from_safetensors_write(path: &std::path::Path, e: safetensors::SafeTensorError) -> Self {
+        match e {
+            safetensors::SafeTensorError::IoError(source) => Self::io(path, source),
+            other => Self::Weights(format!("{}: {other}", path.display())),
+        }
+    }
 }

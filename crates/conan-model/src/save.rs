@@ -1,4 +1,4 @@
-//! Modules → Hugging Face layout: the inverse of [`crate::load::build_model`], so a model
+//! Modules → Hugging Face layout: the inverse of [`crate::build::build_model`], so a model
 //! trained here is written as `config.json` + `model.safetensors` + `tokenizer.json` and
 //! loads back through the same checked path as any downloaded checkpoint.
 
@@ -11,8 +11,9 @@ use burn::prelude::*;
 
 use crate::config::Config;
 use crate::error::ModelError;
-use crate::load::HostTensor;
 use crate::model::ConanModel;
+use crate::names::{self, FINAL_NORM, TOKEN_TABLE};
+use crate::weights::HostTensor;
 
 fn host<const D: usize>(tensor: Tensor<D>) -> HostTensor {
     let shape = tensor.dims().to_vec();
@@ -30,9 +31,9 @@ fn norm(out: &mut HashMap<String, HostTensor>, name: String, n: &RmsNorm) {
 
 /// burn's `Linear` holds `[in, out]`; HF stores `[out, in]`.
 fn linear(out: &mut HashMap<String, HostTensor>, prefix: String, l: &Linear) {
-    out.insert(format!("{prefix}.weight"), host(l.weight.val().transpose()));
+    out.insert(names::weight(&prefix), host(l.weight.val().transpose()));
     if let Some(bias) = &l.bias {
-        vector(out, format!("{prefix}.bias"), bias);
+        vector(out, names::bias(&prefix), bias);
     }
 }
 
@@ -41,31 +42,36 @@ fn linear(out: &mut HashMap<String, HostTensor>, prefix: String, l: &Linear) {
 pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
     let mut out = HashMap::new();
     if let Some(table) = &model.embed_tokens {
-        out.insert("embed_tokens.weight".into(), host(table.weight.val()));
+        out.insert(TOKEN_TABLE.into(), host(table.weight.val()));
     }
     for (i, layer) in model.layers.iter().enumerate() {
-        let p = format!("layers.{i}");
-        norm(&mut out, format!("{p}.input_layernorm.weight"), &layer.input_layernorm);
+        let name = |local: &str| names::layer(i, local);
+        norm(&mut out, name(names::INPUT_NORM), &layer.input_layernorm);
         let attn = &layer.self_attn;
-        for (name, l) in
-            [("q_proj", &attn.q_proj), ("k_proj", &attn.k_proj), ("v_proj", &attn.v_proj), ("o_proj", &attn.o_proj)]
-        {
-            linear(&mut out, format!("{p}.self_attn.{name}"), l);
+        for (prefix, l) in [
+            (names::Q_PROJ, &attn.q_proj),
+            (names::K_PROJ, &attn.k_proj),
+            (names::V_PROJ, &attn.v_proj),
+            (names::O_PROJ, &attn.o_proj),
+        ] {
+            linear(&mut out, name(prefix), l);
         }
         if let Some(n) = &attn.q_norm {
-            norm(&mut out, format!("{p}.self_attn.q_norm.weight"), n);
+            norm(&mut out, name(names::Q_NORM), n);
         }
         if let Some(n) = &attn.k_norm {
-            norm(&mut out, format!("{p}.self_attn.k_norm.weight"), n);
+            norm(&mut out, name(names::K_NORM), n);
         }
-        norm(&mut out, format!("{p}.post_attention_layernorm.weight"), &layer.post_attention_layernorm);
-        for (name, l) in
-            [("gate_proj", &layer.mlp.gate_proj), ("up_proj", &layer.mlp.up_proj), ("down_proj", &layer.mlp.down_proj)]
-        {
-            linear(&mut out, format!("{p}.mlp.{name}"), l);
+        norm(&mut out, name(names::POST_ATTENTION_NORM), &layer.post_attention_layernorm);
+        for (prefix, l) in [
+            (names::GATE_PROJ, &layer.mlp.gate_proj),
+            (names::UP_PROJ, &layer.mlp.up_proj),
+            (names::DOWN_PROJ, &layer.mlp.down_proj),
+        ] {
+            linear(&mut out, name(prefix), l);
         }
     }
-    norm(&mut out, "norm.weight".into(), &model.norm);
+    norm(&mut out, FINAL_NORM.into(), &model.norm);
     out
 }
 
@@ -78,7 +84,7 @@ pub fn write_checkpoint(
     out: &Path,
 ) -> Result<(), ModelError> {
     config.validate()?;
-    let io = |p: &Path, e: std::io::Error| ModelError::Io(format!("{}: {e}", p.display()));
+    let io = ModelError::io;
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     let mut views = Vec::new();
     for (name, shape) in config.tensor_shapes() {
@@ -101,7 +107,7 @@ pub fn write_checkpoint(
         .collect();
     let weights = out.join("model.safetensors");
     safetensors::serialize_to_file(views, None, &weights)
-        .map_err(|e| ModelError::Io(format!("{}: {e}", weights.display())))?;
+        .map_err(|e| ModelError::from_safetensors_write(&weights, e))?;
     let config_path = out.join("config.json");
     std::fs::write(&config_path, config.to_json() + "\n").map_err(|e| io(&config_path, e))?;
     let tok_path = out.join("tokenizer.json");

@@ -11,6 +11,7 @@ use safetensors::{Dtype, View};
 
 use crate::config::{Config, Pooling};
 use crate::error::ModelError;
+use crate::names::TOKEN_TABLE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightDtype {
@@ -103,7 +104,7 @@ pub fn write_synthetic(
     out: &Path,
 ) -> Result<u64, ModelError> {
     config.validate()?;
-    let io = |what: &Path, e: std::io::Error| ModelError::Io(format!("{}: {e}", what.display()));
+    let io = ModelError::io;
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
 
     let mut config = config.clone();
@@ -132,7 +133,7 @@ pub fn write_synthetic(
                 (1.0, 0.2) // norm gains near 1, but not exactly, so the test sees them
             } else if name.ends_with(".bias") {
                 (0.0, 0.1)
-            } else if name == "embed_tokens.weight" {
+            } else if name == TOKEN_TABLE {
                 (0.0, 1.0)
             } else {
                 // Uniform with variance 1/fan_in keeps activations O(1) through the stack.
@@ -146,7 +147,7 @@ pub fn write_synthetic(
 
     let weights = out.join("model.safetensors");
     safetensors::serialize_to_file(tensors, None, &weights)
-        .map_err(|e| ModelError::Io(format!("{}: {e}", weights.display())))?;
+        .map_err(|e| ModelError::from_safetensors_write(&weights, e))?;
     let config_path = out.join("config.json");
     std::fs::write(&config_path, config.to_json() + "\n").map_err(|e| io(&config_path, e))?;
     let tok_path = out.join("tokenizer.json");

@@ -102,7 +102,7 @@ impl Request {
     }
 
     /// The request's name, as the page and the notices call it.
-    pub fn kind(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Request::Load { .. } => "Load",
             Request::Embed { .. } => "Embed",
@@ -138,6 +138,8 @@ pub enum TaskSource {
     Files { label: String, files: Files },
 }
 
+// A response is built once and serialised at once, so its size in memory does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Response {
@@ -264,10 +266,39 @@ pub enum Response {
         gpu_ms: f64,
         cpu_ms: f64,
     },
+    /// The request with `id` (or a load, which has none) failed; `message` is for the user.
     Failed {
         id: Option<u32>,
+        kind: ErrorKind,
         message: String,
     },
+}
+
+/// What sort of failure a `Response::Failed` reports. The worker decides on it (a
+/// `Backend` failure on WebGPU may be a lost device, so the request is retried); the page
+/// shows `message`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The request cannot be served as given: an empty text or query, dims the model does
+    /// not have, a malformed task or document, a message that does not parse.
+    BadInput,
+    /// The model was refused: its config, weights or tokenizer, or it does not fit this
+    /// device or a tab's memory.
+    BadModel,
+    /// A file could not be read: a failed fetch, a missing file, an unreadable zip.
+    Unreadable,
+    /// The request needs a loaded model (or its weights kept in memory) and there is none.
+    NoModel,
+    /// The search index is not open yet.
+    NoIndex,
+    /// The compute backend failed. On WebGPU this may be a lost device.
+    Backend,
+    /// The browser's storage (IndexedDB) refused a read or write, e.g. a full quota.
+    Storage,
+    /// Not possible on the backend in use (no WebGPU device to compare with or to lose).
+    Unsupported,
+    /// A fault of the worker or the page themselves, not of the input.
+    Internal,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -356,10 +387,29 @@ pub struct EmbedResult {
     pub device_bytes: Option<u64>,
 }
 
+/// Where the model runs. Serialised as "webgpu" / "cpu" (the page's `data-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// WebGPU through burn-wgpu.
+    WebGpu,
+    /// burn's CPU backend (flex), in wasm.
+    Cpu,
+}
+
+impl BackendKind {
+    /// The serialised name: "webgpu" or "cpu".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::WebGpu => "webgpu",
+            BackendKind::Cpu => "cpu",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackendInfo {
-    /// "webgpu" or "cpu".
-    pub kind: String,
+    pub kind: BackendKind,
     pub adapter: Option<String>,
     pub vendor: Option<String>,
     pub architecture: Option<String>,
@@ -470,4 +520,35 @@ pub struct DownloadSummary {
     pub largest_buffer_bytes: u64,
     /// Things the user should know (e.g. the cache was full).
     pub notices: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::IntoDeserializer;
+    use serde::de::value::{Error, StrDeserializer};
+
+    fn backend_kind(name: &str) -> Result<BackendKind, Error> {
+        let de: StrDeserializer<Error> = name.into_deserializer();
+        BackendKind::deserialize(de)
+    }
+
+    /// The page and the browser tests read the backend kind as these strings.
+    #[test]
+    fn backend_kind_keeps_its_names() {
+        for kind in [BackendKind::WebGpu, BackendKind::Cpu] {
+            assert_eq!(backend_kind(kind.as_str()).unwrap(), kind);
+        }
+        assert_eq!(BackendKind::WebGpu.as_str(), "webgpu");
+        assert_eq!(BackendKind::Cpu.as_str(), "cpu");
+        assert!(backend_kind("WebGpu").is_err());
+    }
+
+    #[test]
+    fn requests_name_themselves_and_carry_their_id() {
+        let r = Request::Embed { id: 7, texts: vec![], dims: None };
+        assert_eq!((r.name(), r.id()), ("Embed", Some(7)));
+        let r = Request::Load { base_url: "m".into(), prefer_webgpu: true };
+        assert_eq!((r.name(), r.id()), ("Load", None));
+    }
 }

@@ -4,22 +4,95 @@
 
 use std::collections::BTreeSet;
 
-use conan_protocol::{Request, TaskInfo, TaskSource};
+use conan_protocol::{Request, Response, TaskInfo, TaskSource, TaskSummary};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::charts::{BarChart, LineChart};
+use crate::dims::DimsSelect;
 use crate::files::read_files;
-use crate::{EvalState, EvalView};
 
 /// Conan-embedding-v2's published MTEB averages, shown for context only.
 const PUBLISHED: &str = include_str!("published.txt");
 
-#[derive(Properties, PartialEq)]
-pub struct BenchProps {
+/// Where a running evaluation is.
+#[derive(Clone, PartialEq, Default)]
+pub struct EvalProgress {
+    pub task: Option<String>,
+    pub stage: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// A finished evaluation.
+#[derive(Clone, PartialEq)]
+pub struct EvalView {
+    pub summary: Vec<TaskSummary>,
+    /// (dims, main score per task in `summary` order).
+    pub curve: Vec<(usize, Vec<f64>)>,
+    pub results_json: String,
+}
+
+/// The evaluation running and the last one's result; the Learn page's Matryoshka curve
+/// runs through it too.
+#[derive(Clone, PartialEq, Default)]
+pub struct EvalState {
+    pub running_id: Option<u32>,
+    pub running: Option<EvalProgress>,
+    pub view: Option<EvalView>,
+    pub error: Option<String>,
+}
+
+/// What the Benchmark page knows.
+#[derive(Clone, PartialEq, Default)]
+pub struct State {
+    /// The bundled slices on offer.
     pub tasks: Vec<TaskInfo>,
     pub eval: EvalState,
+}
+
+impl State {
+    pub fn on_sent(&mut self, request: &Request) {
+        if let Request::Eval { id, .. } = request {
+            self.eval.running_id = Some(*id);
+            self.eval.running = Some(EvalProgress::default());
+            self.eval.error = None;
+        }
+    }
+
+    /// Takes the task list and the running evaluation's progress, result or failure.
+    pub fn on_response(&mut self, response: &Response) -> bool {
+        let e = &mut self.eval;
+        match response {
+            Response::Tasks { tasks } => self.tasks = tasks.clone(),
+            Response::EvalProgress { id, task, stage, done, total } if e.running_id == Some(*id) => {
+                e.running =
+                    Some(EvalProgress { task: Some(task.clone()), stage: stage.clone(), done: *done, total: *total });
+            }
+            Response::EvalDone { id, results_json, summary, curve } if e.running_id == Some(*id) => {
+                e.running = None;
+                e.running_id = None;
+                e.view = Some(EvalView {
+                    summary: summary.clone(),
+                    curve: curve.clone(),
+                    results_json: results_json.clone(),
+                });
+            }
+            Response::Failed { id: Some(id), message, .. } if e.running_id == Some(*id) => {
+                e.running = None;
+                e.running_id = None;
+                e.error = Some(message.clone());
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct BenchProps {
+    pub state: State,
     pub ready: bool,
     pub next_id: u32,
     pub matryoshka_dims: Vec<usize>,
@@ -28,6 +101,7 @@ pub struct BenchProps {
 
 #[function_component(BenchPage)]
 pub fn bench_page(p: &BenchProps) -> Html {
+    let (tasks, eval) = (&p.state.tasks, &p.state.eval);
     let selected = use_state(BTreeSet::<String>::new);
     let uploads = use_state(Vec::<TaskSource>::new);
     let dims = use_state(|| None::<usize>);
@@ -35,7 +109,7 @@ pub fn bench_page(p: &BenchProps) -> Html {
 
     {
         let send = p.send.clone();
-        let empty = p.tasks.is_empty() && p.ready;
+        let empty = tasks.is_empty() && p.ready;
         use_effect_with(empty, move |empty| {
             if *empty {
                 send.emit(Request::ListTasks);
@@ -54,7 +128,7 @@ pub fn bench_page(p: &BenchProps) -> Html {
         })
     };
     let select_all = {
-        let (selected, tasks) = (selected.clone(), p.tasks.clone());
+        let (selected, tasks) = (selected.clone(), tasks.clone());
         Callback::from(move |_: MouseEvent| selected.set(tasks.iter().map(|t| t.name.clone()).collect()))
     };
     let on_files = {
@@ -83,9 +157,7 @@ pub fn bench_page(p: &BenchProps) -> Html {
     };
     let on_dims = {
         let dims = dims.clone();
-        Callback::from(move |e: Event| {
-            dims.set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value().parse().ok());
-        })
+        Callback::from(move |d: Option<usize>| dims.set(d))
     };
     let run = {
         let (selected, uploads, dims, send) = (selected.clone(), uploads.clone(), dims.clone(), p.send.clone());
@@ -102,7 +174,7 @@ pub fn bench_page(p: &BenchProps) -> Html {
         Callback::from(move |_: MouseEvent| uploads.set(vec![]))
     };
 
-    let running = p.eval.running.is_some();
+    let running = eval.running.is_some();
     let nothing_chosen = selected.is_empty() && uploads.is_empty();
     html! {
         <section class="card" id="bench">
@@ -110,9 +182,9 @@ pub fn bench_page(p: &BenchProps) -> Html {
             <p class="muted">{ "MTEB-style slices scored in this page's worker with MTEB's metric definitions; the same numbers as `conan eval`." }</p>
             <fieldset>
                 <legend>{ "Bundled slices (dev splits of Tatoeba and HSK)" }</legend>
-                if p.tasks.is_empty() { <p class="pending">{ "Loading the task list…" }</p> }
+                if tasks.is_empty() { <p class="pending">{ "Loading the task list…" }</p> }
                 <ul class="task-list">
-                    { for p.tasks.iter().map(|t| html! {
+                    { for tasks.iter().map(|t| html! {
                         <li>
                             <label class="check">
                                 <input type="checkbox" data-task={t.name.clone()} checked={selected.contains(&t.name)} onchange={toggle(t.name.clone())} />
@@ -140,21 +212,18 @@ pub fn bench_page(p: &BenchProps) -> Html {
             </fieldset>
             <div class="row">
                 <label for="bench-dims">{ "Dimensions" }</label>
-                <select id="bench-dims" onchange={on_dims}>
-                    <option value="" selected=true>{ "full" }</option>
-                    { for p.matryoshka_dims.iter().map(|d| html! { <option value={d.to_string()}>{ d }</option> }) }
-                </select>
+                <DimsSelect id="bench-dims" dims={p.matryoshka_dims.clone()} onchange={on_dims} />
                 <button id="run-bench" onclick={run} disabled={!p.ready || running || nothing_chosen}>
                     { if running { "Running…" } else { "Run benchmark" } }
                 </button>
             </div>
-            if let Some(progress) = &p.eval.running {
+            if let Some(progress) = &eval.running {
                 <Progress progress={progress.clone()} />
             }
-            if let Some(error) = &p.eval.error {
+            if let Some(error) = &eval.error {
                 <p class="error" id="bench-error" role="alert">{ error }</p>
             }
-            if let Some(view) = &p.eval.view {
+            if let Some(view) = &eval.view {
                 <Results view={view.clone()} />
             }
             <details class="published">
@@ -167,7 +236,7 @@ pub fn bench_page(p: &BenchProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct ProgressProps {
-    progress: crate::EvalProgress,
+    progress: EvalProgress,
 }
 
 #[function_component(Progress)]

@@ -121,10 +121,10 @@ async fn callback(
     let mut start = Some(start);
     let mut failed = None;
     let promise = Promise::new(&mut |ok, err| {
-        if let Some(start) = start.take() {
-            if let Err(e) = start(&ok, &err) {
-                failed = Some(js_text(&e));
-            }
+        if let Some(start) = start.take()
+            && let Err(e) = start(&ok, &err)
+        {
+            failed = Some(js_text(&e));
         }
     });
     if let Some(e) = failed {

@@ -1,49 +1,140 @@
 //! The Learn page: how an LLM-based embedder reads text, drawn from the loaded model itself.
 //! Every number comes from the worker; this page only draws.
 
-use conan_protocol::{ModelSummary, ProjectedPoint, QuantHistogram, Request, TaskSource};
+use std::collections::BTreeMap;
+
+use conan_protocol::{ModelSummary, ProjectedPoint, QuantHistogram, Request, Response, TaskSource};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::EvalState;
+use crate::bench::EvalState;
 use crate::charts::{Heatmap, Histogram, LineChart, Scatter};
 
+/// What the Learn page knows: each section's latest picture.
 #[derive(Clone, PartialEq, Default)]
-pub struct LearnView {
-    /// Requests in flight: id → which section.
-    pub pending: Vec<(u32, &'static str)>,
+pub struct State {
+    /// Requests in flight: id → its section.
+    pub pending: BTreeMap<u32, Section>,
+    /// (the token's text, its id)
     pub tokens: Option<Vec<(String, u32)>>,
-    pub soft_mask: Option<(usize, Vec<(f32, Vec<f32>)>)>,
-    /// (layer, tokens, heads, bidirectional, causal)
-    pub attention: Option<(usize, Vec<String>, usize, Vec<f32>, Vec<f32>)>,
-    pub projection: Option<(Vec<ProjectedPoint>, [f64; 2])>,
-    /// (tensor, where the loaded weights came from, q8 and q4 histograms)
-    pub quant: Option<(String, String, Vec<QuantHistogram>)>,
+    pub soft_mask: Option<SoftMask>,
+    pub attention: Option<Attention>,
+    pub projection: Option<Projection>,
+    pub quant: Option<QuantErrors>,
     pub error: Option<String>,
 }
 
-impl LearnView {
-    pub fn owns(&self, id: u32) -> bool {
-        self.pending.iter().any(|(p, _)| *p == id)
-    }
+/// The page's sections that wait on the worker.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Section {
+    Tokens,
+    SoftMask,
+    Attention,
+    Projection,
+    Quant,
+}
 
-    pub fn done(&mut self, id: u32) {
-        self.pending.retain(|(p, _)| *p != id);
-    }
-
-    fn busy(&self, what: &str) -> bool {
-        self.pending.iter().any(|(_, w)| *w == what)
+impl Section {
+    /// The section a Learn request belongs to (for its busy state).
+    fn of(r: &Request) -> Option<(u32, Section)> {
+        match r {
+            Request::Tokens { id, .. } => Some((*id, Section::Tokens)),
+            Request::SoftMask { id, .. } => Some((*id, Section::SoftMask)),
+            Request::Attention { id, .. } => Some((*id, Section::Attention)),
+            Request::Projection { id, .. } => Some((*id, Section::Projection)),
+            Request::QuantErrors { id } => Some((*id, Section::Quant)),
+            _ => None,
+        }
     }
 }
 
-/// The section a Learn request belongs to (for its busy state).
-pub fn section(r: &Request) -> Option<(u32, &'static str)> {
-    match r {
-        Request::Tokens { id, .. } => Some((*id, "tokens")),
-        Request::SoftMask { id, .. } => Some((*id, "soft-mask")),
-        Request::Attention { id, .. } => Some((*id, "attention")),
-        Request::Projection { id, .. } => Some((*id, "projection")),
-        Request::QuantErrors { id } => Some((*id, "quant")),
+/// The soft mask M for a `len`-token text at each α.
+#[derive(Clone, PartialEq)]
+pub struct SoftMask {
+    pub len: usize,
+    /// (α, M row-major `[len, len]`)
+    pub maps: Vec<(f32, Vec<f32>)>,
+}
+
+/// One layer's attention, as trained and under a causal mask.
+#[derive(Clone, PartialEq)]
+pub struct Attention {
+    pub layer: usize,
+    pub tokens: Vec<String>,
+    pub heads: usize,
+    /// `[heads, t, t]` each.
+    pub bidirectional: Vec<f32>,
+    pub causal: Vec<f32>,
+}
+
+/// Translation pairs projected to 2-D.
+#[derive(Clone, PartialEq)]
+pub struct Projection {
+    pub points: Vec<ProjectedPoint>,
+    /// Share of the variance along each axis.
+    pub explained: [f64; 2],
+}
+
+/// One weight matrix quantized to q8 and q4 and back.
+#[derive(Clone, PartialEq)]
+pub struct QuantErrors {
+    pub tensor: String,
+    /// How the loaded weights were stored (the errors are against them).
+    pub source: String,
+    pub histograms: Vec<QuantHistogram>,
+}
+
+impl State {
+    fn busy(&self, section: Section) -> bool {
+        self.pending.values().any(|s| *s == section)
+    }
+
+    pub fn on_sent(&mut self, request: &Request) {
+        if let Some((id, section)) = Section::of(request) {
+            self.pending.insert(id, section);
+            self.error = None;
+        }
+    }
+
+    /// Takes the answers (pictures or failures) to its own requests.
+    pub fn on_response(&mut self, response: &Response) -> bool {
+        let Some(id) = response_id(response).filter(|id| self.pending.contains_key(id)) else { return false };
+        match response {
+            Response::Tokens { tokens, .. } => self.tokens = Some(tokens.clone()),
+            Response::SoftMask { len, maps, .. } => self.soft_mask = Some(SoftMask { len: *len, maps: maps.clone() }),
+            Response::Attention { layer, tokens, heads, bidirectional, causal, .. } => {
+                self.attention = Some(Attention {
+                    layer: *layer,
+                    tokens: tokens.clone(),
+                    heads: *heads,
+                    bidirectional: bidirectional.clone(),
+                    causal: causal.clone(),
+                });
+            }
+            Response::Projection { points, explained, .. } => {
+                self.projection = Some(Projection { points: points.clone(), explained: *explained })
+            }
+            Response::QuantErrors { tensor, source, histograms, .. } => {
+                self.quant =
+                    Some(QuantErrors { tensor: tensor.clone(), source: source.clone(), histograms: histograms.clone() })
+            }
+            Response::Failed { message, .. } => self.error = Some(message.clone()),
+            _ => return false,
+        }
+        self.pending.remove(&id);
+        true
+    }
+}
+
+/// The id of a response this page may be waiting for.
+fn response_id(response: &Response) -> Option<u32> {
+    match response {
+        Response::Tokens { id, .. }
+        | Response::SoftMask { id, .. }
+        | Response::Attention { id, .. }
+        | Response::Projection { id, .. }
+        | Response::QuantErrors { id, .. } => Some(*id),
+        Response::Failed { id, .. } => *id,
         _ => None,
     }
 }
@@ -59,7 +150,7 @@ const CURVE_TASK: &str = "tatoeba-zh2en-bitext";
 pub struct LearnProps {
     pub ready: bool,
     pub model: Option<ModelSummary>,
-    pub view: LearnView,
+    pub state: State,
     pub eval: EvalState,
     pub next_id: u32,
     pub send: Callback<Request>,
@@ -124,7 +215,7 @@ pub fn learn_page(p: &LearnProps) -> Html {
         })
     };
 
-    let v = &p.view;
+    let v = &p.state;
     let curve_view = p.eval.view.as_ref().filter(|e| e.summary.len() == 1 && e.summary[0].name == CURVE_TASK);
     let layers = p
         .model
@@ -154,11 +245,11 @@ pub fn learn_page(p: &LearnProps) -> Html {
             <h2>{ "2 · From causal to bidirectional: the soft mask" }</h2>
             <p class="muted">{ "Conan-v2 starts from an LLM that reads left to right, and opens the attention gradually during training: \
                 query i may see a later key j with weight min(α·l/i, 1), α rising from 0 to 1. Rows are queries, columns keys (8 tokens)." }</p>
-            if let Some((len, maps)) = &v.soft_mask {
+            if let Some(SoftMask { len, maps }) = &v.soft_mask {
                 <div class="heatmaps" id="soft-mask-maps" data-count={maps.len().to_string()}>
                     { for maps.iter().map(|(a, m)| html! {
                         <figure><Heatmap values={m.clone()} rows={*len} cols={*len} title={format!("soft mask at α = {a}")} />
-                        <figcaption>{ match *a { a if a == 0.0 => "α = 0: causal".to_string(), a if a >= 1.0 => "α = 1: bidirectional".into(), a => format!("α = {a}") } }</figcaption></figure> }) }
+                        <figcaption>{ match *a { 0.0 => "α = 0: causal".to_string(), a if a >= 1.0 => "α = 1: bidirectional".into(), a => format!("α = {a}") } }</figcaption></figure> }) }
                 </div>
             }
         </section>
@@ -171,11 +262,11 @@ pub fn learn_page(p: &LearnProps) -> Html {
                 <select id="learn-layer" onchange={on_layer}>{ for (0..layers).map(|l| html! { <option value={l.to_string()} selected={l == *layer}>{ l + 1 }</option> }) }</select>
                 <label for="learn-head">{ "Head" }</label>
                 <select id="learn-head" onchange={on_head}>
-                    { for (0..v.attention.as_ref().map(|a| a.2).unwrap_or(1)).map(|h| html! { <option value={h.to_string()} selected={h == *head}>{ h + 1 }</option> }) }
+                    { for (0..v.attention.as_ref().map(|a| a.heads).unwrap_or(1)).map(|h| html! { <option value={h.to_string()} selected={h == *head}>{ h + 1 }</option> }) }
                 </select>
-                if v.busy("attention") { <progress class="inline"></progress> }
+                if v.busy(Section::Attention) { <progress class="inline"></progress> }
             </div>
-            if let Some((l, tokens, heads, bidi, causal)) = &v.attention {
+            if let Some(Attention { layer: l, tokens, heads, bidirectional: bidi, causal }) = &v.attention {
                 { {
                     let t = tokens.len();
                     let h = (*head).min(heads.saturating_sub(1));
@@ -195,10 +286,10 @@ pub fn learn_page(p: &LearnProps) -> Html {
             <h2>{ "4 · Translations land together" }</h2>
             <p class="muted">{ format!("The first {PAIRS} Chinese–English pairs of the corpus, embedded now and projected to 2-D with PCA. \
                 Red: Chinese, blue: English; a line joins each sentence to its translation. Short lines mean the model maps meaning, not language.") }</p>
-            <button type="button" class="secondary" id="projection-run" onclick={project} disabled={!p.ready || v.busy("projection")}>
-                { if v.busy("projection") { "Embedding…" } else { "Embed and project" } }</button>
-            if v.busy("projection") { <progress class="inline"></progress> }
-            if let Some((points, explained)) = &v.projection {
+            <button type="button" class="secondary" id="projection-run" onclick={project} disabled={!p.ready || v.busy(Section::Projection)}>
+                { if v.busy(Section::Projection) { "Embedding…" } else { "Embed and project" } }</button>
+            if v.busy(Section::Projection) { <progress class="inline"></progress> }
+            if let Some(Projection { points, explained }) = &v.projection {
                 <div id="projection" data-points={points.len().to_string()}>
                     <Scatter title="PCA of Chinese and English sentence vectors"
                         points={points.iter().map(|q| (q.x, q.y, q.lang.clone(), q.text.clone())).collect::<Vec<_>>()}
@@ -224,9 +315,9 @@ pub fn learn_page(p: &LearnProps) -> Html {
         <section class="card" id="learn-quant">
             <h2>{ "6 · What quantization costs" }</h2>
             <p class="muted">{ "One weight matrix of the loaded model, stored as a pack stores it (blocks of 32 values sharing one f16 scale;                 8-bit or 4-bit codes) and read back. The histograms show the error per weight; q4's steps are 16 times coarser than q8's." }</p>
-            <button type="button" class="secondary" id="quant-run" onclick={quant} disabled={!p.ready || v.busy("quant")}>{ "Quantize and compare" }</button>
-            if v.busy("quant") { <progress class="inline"></progress> }
-            if let Some((tensor, source, hists)) = &v.quant {
+            <button type="button" class="secondary" id="quant-run" onclick={quant} disabled={!p.ready || v.busy(Section::Quant)}>{ "Quantize and compare" }</button>
+            if v.busy(Section::Quant) { <progress class="inline"></progress> }
+            if let Some(QuantErrors { tensor, source, histograms: hists }) = &v.quant {
                 <p class="muted small">{ format!("{tensor}, as loaded from {source}.") }
                     { if source.contains("q8") { " These weights already are q8 values, so q8 reproduces them exactly; the q4 row is the cost of going from this pack to q4." } else { "" } }</p>
                 <div class="heatmaps" id="quant-histograms" data-rms={hists.iter().map(|h| format!("{:.6}", h.relative_rms)).collect::<Vec<_>>().join(",")}>

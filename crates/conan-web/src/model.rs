@@ -4,22 +4,89 @@
 
 use std::collections::BTreeMap;
 
-use conan_protocol::{BackendInfo, ModelCard, ModelSummary, PackPlan, Request};
+use conan_protocol::{BackendInfo, BackendKind, ModelCard, ModelSummary, PackPlan, Request, Response};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::files::{Dropped, read_files};
+use crate::format::thousands;
 
+/// What the Model page knows.
 #[derive(Clone, PartialEq, Default)]
-pub struct ModelView {
+pub struct State {
     /// Inspect requests in flight: id → URL.
     pub inspecting: BTreeMap<u32, String>,
+    /// URL → its card, or why it could not be read.
     pub inspected: BTreeMap<String, Result<ModelCard, String>>,
     pub agreement_running: Option<u32>,
-    /// (text, cosine, max |Δ|) rows, and the two backends' times.
-    pub agreement: Option<(Vec<(String, f32, f32)>, f64, f64)>,
+    pub agreement: Option<Agreement>,
     pub loading_files: bool,
     pub error: Option<String>,
+}
+
+/// The WebGPU-vs-CPU agreement check's result.
+#[derive(Clone, PartialEq)]
+pub struct Agreement {
+    /// (text, cosine WebGPU vs CPU, max |Δ|)
+    pub rows: Vec<(String, f32, f32)>,
+    pub gpu_ms: f64,
+    pub cpu_ms: f64,
+}
+
+impl State {
+    pub fn on_sent(&mut self, request: &Request) {
+        match request {
+            Request::Inspect { id, base_url, .. } => {
+                self.inspected.remove(base_url);
+                self.inspecting.insert(*id, base_url.clone());
+            }
+            Request::Agreement { id } => {
+                self.agreement_running = Some(*id);
+                self.agreement = None;
+                self.error = None;
+            }
+            Request::LoadFiles { .. } => {
+                self.loading_files = true;
+                self.error = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes inspections, the agreement check, and a model from disk that was refused; a
+    /// newly loaded model ends the load from disk and goes on to the other pages.
+    pub fn on_response(&mut self, response: &Response) -> bool {
+        match response {
+            Response::Loaded { .. } => {
+                self.loading_files = false;
+                self.agreement = None;
+                return false;
+            }
+            Response::Inspected { id, base_url, card } => {
+                self.inspecting.remove(id);
+                self.inspected.insert(base_url.clone(), Ok(card.clone()));
+            }
+            Response::Agreement { id, rows, gpu_ms, cpu_ms } if self.agreement_running == Some(*id) => {
+                self.agreement_running = None;
+                self.agreement = Some(Agreement { rows: rows.clone(), gpu_ms: *gpu_ms, cpu_ms: *cpu_ms });
+            }
+            Response::Failed { id: Some(id), message, .. } if self.inspecting.contains_key(id) => {
+                let url = self.inspecting.remove(id).expect("checked");
+                self.inspected.insert(url, Err(message.clone()));
+            }
+            Response::Failed { id: Some(id), message, .. } if self.agreement_running == Some(*id) => {
+                self.agreement_running = None;
+                self.error = Some(message.clone());
+            }
+            Response::Failed { id: None, message, .. } if self.loading_files => {
+                // The previous model stays loaded; say why the new one was not.
+                self.loading_files = false;
+                self.error = Some(message.clone());
+            }
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// A model this server offers.
@@ -68,14 +135,6 @@ fn mb(bytes: u64) -> String {
     }
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    s.chars()
-        .enumerate()
-        .flat_map(|(i, c)| ((i > 0 && (s.len() - i) % 3 == 0).then_some(',')).into_iter().chain(std::iter::once(c)))
-        .collect()
-}
-
 /// Reload the page on another model (the page's device, CSP and index all follow the URL).
 fn open_model(url: &str) {
     let Some(window) = web_sys::window() else { return };
@@ -120,7 +179,7 @@ pub struct ModelProps {
     pub ready: bool,
     pub model: Option<ModelSummary>,
     pub backend: Option<BackendInfo>,
-    pub view: ModelView,
+    pub state: State,
     pub next_id: u32,
     pub send: Callback<Request>,
     /// Shows an error on this page (a drop that could not be read).
@@ -159,16 +218,16 @@ pub fn model_page(p: &ModelProps) -> Html {
     // is its file name): the same request either way.
     let on_files = {
         let send = p.send.clone();
-        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
+        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == BackendKind::WebGpu);
         Callback::from(move |e: Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
             let send = send.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(files) = read_files(input.clone()).await {
-                    if let Some((first, _)) = files.first() {
-                        let label = first.split('/').next().unwrap_or(first).to_string();
-                        send.emit(Request::LoadFiles { label, files, prefer_webgpu: webgpu });
-                    }
+                if let Ok(files) = read_files(input.clone()).await
+                    && let Some((first, _)) = files.first()
+                {
+                    let label = first.split('/').next().unwrap_or(first).to_string();
+                    send.emit(Request::LoadFiles { label, files, prefer_webgpu: webgpu });
                 }
                 input.set_value("");
             });
@@ -177,7 +236,7 @@ pub fn model_page(p: &ModelProps) -> Html {
     // Dropped: a model folder, a .zip of one, or its files.
     let on_drop = {
         let (send, view_error) = (p.send.clone(), p.on_error.clone());
-        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == "webgpu");
+        let webgpu = p.backend.as_ref().is_none_or(|b| b.kind == BackendKind::WebGpu);
         Callback::from(move |e: DragEvent| {
             e.prevent_default();
             let Some(dropped) = e.data_transfer().map(|d| Dropped::take(&d)) else { return };
@@ -195,9 +254,9 @@ pub fn model_page(p: &ModelProps) -> Html {
         Callback::from(move |_: MouseEvent| send.emit(Request::Agreement { id }))
     };
 
-    let v = &p.view;
+    let v = &p.state;
     let limit = p.backend.as_ref().and_then(|b| b.max_storage_buffer_binding_size);
-    let on_gpu = p.backend.as_ref().is_some_and(|b| b.kind == "webgpu");
+    let on_gpu = p.backend.as_ref().is_some_and(|b| b.kind == BackendKind::WebGpu);
     let extra: Vec<String> =
         v.inspected.keys().filter(|u| !OFFERED.iter().any(|o| o.url == u.as_str())).cloned().collect();
     html! {
@@ -227,8 +286,8 @@ pub fn model_page(p: &ModelProps) -> Html {
                 { if v.agreement_running.is_some() { "Comparing…" } else { "Compare backends" } }</button>
             if v.agreement_running.is_some() { <progress class="inline"></progress> }
             if !on_gpu && p.ready { <span class="muted">{ " The model runs on the CPU backend here; nothing to compare." }</span> }
-            if let Some((rows, gpu_ms, cpu_ms)) = &v.agreement {
-                <AgreementTable rows={rows.clone()} gpu_ms={*gpu_ms} cpu_ms={*cpu_ms} />
+            if let Some(agreement) = &v.agreement {
+                <AgreementTable agreement={agreement.clone()} />
             }
         </section>
         <section class="card" id="model-offer">
@@ -316,13 +375,12 @@ fn model_row(p: &RowProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct AgreementProps {
-    rows: Vec<(String, f32, f32)>,
-    gpu_ms: f64,
-    cpu_ms: f64,
+    agreement: Agreement,
 }
 
 #[function_component(AgreementTable)]
-fn agreement_table(p: &AgreementProps) -> Html {
+fn agreement_table(props: &AgreementProps) -> Html {
+    let p = &props.agreement;
     let min = p.rows.iter().map(|r| r.1).fold(f32::INFINITY, f32::min);
     let ok = min >= 0.9999;
     html! {

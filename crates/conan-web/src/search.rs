@@ -2,31 +2,64 @@
 //! documents. Everything heavy (embedding, the vector scan, IndexedDB) runs in the worker;
 //! this page only sends requests and shows what comes back.
 
-use conan_protocol::{IndexInfo, ModelSummary, Request, SearchResult};
+use conan_protocol::{IndexInfo, ModelSummary, Request, Response, SearchResult};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::files::read_files;
+use crate::format::thousands;
 
 /// What the Search page knows, kept in the app state (responses arrive there).
 #[derive(Clone, PartialEq, Default)]
-pub struct SearchView {
+pub struct State {
     pub index: Option<IndexInfo>,
-    /// An OpenSearch / AddDocuments / ForgetDocuments in flight, with what it is doing.
-    pub working: Option<(u32, String)>,
-    pub progress: Option<(String, usize, usize)>,
+    /// An OpenSearch / AddDocuments / ForgetDocuments in flight.
+    pub working: Option<IndexJob>,
+    pub progress: Option<IndexProgress>,
     pub searching: Option<u32>,
     pub result: Option<SearchResult>,
     pub error: Option<String>,
     pub speed_running: Option<u32>,
-    pub speed: Option<(usize, usize, Vec<(usize, f64)>)>,
+    pub speed: Option<SpeedCheck>,
     pub network_pending: Option<u32>,
-    /// URLs fetched this session by the page and by the inference worker.
-    pub network: Option<(Vec<String>, Vec<String>)>,
+    pub network: Option<NetworkLog>,
+}
+
+/// A request that changes the index, and what it is doing, for the progress line.
+#[derive(Clone, PartialEq)]
+pub struct IndexJob {
+    pub id: u32,
+    pub what: String,
+}
+
+/// How far the index's embedding has come.
+#[derive(Clone, PartialEq)]
+pub struct IndexProgress {
+    pub stage: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// A timed flat scan over random vectors.
+#[derive(Clone, PartialEq)]
+pub struct SpeedCheck {
+    pub passages: usize,
+    pub width: usize,
+    /// (dims, median milliseconds of a top-10 search)
+    pub rows: Vec<(usize, f64)>,
+}
+
+/// URLs fetched this session.
+#[derive(Clone, PartialEq)]
+pub struct NetworkLog {
+    /// By the page.
+    pub page: Vec<String>,
+    /// By the inference worker.
+    pub worker: Vec<String>,
 }
 
 /// URLs this page has fetched (navigation and resources, from Resource Timing).
-pub fn page_requests() -> Vec<String> {
+fn page_requests() -> Vec<String> {
     let Some(perf) = web_sys::window().and_then(|w| w.performance()) else { return vec![] };
     ["navigation", "resource"]
         .into_iter()
@@ -40,23 +73,75 @@ fn origin_of(url: &str) -> String {
     web_sys::Url::new(url).map(|u| u.origin()).unwrap_or_else(|_| url.to_string())
 }
 
-impl SearchView {
-    pub fn start(&mut self, id: u32, what: &str) {
-        self.working = Some((id, what.into()));
+impl State {
+    fn start(&mut self, id: u32, what: &str) {
+        self.working = Some(IndexJob { id, what: what.into() });
         self.progress = None;
         self.error = None;
     }
 
-    pub fn working_id(&self) -> Option<u32> {
-        self.working.as_ref().map(|w| w.0)
+    fn working_id(&self) -> Option<u32> {
+        self.working.as_ref().map(|w| w.id)
+    }
+
+    pub fn on_sent(&mut self, request: &Request) {
+        match request {
+            Request::OpenSearch { id } => self.start(*id, "Building the search index"),
+            Request::AddDocuments { id, .. } => self.start(*id, "Adding your documents"),
+            Request::ForgetDocuments { id } => self.start(*id, "Forgetting your documents"),
+            Request::Search { id, .. } => {
+                self.searching = Some(*id);
+                self.error = None;
+            }
+            Request::NetworkLog { id } => self.network_pending = Some(*id),
+            Request::SpeedCheck { id, .. } => {
+                self.speed_running = Some(*id);
+                self.speed = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes what answers its own requests; a newly loaded model starts the page afresh
+    /// (another model's index does not apply) and goes on to the other pages.
+    pub fn on_response(&mut self, response: &Response) -> bool {
+        match response {
+            Response::Loaded { .. } => {
+                *self = Self::default();
+                return false;
+            }
+            Response::IndexProgress { id, stage, done, total } if self.working_id() == Some(*id) => {
+                self.progress = Some(IndexProgress { stage: stage.clone(), done: *done, total: *total });
+            }
+            Response::IndexReady { id, index } if self.working_id() == Some(*id) => {
+                self.index = Some(index.clone());
+                self.working = None;
+                self.progress = None;
+            }
+            Response::SearchResults(result) if self.searching == Some(result.id) => {
+                self.searching = None;
+                self.result = Some(result.clone());
+            }
+            Response::SpeedChecked { id, passages, width, rows } if self.speed_running == Some(*id) => {
+                self.speed_running = None;
+                self.speed = Some(SpeedCheck { passages: *passages, width: *width, rows: rows.clone() });
+            }
+            Response::NetworkLog { id, urls } if self.network_pending == Some(*id) => {
+                self.network_pending = None;
+                self.network = Some(NetworkLog { page: page_requests(), worker: urls.clone() });
+            }
+            Response::Failed { id: Some(id), message, .. } if self.owns(*id) => self.fail(*id, message.clone()),
+            _ => return false,
+        }
+        true
     }
 
     /// Whether a failure with this request id is the Search page's to show.
-    pub fn owns(&self, id: u32) -> bool {
+    fn owns(&self, id: u32) -> bool {
         self.working_id() == Some(id) || self.searching == Some(id) || self.speed_running == Some(id)
     }
 
-    pub fn fail(&mut self, id: u32, message: String) {
+    fn fail(&mut self, id: u32, message: String) {
         if self.working_id() == Some(id) {
             self.working = None;
             self.progress = None;
@@ -75,7 +160,7 @@ impl SearchView {
 pub struct SearchProps {
     pub ready: bool,
     pub model: Option<ModelSummary>,
-    pub view: SearchView,
+    pub state: State,
     pub next_id: u32,
     pub send: Callback<Request>,
 }
@@ -83,18 +168,6 @@ pub struct SearchProps {
 const EXAMPLES: [&str; 4] =
     ["我们明天去北京看长城。", "Where is the train station?", "我喜欢喝茶。", "He is learning to cook."];
 const SPEED_PASSAGES: usize = 50_000;
-
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 fn size(bytes: u64) -> String {
     if bytes >= 1 << 20 { format!("{:.1} MB", bytes as f64 / 1e6) } else { format!("{:.0} kB", bytes as f64 / 1e3) }
@@ -111,7 +184,7 @@ pub fn search_page(p: &SearchProps) -> Html {
     // Open (or restore) the index once a model is ready; a failure waits for the user.
     {
         let send = p.send.clone();
-        let want = p.ready && p.view.index.is_none() && p.view.working.is_none() && p.view.error.is_none();
+        let want = p.ready && p.state.index.is_none() && p.state.working.is_none() && p.state.error.is_none();
         let id = p.next_id;
         use_effect_with(want, move |want| {
             if *want {
@@ -120,7 +193,7 @@ pub fn search_page(p: &SearchProps) -> Html {
         });
     }
 
-    let index_ready = p.view.index.is_some() && p.view.working.is_none();
+    let index_ready = p.state.index.is_some() && p.state.working.is_none();
     let run = {
         let (query, dims, k, send, id) = (query.clone(), dims.clone(), k.clone(), p.send.clone(), p.next_id);
         Callback::from(move |text: Option<String>| {
@@ -203,7 +276,7 @@ pub fn search_page(p: &SearchProps) -> Html {
         Callback::from(move |_: MouseEvent| send.emit(Request::SpeedCheck { id, passages: SPEED_PASSAGES }))
     };
 
-    let v = &p.view;
+    let v = &p.state;
     let searching = v.searching.is_some();
     let selected_dims = (*dims).or(v.index.as_ref().map(|i| i.width));
     html! {
@@ -212,13 +285,13 @@ pub fn search_page(p: &SearchProps) -> Html {
             <h2>{ "Search" }</h2>
             <p class="muted">{ "Ask in Chinese or English; passages in the other language are found by meaning. The query, the corpus and your documents never leave this page." }</p>
             if !p.ready { <p class="pending">{ "Waiting for the model…" }</p> }
-            if let Some((what, _)) = &v.working {
+            if let Some(job) = &v.working {
                 <div class="progress" id="index-progress">
-                    <progress max={v.progress.as_ref().map(|x| x.2.max(1)).unwrap_or(1).to_string()}
-                              value={v.progress.as_ref().map(|x| x.1).unwrap_or(0).to_string()}></progress>
+                    <progress max={v.progress.as_ref().map(|x| x.total.max(1)).unwrap_or(1).to_string()}
+                              value={v.progress.as_ref().map(|x| x.done).unwrap_or(0).to_string()}></progress>
                     <span class="muted">{ match &v.progress {
-                        Some((stage, done, total)) => format!("{stage}: {} of {}", thousands(*done), thousands(*total)),
-                        None => format!("{what}…"),
+                        Some(IndexProgress { stage, done, total }) => format!("{stage}: {} of {}", thousands(*done), thousands(*total)),
+                        None => format!("{}…", job.what),
                     } }</span>
                 </div>
             }
@@ -288,8 +361,8 @@ pub fn search_page(p: &SearchProps) -> Html {
                     { format!("Speed check: search {} random passages", thousands(SPEED_PASSAGES)) }</button>
                 if v.speed_running.is_some() { <progress class="inline"></progress><span class="pending">{ " building and timing…" }</span> }
             </div>
-            if let Some((n, width, rows)) = &v.speed {
-                <p class="muted" id="speed-result">{ format!("Flat scan over {} × {}-d vectors in this worker (wasm), median of 7: ", thousands(*n), width) }
+            if let Some(SpeedCheck { passages, width, rows }) = &v.speed {
+                <p class="muted" id="speed-result">{ format!("Flat scan over {} × {}-d vectors in this worker (wasm), median of 7: ", thousands(*passages), width) }
                     { rows.iter().map(|(d, ms)| format!("{d} dims {ms:.1} ms")).collect::<Vec<_>>().join(" · ") }</p>
             }
         </section>
@@ -322,7 +395,7 @@ pub fn search_page(p: &SearchProps) -> Html {
             <p class="muted">{ "Every request of this visit, from the page and from its inference worker (the browser's Resource Timing records).                 The Content-Security-Policy allows only this site, plus a model URL you give explicitly." }</p>
             <button type="button" class="secondary" id="network-check" onclick={network} disabled={!p.ready || v.network_pending.is_some()}>
                 { "List this visit's requests" }</button>
-            if let Some((page, worker)) = &v.network { <NetworkView page={page.clone()} worker={worker.clone()} /> }
+            if let Some(log) = &v.network { <NetworkView page={log.page.clone()} worker={log.worker.clone()} /> }
         </section>
         </>
     }

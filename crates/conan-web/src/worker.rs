@@ -1,7 +1,7 @@
 //! The UI side of the inference worker: starts `worker.js` (which loads conan-worker's
 //! wasm) as a module worker and turns its messages into `Response`s.
 
-use conan_protocol::{Request, Response};
+use conan_protocol::{ErrorKind, Request, Response};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
@@ -19,9 +19,12 @@ impl WorkerHandle {
         let worker = Worker::new_with_options("./worker.js", &options)
             .map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let response = serde_wasm_bindgen::from_value::<Response>(event.data()).unwrap_or_else(|e| {
-                Response::Failed { id: None, message: format!("unreadable message from the worker: {e}") }
-            });
+            let response =
+                serde_wasm_bindgen::from_value::<Response>(event.data()).unwrap_or_else(|e| Response::Failed {
+                    id: None,
+                    kind: ErrorKind::Internal,
+                    message: format!("unreadable message from the worker: {e}"),
+                });
             on_response(response);
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

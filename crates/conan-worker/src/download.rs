@@ -11,35 +11,27 @@
 use std::cell::RefCell;
 
 use conan_model::pack::{Manifest, ShardEntry, sha256_hex, verify_shard};
-use conan_model::{FileSource, ModelError};
+use conan_model::placement::check_limits;
+use conan_model::{FileSource, GpuLimits, ModelError};
 use conan_protocol::{DownloadSummary, Response};
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::{js_error, now_ms, post, scope};
+use crate::js::{js_error, now_ms, post, scope};
 
 const CACHE_NAME: &str = "conan-packs-v1";
 
-/// The device limits a pack must fit, when running on WebGPU.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BufferLimits {
-    pub max_storage_buffer_binding_size: Option<u64>,
-    pub max_buffer_size: Option<u64>,
-    /// q4 matrices go to this adapter as q8 (`conan_model::q4_matmul_fits`).
-    pub q4_as_q8: bool,
-}
-
 pub struct FetchSource {
     pub base: String,
-    pub limits: BufferLimits,
+    pub limits: GpuLimits,
     pub summary: RefCell<DownloadSummary>,
 }
 
 impl FetchSource {
     pub fn new(base: impl Into<String>) -> Self {
-        Self { base: base.into(), limits: BufferLimits::default(), summary: RefCell::new(DownloadSummary::default()) }
+        Self { base: base.into(), limits: GpuLimits::default(), summary: RefCell::new(DownloadSummary::default()) }
     }
 
     fn url(&self, path: &str) -> String {
@@ -48,7 +40,7 @@ impl FetchSource {
 
     /// GET `url`; `Ok(None)` on 404. `reload` bypasses the HTTP cache.
     async fn fetch(&self, url: &str, reload: bool) -> Result<Option<web_sys::Response>, ModelError> {
-        let io = |e: JsValue| ModelError::Io(format!("{url}: {}", js_error(&e)));
+        let io = |e: JsValue| ModelError::Source(format!("{url}: {}", js_error(&e)));
         let init = web_sys::RequestInit::new();
         if reload {
             init.set_cache(web_sys::RequestCache::Reload);
@@ -59,7 +51,7 @@ impl FetchSource {
             return Ok(None);
         }
         if !response.ok() {
-            return Err(ModelError::Io(format!("{url}: HTTP {}", response.status())));
+            return Err(ModelError::Source(format!("{url}: HTTP {}", response.status())));
         }
         Ok(Some(response))
     }
@@ -67,7 +59,7 @@ impl FetchSource {
     /// Stream a shard's body, posting progress at most every 100 ms.
     async fn stream(&self, entry: &ShardEntry, response: web_sys::Response) -> Result<Vec<u8>, ModelError> {
         let url = self.url(&entry.file);
-        let io = |e: JsValue| ModelError::Io(format!("{url}: {}", js_error(&e)));
+        let io = |e: JsValue| ModelError::Source(format!("{url}: {}", js_error(&e)));
         let Some(body) = response.body() else {
             let buffer = JsFuture::from(response.array_buffer().map_err(io)?).await.map_err(io)?;
             return Ok(Uint8Array::new(&buffer).to_vec());
@@ -151,61 +143,6 @@ impl FetchSource {
     }
 }
 
-/// WebGPU's default `maxStorageBufferBindingSize`, assumed where the adapter says nothing.
-const DEFAULT_BINDING: u64 = 128 << 20;
-
-/// The most bytes one weight buffer may take on an adapter with `limits`: a token table
-/// larger than this stays in wasm memory (`LoadOptions::max_table_bytes`).
-pub fn table_limit(limits: BufferLimits) -> u64 {
-    [limits.max_storage_buffer_binding_size, limits.max_buffer_size]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(DEFAULT_BINDING)
-}
-
-/// How a model goes onto a WebGPU adapter with `limits`: q8 / q4 matrices stay quantized
-/// (q4 as q8 where the adapter needs it), and a token table over [`table_limit`] stays in
-/// wasm memory.
-pub fn webgpu_options(limits: BufferLimits) -> conan_model::LoadOptions {
-    conan_model::LoadOptions {
-        quantized_matmul: true,
-        max_table_bytes: Some(table_limit(limits)),
-        q4_as_q8: limits.q4_as_q8,
-    }
-}
-
-/// The largest weight buffer `config` puts on an adapter with `limits` (name, bytes as f32:
-/// an upper bound for a quantized matrix). A token table kept in wasm memory does not count.
-pub fn largest_buffer(config: &conan_model::Config, limits: BufferLimits) -> (String, u64) {
-    let hosted = webgpu_options(limits).host_table(config);
-    config
-        .tensor_shapes()
-        .into_iter()
-        .filter(|(n, _)| !(hosted && n == conan_model::TOKEN_TABLE))
-        .map(|(n, shape)| (n, shape.iter().map(|&d| d as u64).product::<u64>() * 4))
-        .max_by_key(|(_, b)| *b)
-        .unwrap_or_default()
-}
-
-/// Refuse a model whose largest weight buffer the adapter cannot bind, with the numbers.
-pub fn check_limits(config: &conan_model::Config, limits: BufferLimits) -> Result<u64, String> {
-    let (name, need) = largest_buffer(config, limits);
-    for (limit, value) in [
-        ("maxStorageBufferBindingSize", limits.max_storage_buffer_binding_size),
-        ("maxBufferSize", limits.max_buffer_size),
-    ] {
-        if let Some(value) = value.filter(|&v| need > v) {
-            return Err(format!(
-                "this model needs a {:.1} MB GPU buffer for {name} but this adapter's {limit} is {:.1} MB",
-                need as f64 / 1e6,
-                value as f64 / 1e6
-            ));
-        }
-    }
-    Ok(need)
-}
-
 /// A page's wasm memory ends at 4 GiB; the downloaded shards, the weights decoded from them
 /// and the running model must fit together, so packs over this are refused before download.
 pub const MAX_PACK_BYTES: u64 = 2 << 30;
@@ -213,7 +150,7 @@ pub const MAX_PACK_BYTES: u64 = 2 << 30;
 impl FileSource for FetchSource {
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
         let url = self.url(path);
-        let io = |e: JsValue| ModelError::Io(format!("{url}: {}", js_error(&e)));
+        let io = |e: JsValue| ModelError::Source(format!("{url}: {}", js_error(&e)));
         match self.fetch(&url, false).await? {
             None => Ok(None),
             Some(response) => {
@@ -223,7 +160,7 @@ impl FileSource for FetchSource {
         }
     }
 
-    fn describe(&self) -> String {
+    fn label(&self) -> String {
         self.base.clone()
     }
 
@@ -257,15 +194,15 @@ impl FileSource for FetchSource {
 
     async fn read_shard(&self, entry: &ShardEntry) -> Result<Vec<u8>, ModelError> {
         let cache = self.cache().await;
-        if let Some(cache) = &cache {
-            if let Some(bytes) = self.cached(cache, entry).await {
-                let mut s = self.summary.borrow_mut();
-                s.cached_files += 1;
-                s.cached_bytes += entry.bytes;
-                drop(s);
-                self.progress(entry, 0, 0.0);
-                return Ok(bytes);
-            }
+        if let Some(cache) = &cache
+            && let Some(bytes) = self.cached(cache, entry).await
+        {
+            let mut s = self.summary.borrow_mut();
+            s.cached_files += 1;
+            s.cached_bytes += entry.bytes;
+            drop(s);
+            self.progress(entry, 0, 0.0);
+            return Ok(bytes);
         }
         let url = self.url(&entry.file);
         let mut last_error = None;

@@ -11,13 +11,14 @@ use std::sync::{Arc, OnceLock};
 
 use conan_model::burn::prelude::Device;
 use conan_model::burn::tensor::wgpu::{WgpuBackend, WgpuSetup, wgpu};
-use conan_protocol::BackendInfo;
+use conan_protocol::{BackendInfo, BackendKind};
 use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::{js_error, now_ms, scope};
+use crate::error::{Result, WorkerError};
+use crate::js::{js_error, now_ms, scope};
 
 /// After this many lost devices in one session the worker stops trusting WebGPU and
 /// continues on the CPU: a GPU that keeps failing would otherwise fail every run.
@@ -49,7 +50,7 @@ impl Gpu {
     }
 
     /// Destroy the device `after_ms` from now (fault injection).
-    pub fn destroy_after(&self, after_ms: u32) -> Result<(), String> {
+    pub fn destroy_after(&self, after_ms: u32) -> Result<()> {
         let device = self.setup.device.clone();
         let destroy = Closure::once_into_js(move || device.destroy());
         scope()
@@ -58,7 +59,7 @@ impl Gpu {
                 after_ms.min(i32::MAX as u32) as i32,
             )
             .map(|_| ())
-            .map_err(|e| format!("cannot arm the timer: {}", js_error(&e)))
+            .map_err(|e| WorkerError::internal(format!("cannot arm the timer: {}", js_error(&e))))
     }
 }
 
@@ -111,7 +112,7 @@ async fn probe_webgpu() -> Result<AdapterProbe, String> {
 
 fn webgpu_info(probe: AdapterProbe, setup: &WgpuSetup, start: f64) -> BackendInfo {
     BackendInfo {
-        kind: "webgpu".into(),
+        kind: BackendKind::WebGpu,
         adapter: probe.description,
         vendor: probe.vendor,
         architecture: probe.architecture,
@@ -123,9 +124,10 @@ fn webgpu_info(probe: AdapterProbe, setup: &WgpuSetup, start: f64) -> BackendInf
     }
 }
 
-fn cpu(notice: String, start: f64) -> (Device, BackendInfo, Option<Gpu>) {
+/// The CPU backend, with `notice` saying why it is used rather than WebGPU.
+fn cpu_backend(notice: String, start: f64) -> (Device, BackendInfo, Option<Gpu>) {
     let info = BackendInfo {
-        kind: "cpu".into(),
+        kind: BackendKind::Cpu,
         adapter: None,
         vendor: None,
         architecture: None,
@@ -142,17 +144,19 @@ fn cpu(notice: String, start: f64) -> (Device, BackendInfo, Option<Gpu>) {
 pub async fn start(prefer_webgpu: bool) -> (Device, BackendInfo, Option<Gpu>) {
     let start = now_ms();
     if !prefer_webgpu {
-        return cpu("CPU backend chosen by the user".into(), start);
+        return cpu_backend("CPU backend chosen by the user".into(), start);
     }
     let probe = match probe_webgpu().await {
         Ok(probe) => probe,
         Err(reason) => {
-            return cpu(format!("{reason}; running on the CPU backend (flex, wasm) instead"), start);
+            return cpu_backend(format!("{reason}; running on the CPU backend (flex, wasm) instead"), start);
         }
     };
     match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_with_setup_async().await {
         Ok((device, setup)) => (device, webgpu_info(probe, &setup, start), Some(Gpu::watch(setup))),
-        Err(e) => cpu(format!("WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead"), start),
+        Err(e) => {
+            cpu_backend(format!("WebGPU failed to start ({e}); running on the CPU backend (flex, wasm) instead"), start)
+        }
     }
 }
 
@@ -162,7 +166,7 @@ pub async fn start(prefer_webgpu: bool) -> (Device, BackendInfo, Option<Gpu>) {
 pub async fn replace(lost: &Gpu, losses: u32) -> (Device, BackendInfo, Option<Gpu>) {
     let start = now_ms();
     if losses >= WEBGPU_LOSSES_BEFORE_CPU {
-        return cpu(
+        return cpu_backend(
             format!(
                 "after {losses} lost devices this session the model runs on the CPU backend (flex, wasm) from now on"
             ),
@@ -175,7 +179,7 @@ pub async fn replace(lost: &Gpu, losses: u32) -> (Device, BackendInfo, Option<Gp
             info.notice = Some("the model runs on a fresh WebGPU device".into());
             (device, info, Some(gpu))
         }
-        Err(e) => cpu(
+        Err(e) => cpu_backend(
             format!("no fresh WebGPU device came up ({e}), so the model runs on the CPU backend (flex, wasm)"),
             start,
         ),

@@ -5,11 +5,14 @@
 //! little-endian f32 bytes). Texts and vectors are kept apart so a new model re-embeds the
 //! user's documents from their stored text: changing models never loses them.
 
+use conan_protocol::ErrorKind;
 use js_sys::Uint8Array;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+
+use crate::error::{Result, WorkerError};
 
 const DB: &str = "conan-search";
 
@@ -25,6 +28,7 @@ pub fn limit_storage(bytes: u64) {
     ALLOWANCE.set(Some(bytes));
 }
 
+/// Take `value`'s bytes from the allowance; the browser's quota error when they do not fit.
 fn spend(value: &JsValue) -> Result<(), String> {
     let bytes = match value.dyn_ref::<Uint8Array>() {
         Some(a) => a.byte_length() as u64,
@@ -62,10 +66,16 @@ pub struct Store {
     db: Rexie,
 }
 
-fn err(what: &str, e: impl std::fmt::Debug) -> String {
+/// A failed IndexedDB step, named after `what` was being done.
+fn storage_error(what: &str, e: impl std::fmt::Debug) -> WorkerError {
     let e = format!("{e:?}");
     // The browser's words for a full disk vary; say it plainly.
-    if e.contains("Quota") { format!("{what}: the browser's storage quota is full") } else { format!("{what}: {e}") }
+    let message = if e.contains("Quota") {
+        format!("{what}: the browser's storage quota is full")
+    } else {
+        format!("{what}: {e}")
+    };
+    WorkerError::new(ErrorKind::Storage, message)
 }
 
 fn to_bytes(v: &[f32]) -> Uint8Array {
@@ -80,7 +90,7 @@ fn from_bytes(value: &JsValue) -> Option<Vec<f32>> {
 }
 
 impl Store {
-    pub async fn open() -> Result<Self, String> {
+    pub async fn open() -> Result<Self> {
         let db = Rexie::builder(DB)
             .version(1)
             .add_object_store(ObjectStore::new(DOCUMENTS))
@@ -88,105 +98,116 @@ impl Store {
             .add_object_store(ObjectStore::new(CORPUS_VECTORS))
             .build()
             .await
-            .map_err(|e| err("opening IndexedDB", e))?;
+            .map_err(|e| storage_error("opening IndexedDB", e))?;
         Ok(Self { db })
     }
 
     /// The user's documents, oldest first (ids sort by creation time).
-    pub async fn documents(&self) -> Result<Vec<StoredDoc>, String> {
-        let tx =
-            self.db.transaction(&[DOCUMENTS], TransactionMode::ReadOnly).map_err(|e| err("reading documents", e))?;
+    pub async fn documents(&self) -> Result<Vec<StoredDoc>> {
+        let tx = self
+            .db
+            .transaction(&[DOCUMENTS], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error("reading documents", e))?;
         let values = tx
             .store(DOCUMENTS)
-            .map_err(|e| err("reading documents", e))?
+            .map_err(|e| storage_error("reading documents", e))?
             .get_all(None, None)
             .await
-            .map_err(|e| err("reading documents", e))?;
+            .map_err(|e| storage_error("reading documents", e))?;
         let mut docs = Vec::new();
         for v in values {
-            let json = v.as_string().ok_or("reading documents: a stored document is not text")?;
-            docs.push(serde_json::from_str::<StoredDoc>(&json).map_err(|e| format!("reading documents: {e}"))?);
+            let json = v.as_string().ok_or_else(|| {
+                WorkerError::new(ErrorKind::Storage, "reading documents: a stored document is not text")
+            })?;
+            docs.push(
+                serde_json::from_str::<StoredDoc>(&json)
+                    .map_err(|e| WorkerError::new(ErrorKind::Storage, format!("reading documents: {e}")))?,
+            );
         }
         docs.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(docs)
     }
 
-    pub async fn put_document(&self, doc: &StoredDoc) -> Result<(), String> {
-        let json = serde_json::to_string(doc).map_err(|e| e.to_string())?;
+    pub async fn put_document(&self, doc: &StoredDoc) -> Result<()> {
+        let json = serde_json::to_string(doc).map_err(|e| WorkerError::internal(e.to_string()))?;
         self.put(&format!("storing {}", doc.name), DOCUMENTS, &doc.id, &JsValue::from_str(&json)).await
     }
 
-    pub async fn doc_vectors(&self, fingerprint: &str, doc: &str) -> Result<Option<Vec<f32>>, String> {
+    pub async fn doc_vectors(&self, fingerprint: &str, doc: &str) -> Result<Option<Vec<f32>>> {
         self.get_vectors(DOC_VECTORS, &format!("{fingerprint}/{doc}")).await
     }
 
-    pub async fn put_doc_vectors(&self, fingerprint: &str, doc: &str, v: &[f32]) -> Result<(), String> {
+    pub async fn put_doc_vectors(&self, fingerprint: &str, doc: &str, v: &[f32]) -> Result<()> {
         self.put("storing your document's vectors", DOC_VECTORS, &format!("{fingerprint}/{doc}"), &to_bytes(v).into())
             .await
     }
 
-    pub async fn corpus_vectors(&self, fingerprint: &str, corpus: &str) -> Result<Option<Vec<f32>>, String> {
+    pub async fn corpus_vectors(&self, fingerprint: &str, corpus: &str) -> Result<Option<Vec<f32>>> {
         self.get_vectors(CORPUS_VECTORS, &format!("{fingerprint}/{corpus}")).await
     }
 
-    pub async fn put_corpus_vectors(&self, fingerprint: &str, corpus: &str, v: &[f32]) -> Result<(), String> {
+    pub async fn put_corpus_vectors(&self, fingerprint: &str, corpus: &str, v: &[f32]) -> Result<()> {
         self.put("storing the corpus vectors", CORPUS_VECTORS, &format!("{fingerprint}/{corpus}"), &to_bytes(v).into())
             .await
     }
 
     /// Drop vectors of other models: the texts stay, so they are re-embedded when needed.
-    pub async fn prune_vectors(&self, fingerprint: &str) -> Result<(), String> {
+    pub async fn prune_vectors(&self, fingerprint: &str) -> Result<()> {
         let keep = format!("{fingerprint}/");
         for name in [DOC_VECTORS, CORPUS_VECTORS] {
-            let tx = self.db.transaction(&[name], TransactionMode::ReadWrite).map_err(|e| err("pruning", e))?;
-            let store = tx.store(name).map_err(|e| err("pruning", e))?;
-            for key in store.get_all_keys(None, None).await.map_err(|e| err("pruning", e))? {
+            let tx =
+                self.db.transaction(&[name], TransactionMode::ReadWrite).map_err(|e| storage_error("pruning", e))?;
+            let store = tx.store(name).map_err(|e| storage_error("pruning", e))?;
+            for key in store.get_all_keys(None, None).await.map_err(|e| storage_error("pruning", e))? {
                 if !key.as_string().is_some_and(|k| k.starts_with(&keep)) {
-                    store.delete(key).await.map_err(|e| err("pruning", e))?;
+                    store.delete(key).await.map_err(|e| storage_error("pruning", e))?;
                 }
             }
-            tx.done().await.map_err(|e| err("pruning", e))?;
+            tx.done().await.map_err(|e| storage_error("pruning", e))?;
         }
         Ok(())
     }
 
     /// Forget every document the user added and its vectors, in one transaction.
-    pub async fn forget_documents(&self) -> Result<(), String> {
+    pub async fn forget_documents(&self) -> Result<()> {
         let tx = self
             .db
             .transaction(&[DOCUMENTS, DOC_VECTORS], TransactionMode::ReadWrite)
-            .map_err(|e| err("forgetting documents", e))?;
+            .map_err(|e| storage_error("forgetting documents", e))?;
         for name in [DOCUMENTS, DOC_VECTORS] {
             tx.store(name)
-                .map_err(|e| err("forgetting documents", e))?
+                .map_err(|e| storage_error("forgetting documents", e))?
                 .clear()
                 .await
-                .map_err(|e| err("forgetting documents", e))?;
+                .map_err(|e| storage_error("forgetting documents", e))?;
         }
-        tx.done().await.map_err(|e| err("forgetting documents", e))?;
+        tx.done().await.map_err(|e| storage_error("forgetting documents", e))?;
         Ok(())
     }
 
-    async fn get_vectors(&self, store: &str, key: &str) -> Result<Option<Vec<f32>>, String> {
-        let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(|e| err("reading vectors", e))?;
+    async fn get_vectors(&self, store: &str, key: &str) -> Result<Option<Vec<f32>>> {
+        let tx = self
+            .db
+            .transaction(&[store], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error("reading vectors", e))?;
         let value = tx
             .store(store)
-            .map_err(|e| err("reading vectors", e))?
+            .map_err(|e| storage_error("reading vectors", e))?
             .get(JsValue::from_str(key))
             .await
-            .map_err(|e| err("reading vectors", e))?;
+            .map_err(|e| storage_error("reading vectors", e))?;
         Ok(value.as_ref().and_then(from_bytes))
     }
 
-    async fn put(&self, what: &str, store: &str, key: &str, value: &JsValue) -> Result<(), String> {
-        spend(value).map_err(|e| err(what, e))?;
-        let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(|e| err(what, e))?;
+    async fn put(&self, what: &str, store: &str, key: &str, value: &JsValue) -> Result<()> {
+        spend(value).map_err(|e| storage_error(what, e))?;
+        let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(|e| storage_error(what, e))?;
         tx.store(store)
-            .map_err(|e| err(what, e))?
+            .map_err(|e| storage_error(what, e))?
             .put(value, Some(&JsValue::from_str(key)))
             .await
-            .map_err(|e| err(what, e))?;
-        tx.done().await.map_err(|e| err(what, e))?;
+            .map_err(|e| storage_error(what, e))?;
+        tx.done().await.map_err(|e| storage_error(what, e))?;
         Ok(())
     }
 }

@@ -1,25 +1,16 @@
-//! The model manager's worker side: a model's card (shape, size, memory, fit) from its
-//! manifest or config alone, and the WebGPU-vs-CPU agreement check.
+//! Model cards: what a model is and costs (shape, size, GPU memory, whether it fits this
+//! adapter), from its manifest or config alone, before anything large is downloaded.
 
-use conan_model::burn::prelude::Device;
-use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, device_bytes, estimate_bytes};
-use conan_model::{Config, Embedder, FileSource, ModelFiles, TOKEN_TABLE};
-use conan_protocol::{ModelCard, PackPlan, Response};
+use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, estimate_bytes};
+use conan_model::placement::{check_limits, device_bytes, largest_buffer};
+use conan_model::{Config, FileSource, GpuLimits, LoadOptions, ModelFiles, TOKEN_TABLE};
+use conan_protocol::{ErrorKind, ModelCard, PackPlan, Response};
 
-use crate::download::{BufferLimits, FetchSource, check_limits, largest_buffer, table_limit, webgpu_options};
-use crate::now_ms;
+use crate::download::FetchSource;
+use crate::error::{Result, WorkerError};
 
-/// Texts of the agreement check: both languages, short and long, punctuation and digits.
-pub const AGREEMENT_TEXTS: [&str; 6] = [
-    "The weather is lovely today.",
-    "今天天气很好。",
-    "Mixed 中文 and English: 向量 search",
-    "我们明天去北京看长城，然后去吃烤鸭。",
-    "Please send me the report by 5 p.m. on Friday, 12 March.",
-    "他喜歡獨自旅行。",
-];
-
-pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: BufferLimits) -> ModelCard {
+/// The card of `config`, with a pack's quantization and shards when there is a `manifest`.
+pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: GpuLimits) -> ModelCard {
     let c = config;
     let mut details = vec![
         ("family".to_string(), c.model_type.clone()),
@@ -52,11 +43,11 @@ fn costs(
     encoding: &dyn Fn(&str, &[usize]) -> Encoding,
     mut details: Vec<(String, String)>,
     download_bytes: Option<u64>,
-    limits: BufferLimits,
+    limits: GpuLimits,
 ) -> ModelCard {
     let (_, largest) = largest_buffer(c, limits);
-    let mut gpu_weight_bytes = device_bytes(c, encoding, webgpu_options(limits));
-    if webgpu_options(limits).host_table(c) {
+    let mut gpu_weight_bytes = device_bytes(c, encoding, LoadOptions::gpu(limits));
+    if LoadOptions::gpu(limits).host_table(c) {
         let n = c.vocab_size as u64 * c.hidden_size as u64;
         gpu_weight_bytes -= n * 4;
         // Kept as the pack stores it when quantized; f16 tables are widened to f32 on load.
@@ -70,7 +61,7 @@ fn costs(
                 "in wasm memory, {:.1} MB as stored, rows gathered per batch ({:.1} MB as f32 is over this adapter's {:.1} MB per buffer)",
                 stored as f64 / 1e6,
                 (n * 4) as f64 / 1e6,
-                table_limit(limits) as f64 / 1e6
+                limits.table_limit() as f64 / 1e6
             ),
         ));
     }
@@ -81,7 +72,7 @@ fn costs(
         gpu_weight_bytes,
         largest_buffer_bytes: largest,
         synthetic: c.synthetic,
-        refusal: check_limits(c, limits).err(),
+        refusal: check_limits(c, limits).err().map(|e| e.to_string()),
         estimated: false,
     }
 }
@@ -92,10 +83,11 @@ fn quantization_row(scheme: Encoding, table: Encoding, block: usize) -> (String,
 
 /// The card of a pack that is not built here, from its preset config: the sizes
 /// `conan convert` would give it.
-pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, String> {
-    let mut config = Config::preset(&plan.preset).map_err(|e| e.to_string())?;
+pub fn planned_card(plan: &PackPlan, limits: GpuLimits) -> Result<ModelCard> {
+    let mut config = Config::preset(&plan.preset)?;
     config.synthetic = true;
-    let scheme = Encoding::parse(&plan.quant).ok_or_else(|| format!("unknown quantization {:?}", plan.quant))?;
+    let scheme = Encoding::parse(&plan.quant)
+        .ok_or_else(|| WorkerError::bad_input(format!("unknown quantization {:?}", plan.quant)))?;
     let opts = PackOptions::new(scheme);
     let mut details = model_card(&config, None, limits).details;
     details.push(quantization_row(opts.scheme, opts.table, BLOCK));
@@ -112,56 +104,34 @@ pub fn planned_card(plan: &PackPlan, limits: BufferLimits) -> Result<ModelCard, 
 
 /// Read only the manifest (a pack) or config.json (an HF folder) at `base_url`.
 /// With a `plan`, a pack that is not there is described from its preset instead.
-pub async fn inspect(
-    id: u32,
-    base_url: String,
-    plan: Option<PackPlan>,
-    limits: BufferLimits,
-) -> Result<Response, String> {
+pub async fn inspect(id: u32, base_url: String, plan: Option<PackPlan>, limits: GpuLimits) -> Result<Response> {
     let src = FetchSource::new(base_url.clone());
-    let card = match src.read("manifest.json").await.map_err(|e| e.to_string())? {
+    let card = match src.read("manifest.json").await? {
         Some(bytes) => {
-            let m = Manifest::from_json(&bytes).map_err(|e| e.to_string())?;
+            let m = Manifest::from_json(&bytes)?;
             model_card(&m.config, Some(&m), limits)
         }
-        None => match (src.read("config.json").await.map_err(|e| e.to_string())?, &plan) {
+        None => match (src.read("config.json").await?, &plan) {
             (Some(bytes), _) => {
-                let text = std::str::from_utf8(&bytes).map_err(|e| format!("{base_url}/config.json: {e}"))?;
-                let config = Config::from_json(text).map_err(|e| e.to_string())?;
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|e| WorkerError::new(ErrorKind::BadModel, format!("{base_url}/config.json: {e}")))?;
+                let config = Config::from_json(text)?;
                 model_card(&config, None, limits)
             }
             (None, Some(plan)) => planned_card(plan, limits)?,
-            (None, None) => return Err(format!("{base_url}: no manifest.json or config.json there")),
+            (None, None) => {
+                return Err(WorkerError::new(
+                    ErrorKind::Unreadable,
+                    format!("{base_url}: no manifest.json or config.json there"),
+                ));
+            }
         },
     };
     Ok(Response::Inspected { id, base_url, card })
 }
 
-/// Embed [`AGREEMENT_TEXTS`] with `embedder` (on WebGPU) and with a CPU copy built from the
-/// same files; one row per text.
-pub async fn agreement(id: u32, embedder: &Embedder, files: &ModelFiles) -> Result<Response, String> {
-    let t = now_ms();
-    let gpu = embedder.embed(&AGREEMENT_TEXTS, None).await.map_err(|e| e.to_string())?;
-    let gpu_ms = now_ms() - t;
-    let cpu_model = Embedder::new(files, &Device::flex()).map_err(|e| e.to_string())?;
-    let t = now_ms();
-    let cpu = cpu_model.embed(&AGREEMENT_TEXTS, None).await.map_err(|e| e.to_string())?;
-    let cpu_ms = now_ms() - t;
-    let rows = AGREEMENT_TEXTS
-        .iter()
-        .zip(gpu.vectors.iter().zip(&cpu.vectors))
-        .map(|(text, (a, b))| {
-            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let max = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
-            (text.to_string(), dot / (norm(a) * norm(b)), max)
-        })
-        .collect();
-    Ok(Response::Agreement { id, rows, gpu_ms, cpu_ms })
-}
-
 /// A loaded model's card, with the pack's download size when it came as a pack.
-pub fn loaded_card(files: &ModelFiles, limits: BufferLimits) -> ModelCard {
+pub fn loaded_card(files: &ModelFiles, limits: GpuLimits) -> ModelCard {
     let mut card = model_card(&files.config, files.pack.as_ref(), limits);
     if card.download_bytes.is_none() {
         card.download_bytes =

@@ -1,19 +1,80 @@
-//! Status of the worker, backend and model; and the Embed page's result view.
+//! The status panel over every page: the worker, its backend, the loaded model and its
+//! download, and whether the app works offline.
 
-use conan_protocol::{BackendInfo, DownloadSummary, EmbedResult, ModelSummary};
+use conan_protocol::{BackendInfo, BackendKind, DownloadSummary, ModelSummary, Response};
 use yew::prelude::*;
 
-use crate::Phase;
+#[derive(Clone, PartialEq, Default)]
+pub enum Phase {
+    #[default]
+    Starting,
+    Loading(String),
+    Ready,
+    Failed(String),
+}
 
-#[derive(Properties, PartialEq)]
-pub struct StatusProps {
+/// What the worker has loaded, on which backend, and how the load went.
+#[derive(Clone, PartialEq, Default)]
+pub struct State {
     pub phase: Phase,
     pub backend: Option<BackendInfo>,
     pub model: Option<ModelSummary>,
     pub load_ms: Option<f64>,
     pub download: Option<DownloadSummary>,
     pub progress: Option<DownloadProgress>,
+    /// The service worker's offline copy is ready, or why there is none.
     pub offline: Option<Result<(), String>>,
+}
+
+impl State {
+    pub fn ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
+    /// Takes the worker's lifecycle, the load and device notices, and a load that failed
+    /// before any model was ready. Returns whether the response was this panel's.
+    pub fn on_response(&mut self, response: &Response) -> bool {
+        match response {
+            Response::Ready => self.phase = Phase::Loading("starting the backend".into()),
+            Response::Status { message } => {
+                if !self.ready() {
+                    self.phase = Phase::Loading(message.clone());
+                }
+            }
+            Response::Loaded { model, backend, load_ms, download } => {
+                self.phase = Phase::Ready;
+                self.model = Some(model.clone());
+                self.backend = Some(backend.clone());
+                self.load_ms = Some(*load_ms);
+                self.download = download.clone();
+                self.progress = None;
+            }
+            // The worker already put the model on a new device and reruns what was
+            // interrupted; the panel shows the backend's notice saying so.
+            Response::DeviceLost { backend, .. } => self.backend = Some(backend.clone()),
+            Response::Download { file, loaded, total, files_done, files, bytes_per_s } => {
+                self.progress = Some(DownloadProgress {
+                    file: file.clone(),
+                    loaded: *loaded,
+                    total: *total,
+                    files_done: *files_done,
+                    files: *files,
+                    bytes_per_s: *bytes_per_s,
+                });
+            }
+            Response::Failed { id: None, message, .. } if !self.ready() => {
+                self.phase = Phase::Failed(message.clone());
+                self.progress = None;
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct StatusProps {
+    pub state: State,
 }
 
 /// The latest `Response::Download` of a pack being fetched.
@@ -32,7 +93,8 @@ fn mb(bytes: u64) -> String {
 }
 
 #[function_component(StatusPanel)]
-pub fn status_panel(p: &StatusProps) -> Html {
+pub fn status_panel(props: &StatusProps) -> Html {
+    let p = &props.state;
     let status = match &p.phase {
         Phase::Starting => html! { <span class="pending">{ "Starting the inference worker…" }</span> },
         Phase::Loading(msg) => html! { <span class="pending">{ format!("Loading: {msg}…") }</span> },
@@ -55,9 +117,9 @@ pub fn status_panel(p: &StatusProps) -> Html {
                 } }
             </p>
             if let Some(b) = &p.backend {
-                <p id="backend" data-kind={b.kind.clone()}>
+                <p id="backend" data-kind={b.kind.as_str()}>
                     <strong>{ "Backend: " }</strong>
-                    { if b.kind == "webgpu" { "WebGPU (burn-wgpu)" } else { "CPU (burn flex, wasm)" } }
+                    { match b.kind { BackendKind::WebGpu => "WebGPU (burn-wgpu)", BackendKind::Cpu => "CPU (burn flex, wasm)" } }
                     { for b.adapter.iter().chain(b.vendor.iter()).chain(b.architecture.iter()).map(|s| html! { <span class="tag">{ s }</span> }) }
                     <span class="muted">{ format!(" started in {:.0} ms", b.init_ms) }</span>
                 </p>
@@ -96,44 +158,4 @@ pub fn status_panel(p: &StatusProps) -> Html {
             }
         </section>
     }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct ResultProps {
-    pub result: EmbedResult,
-    pub texts: Vec<String>,
-}
-
-#[function_component(ResultView)]
-pub fn result_view(p: &ResultProps) -> Html {
-    let r = &p.result;
-    html! {
-        <div class="result" id="result" data-id={r.id.to_string()}>
-            <p class="muted" id="embed-cost" data-wasm-bytes={r.wasm_heap_bytes.to_string()} data-device-bytes={r.device_bytes.unwrap_or(0).to_string()}>
-                { format!("{} vector(s) of {} dims in {:.1} ms · worker memory {:.1} MB{}", r.vectors.len(), r.dims, r.embed_ms,
-                    r.wasm_heap_bytes as f64 / 1e6,
-                    r.device_bytes.map(|b| format!(" · GPU buffers {:.1} MB", b as f64 / 1e6)).unwrap_or_default()) }</p>
-            if let Some(cos) = r.cosine {
-                <p class="cosine">{ "Cosine similarity A·B: " }<strong id="cosine">{ format!("{cos:.4}") }</strong></p>
-            }
-            { for r.vectors.iter().enumerate().map(|(i, v)| html! {
-                <div class="vector">
-                    <p><strong>{ if i == 0 { "A" } else { "B" } }</strong>
-                       { format!(" “{}” · {} tokens{} · norm {:.4}", p.texts.get(i).map(String::as_str).unwrap_or(""), r.tokens[i],
-                                 if r.truncated[i] { " (truncated)" } else { "" }, r.norms[i]) }</p>
-                    <code class="head">{ format!("[{} …]", v.iter().take(8).map(|x| format!("{x:+.4}")).collect::<Vec<_>>().join(", ")) }</code>
-                    <details>
-                        <summary>{ format!("Full vector ({} values, JSON)", v.len()) }</summary>
-                        <pre id={format!("vector-{i}")}>{ serde_json_like(v) }</pre>
-                    </details>
-                </div>
-            }) }
-        </div>
-    }
-}
-
-/// `[a,b,...]` with each float in Rust's shortest round-trip form, so the page shows
-/// exactly the numbers the worker produced.
-fn serde_json_like(v: &[f32]) -> String {
-    format!("[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","))
 }

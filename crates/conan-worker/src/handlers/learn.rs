@@ -1,20 +1,26 @@
 //! The Learn page's numbers, all from the real model: token pieces, the soft-mask schedule,
-//! attention maps, and a PCA projection of translation pairs.
+//! attention maps, a PCA projection of translation pairs, and quantization errors.
+
+use std::cell::RefCell;
 
 use conan_index::{Lang, parse_corpus};
-use conan_model::{AttentionMode, Embedder, FileSource};
-use conan_protocol::{ProjectedPoint, QuantHistogram, Response};
+use conan_model::pack::QuantBits;
+use conan_model::{AttentionMode, FileSource};
+use conan_protocol::{ErrorKind, ProjectedPoint, QuantHistogram, Response};
 
 use crate::download::FetchSource;
+use crate::error::{Result, WorkerError};
+use crate::state::State;
 
-pub fn tokens(id: u32, embedder: &Embedder, text: &str) -> Result<Response, String> {
-    let ids = embedder.text.encode(text).map_err(|e| e.to_string())?;
+pub fn tokens(state: &RefCell<State>, id: u32, text: &str) -> Result<Response> {
+    let embedder = state.borrow().embedder()?;
+    let ids = embedder.text.encode(text)?;
     Ok(Response::Tokens { id, tokens: ids.iter().map(|&i| (embedder.text.piece(i), i)).collect() })
 }
 
-pub fn soft_mask(id: u32, len: usize, alphas: Vec<f32>) -> Result<Response, String> {
+pub fn soft_mask(id: u32, len: usize, alphas: Vec<f32>) -> Result<Response> {
     if !(1..=64).contains(&len) || alphas.len() > 8 {
-        return Err("the soft-mask picture takes 1–64 tokens and at most 8 values of α".into());
+        return Err(WorkerError::bad_input("the soft-mask picture takes 1–64 tokens and at most 8 values of α"));
     }
     let maps = alphas
         .into_iter()
@@ -23,14 +29,18 @@ pub fn soft_mask(id: u32, len: usize, alphas: Vec<f32>) -> Result<Response, Stri
     Ok(Response::SoftMask { id, len, maps })
 }
 
-pub async fn attention(id: u32, embedder: &Embedder, text: &str, layer: usize) -> Result<Response, String> {
+pub async fn attention(state: &RefCell<State>, id: u32, text: &str, layer: usize) -> Result<Response> {
+    let embedder = state.borrow().embedder()?;
     if text.trim().is_empty() {
-        return Err("type a sentence first".into());
+        return Err(WorkerError::bad_input("type a sentence first"));
     }
-    let bidi = embedder.attention_map(text, layer, embedder.model.attention_mode()).await.map_err(|e| e.to_string())?;
-    let causal = embedder.attention_map(text, layer, AttentionMode::Causal).await.map_err(|e| e.to_string())?;
+    let bidi = embedder.attention_map(text, layer, embedder.model.attention_mode()).await?;
+    let causal = embedder.attention_map(text, layer, AttentionMode::Causal).await?;
     if bidi.tokens.len() > 48 {
-        return Err(format!("{} tokens are too many to draw; use a sentence of at most 48", bidi.tokens.len()));
+        return Err(WorkerError::bad_input(format!(
+            "{} tokens are too many to draw; use a sentence of at most 48",
+            bidi.tokens.len()
+        )));
     }
     Ok(Response::Attention {
         id,
@@ -42,9 +52,10 @@ pub async fn attention(id: u32, embedder: &Embedder, text: &str, layer: usize) -
     })
 }
 
-pub async fn projection(id: u32, embedder: &Embedder, pairs: usize) -> Result<Response, String> {
-    let bytes = FetchSource::new("static/corpus").require("corpus.jsonl").await.map_err(|e| e.to_string())?;
-    let corpus = parse_corpus(&bytes).map_err(|e| e.to_string())?;
+pub async fn projection(state: &RefCell<State>, id: u32, pairs: usize) -> Result<Response> {
+    let embedder = state.borrow().embedder()?;
+    let bytes = FetchSource::new("static/corpus").require("corpus.jsonl").await?;
+    let corpus = parse_corpus(&bytes).map_err(|e| WorkerError::new(ErrorKind::Unreadable, e.to_string()))?;
     let by_id: std::collections::HashMap<&str, usize> =
         corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
     // The first Chinese passages with an English translation, each with its first one.
@@ -63,7 +74,7 @@ pub async fn projection(id: u32, embedder: &Embedder, pairs: usize) -> Result<Re
         .collect();
     let texts: Vec<&str> =
         chosen.iter().flat_map(|&(z, e)| [corpus[z].text.as_str(), corpus[e].text.as_str()]).collect();
-    let vectors = embedder.embed(&texts, None).await.map_err(|e| e.to_string())?.vectors;
+    let vectors = embedder.embed(&texts, None).await?.vectors;
     let (points, explained) = conan_index::project::pca2(&vectors);
     Ok(Response::Projection {
         id,
@@ -87,14 +98,22 @@ pub async fn projection(id: u32, embedder: &Embedder, pairs: usize) -> Result<Re
 const QUANT_TENSOR: &str = "layers.0.mlp.down_proj.weight";
 const BINS: usize = 41;
 
-pub fn quant_errors(id: u32, files: &conan_model::ModelFiles) -> Result<Response, String> {
-    let tensors = conan_model::host_tensors(files).map_err(|e| e.to_string())?;
-    let w = tensors.get(QUANT_TENSOR).ok_or_else(|| format!("the model has no {QUANT_TENSOR}"))?;
+pub fn quant_errors(state: &RefCell<State>, id: u32) -> Result<Response> {
+    let Some(files) = state.borrow().files.clone() else {
+        return Err(WorkerError::new(
+            ErrorKind::NoModel,
+            "the loaded model's weights are not kept in memory (over 256 MB), so they cannot be re-quantized here",
+        ));
+    };
+    let tensors = conan_model::host_tensors(&files)?;
+    let w = tensors
+        .get(QUANT_TENSOR)
+        .ok_or_else(|| WorkerError::new(ErrorKind::Unsupported, format!("the model has no {QUANT_TENSOR}")))?;
     let cols = *w.shape.last().unwrap_or(&1);
     let rms = (w.values.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / w.values.len().max(1) as f64).sqrt();
     let mut histograms = Vec::new();
-    for (scheme, bits4) in [("q8", false), ("q4", true)] {
-        let back = conan_model::pack::round_trip(&w.values, cols, bits4).map_err(|e| e.to_string())?;
+    for (scheme, bits) in [("q8", QuantBits::Q8), ("q4", QuantBits::Q4)] {
+        let back = conan_model::pack::round_trip(&w.values, cols, bits)?;
         let errors: Vec<f32> = back.iter().zip(&w.values).map(|(b, a)| b - a).collect();
         let m = errors.iter().fold(0.0f32, |m, e| m.max(e.abs())).max(f32::MIN_POSITIVE);
         let mut bins = vec![0u32; BINS];

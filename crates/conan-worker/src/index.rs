@@ -1,14 +1,15 @@
-//! Cross-lingual search in the worker: the bundled corpus and the user's documents, embedded
+//! The search index in the worker: the bundled corpus and the user's documents, embedded
 //! by the loaded model, in a flat index (conan-index), persisted in IndexedDB per model.
 
 use conan_index::{CorpusPassage, FlatIndex, Lang, SPLIT_RULE, parse_corpus, split_document};
 use conan_model::pack::sha256_hex;
 use conan_model::{Embedder, FileSource};
-use conan_protocol::{DimsRow, IndexInfo, Response, SearchHit, SearchResult, UserDocument};
+use conan_protocol::{DimsRow, ErrorKind, IndexInfo, Response, SearchHit, SearchResult, UserDocument};
 
 use crate::download::FetchSource;
+use crate::error::{Result, WorkerError};
+use crate::js::{now_ms, post};
 use crate::store::{Store, StoredDoc, StoredPassage};
-use crate::{now_ms, post};
 
 /// Where the bundled corpus lives, relative to the page.
 const CORPUS_URL: &str = "static/corpus";
@@ -24,7 +25,7 @@ struct Row {
     yours: bool,
 }
 
-pub struct Search {
+pub struct SearchIndex {
     pub fingerprint: String,
     index: FlatIndex,
     rows: Vec<Row>,
@@ -43,7 +44,7 @@ pub struct Search {
 
 /// Embed `texts` at full width, longest-first batches of similar length (less padding),
 /// posting progress; returns the vectors row-major in input order.
-async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) -> Result<Vec<f32>, String> {
+async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) -> Result<Vec<f32>> {
     let width = embedder.config.hidden_size;
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
@@ -52,7 +53,7 @@ async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) 
     for chunk in order.chunks(64) {
         post(&Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-        let vectors = embedder.embed(&batch, None).await.map_err(|e| format!("{stage}: {e}"))?.vectors;
+        let vectors = embedder.embed(&batch, None).await.map_err(|e| WorkerError::from(e).context(stage))?.vectors;
         for (&i, v) in chunk.iter().zip(vectors) {
             out[i * width..(i + 1) * width].copy_from_slice(&v);
         }
@@ -67,14 +68,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-impl Search {
+impl SearchIndex {
     /// Build the index for `embedder`, reusing what IndexedDB holds for `fingerprint`.
-    pub async fn open(id: u32, embedder: &Embedder, fingerprint: &str) -> Result<Self, String> {
+    pub async fn open(id: u32, embedder: &Embedder, fingerprint: &str) -> Result<Self> {
         let start = now_ms();
         let width = embedder.config.hidden_size;
         let mut notices = Vec::new();
-        let bytes = FetchSource::new(CORPUS_URL).require("corpus.jsonl").await.map_err(|e| e.to_string())?;
-        let corpus: Vec<CorpusPassage> = parse_corpus(&bytes).map_err(|e| e.to_string())?;
+        let bytes = FetchSource::new(CORPUS_URL).require("corpus.jsonl").await?;
+        let corpus: Vec<CorpusPassage> =
+            parse_corpus(&bytes).map_err(|e| WorkerError::new(ErrorKind::Unreadable, e.to_string()))?;
         let corpus_key = sha256_hex(&bytes)[..16].to_string();
 
         let store = match Store::open().await {
@@ -85,10 +87,10 @@ impl Search {
             }
         };
         let mut persistent = store.is_some();
-        if let Some(store) = &store {
-            if let Err(e) = store.prune_vectors(fingerprint).await {
-                notices.push(e);
-            }
+        if let Some(store) = &store
+            && let Err(e) = store.prune_vectors(fingerprint).await
+        {
+            notices.push(e.message);
         }
 
         let mut search = Self {
@@ -110,7 +112,7 @@ impl Search {
         // The corpus: stored vectors when they are this model's and this corpus's.
         let stored = match &store {
             Some(s) => s.corpus_vectors(fingerprint, &corpus_key).await.unwrap_or_else(|e| {
-                notices.push(e);
+                notices.push(e.message);
                 None
             }),
             None => None,
@@ -124,16 +126,16 @@ impl Search {
                 let texts: Vec<String> = corpus.iter().map(|p| p.text.clone()).collect();
                 let v = embed_all(embedder, id, "embedding the bundled corpus", &texts).await?;
                 search.embedded += corpus.len();
-                if let Some(s) = &store {
-                    if let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &v).await {
-                        notices.push(format!("{e}; the index lives in memory only for this visit"));
-                        persistent = false;
-                    }
+                if let Some(s) = &store
+                    && let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &v).await
+                {
+                    notices.push(format!("{e}; the index lives in memory only for this visit"));
+                    persistent = false;
                 }
                 v
             }
         };
-        search.index.extend_flat(&vectors).map_err(|e| format!("bundled corpus: {e}"))?;
+        search.index.extend_flat(&vectors).map_err(|e| WorkerError::internal(format!("bundled corpus: {e}")))?;
         let row_of: std::collections::HashMap<&str, usize> =
             corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
         for (i, p) in corpus.iter().enumerate() {
@@ -167,7 +169,7 @@ impl Search {
                                 let v = embed_all(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
                                 search.embedded += texts.len();
                                 if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &v).await {
-                                    notices.push(e);
+                                    notices.push(e.message);
                                 }
                                 v
                             }
@@ -186,8 +188,8 @@ impl Search {
         Ok(search)
     }
 
-    fn append(&mut self, doc: &StoredDoc, vectors: &[f32]) -> Result<(), String> {
-        self.index.extend_flat(vectors).map_err(|e| format!("{}: {e}", doc.name))?;
+    fn append(&mut self, doc: &StoredDoc, vectors: &[f32]) -> Result<()> {
+        self.index.extend_flat(vectors).map_err(|e| WorkerError::internal(format!("{}: {e}", doc.name)))?;
         self.rows.extend(doc.passages.iter().map(|p| Row {
             text: p.text.clone(),
             lang: conan_index::lang::detect(&p.text),
@@ -253,17 +255,18 @@ impl Search {
         query: String,
         dims: Option<usize>,
         k: usize,
-    ) -> Result<Response, String> {
+    ) -> Result<Response> {
         if query.trim().is_empty() {
-            return Err("type a query first".into());
+            return Err(WorkerError::bad_input("type a query first"));
         }
         let dims = dims.unwrap_or(self.index.width());
         let t0 = now_ms();
-        let batch = embedder.text.encode_batch(&[query.as_str()]).map_err(|e| e.to_string())?;
+        let batch = embedder.text.encode_batch(&[query.as_str()])?;
         let t1 = now_ms();
-        let vectors = embedder.embed_batch(&batch, embedder.config.hidden_size).await.map_err(|e| e.to_string())?;
+        let vectors = embedder.embed_batch(&batch, embedder.config.hidden_size).await?;
         let t2 = now_ms();
-        let hits = self.index.search(&vectors[0], dims, k.clamp(1, 100)).map_err(|e| e.to_string())?;
+        let hits =
+            self.index.search(&vectors[0], dims, k.clamp(1, 100)).map_err(|e| WorkerError::bad_input(e.to_string()))?;
         let t3 = now_ms();
         let query_lang = conan_index::lang::detect(&query);
         Ok(Response::SearchResults(SearchResult {
@@ -296,13 +299,13 @@ impl Search {
 
     /// Split, embed, store and index the user's files. All files are split first, so a bad
     /// one refuses the request before anything is embedded or stored.
-    pub async fn add(&mut self, embedder: &Embedder, id: u32, files: Vec<(String, Vec<u8>)>) -> Result<(), String> {
+    pub async fn add(&mut self, embedder: &Embedder, id: u32, files: Vec<(String, Vec<u8>)>) -> Result<()> {
         if files.is_empty() {
-            return Err("no documents were given".into());
+            return Err(WorkerError::bad_input("no documents were given"));
         }
         let mut docs = Vec::new();
         for (name, bytes) in &files {
-            let drafts = split_document(name, bytes).map_err(|e| e.to_string())?;
+            let drafts = split_document(name, bytes).map_err(|e| WorkerError::bad_input(e.to_string()))?;
             docs.push(StoredDoc {
                 id: format!("{:015}-{}", js_sys::Date::now() as u64, docs.len()),
                 name: name.clone(),
@@ -335,7 +338,7 @@ impl Search {
         Ok(())
     }
 
-    pub async fn forget(&mut self) -> Result<(), String> {
+    pub async fn forget(&mut self) -> Result<()> {
         if let Some(store) = &self.store {
             store.forget_documents().await?;
         }
@@ -348,14 +351,14 @@ impl Search {
 }
 
 /// Time top-10 searches over `passages` random unit vectors of `width` at every dims.
-pub fn speed_check(id: u32, passages: usize, width: usize, matryoshka: &[usize]) -> Result<Response, String> {
+pub fn speed_check(id: u32, passages: usize, width: usize, matryoshka: &[usize]) -> Result<Response> {
     if passages == 0 || passages.saturating_mul(width) > SPEED_CHECK_MAX_FLOATS {
-        return Err(format!(
+        return Err(WorkerError::bad_input(format!(
             "a speed check over {passages} × {width} floats is outside 1 ‥ {SPEED_CHECK_MAX_FLOATS} floats"
-        ));
+        )));
     }
-    let (index, v) =
-        conan_index::synthetic(passages, width, matryoshka, 0x9e37_79b9_7f4a_7c15).map_err(|e| e.to_string())?;
+    let (index, v) = conan_index::synthetic(passages, width, matryoshka, 0x9e37_79b9_7f4a_7c15)
+        .map_err(|e| WorkerError::internal(e.to_string()))?;
     let rows = index
         .dims()
         .into_iter()

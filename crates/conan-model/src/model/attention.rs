@@ -1,0 +1,90 @@
+//! Grouped-query attention with Hugging Face RoPE and an additive score mask.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use super::rope::Rope;
+use crate::config::Config;
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    /// Qwen3 only: RMSNorm over each head's queries / keys, before RoPE.
+    pub q_norm: Option<RmsNorm>,
+    pub k_norm: Option<RmsNorm>,
+    pub num_heads: usize,
+    pub num_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+impl Attention {
+    /// Shapes from `config`; weights are initialised lazily, so loading replaces them
+    /// before any is allocated.
+    pub fn init(config: &Config, device: &Device) -> Self {
+        let (h, hd) = (config.hidden_size, config.head_dim());
+        let (q, kv) = (config.num_attention_heads * hd, config.kv_heads() * hd);
+        let linear = |d_in, d_out, bias| LinearConfig::new(d_in, d_out).with_bias(bias).init(device);
+        let norm = || RmsNormConfig::new(hd).with_epsilon(config.rms_norm_eps).init(device);
+        Self {
+            q_proj: linear(h, q, config.qkv_bias()),
+            k_proj: linear(h, kv, config.qkv_bias()),
+            v_proj: linear(h, kv, config.qkv_bias()),
+            o_proj: linear(q, h, config.o_bias()),
+            q_norm: config.qk_norm().then(norm),
+            k_norm: config.qk_norm().then(norm),
+            num_heads: config.num_attention_heads,
+            num_kv_heads: config.kv_heads(),
+            head_dim: hd,
+        }
+    }
+
+    /// `x`: `[batch, seq, hidden]`; `bias`: additive score mask broadcastable to
+    /// `[batch, kv_heads, group, seq, seq]`.
+    pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let (probs, v) = self.probs_and_values(x, rope, bias);
+        let out = probs.matmul(v);
+        let out = out.permute([0, 3, 1, 2, 4]).reshape([b, t, self.num_heads * self.head_dim]);
+        self.o_proj.forward(out)
+    }
+
+    /// Attention probabilities `[batch, heads, seq, seq]` (query rows, key columns; each
+    /// row sums to 1), with heads in checkpoint order (KV head major, as in q_proj).
+    pub fn probs(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<4> {
+        let [b, t, _] = x.dims();
+        let (probs, _) = self.probs_and_values(x, rope, bias);
+        probs.reshape([b, self.num_heads, t, t])
+    }
+
+    /// Softmax scores `[b, kv, group, t, t]` and values `[b, kv, 1, t, hd]`.
+    fn probs_and_values(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> (Tensor<5>, Tensor<5>) {
+        let [b, t, _] = x.dims();
+        let (kv, hd) = (self.num_kv_heads, self.head_dim);
+        let group = self.num_heads / kv;
+
+        let q = self.q_proj.forward(x.clone()).reshape([b, t, kv, group, hd]);
+        let k = self.k_proj.forward(x.clone()).reshape([b, t, kv, 1, hd]);
+        let v = self.v_proj.forward(x).reshape([b, t, kv, 1, hd]);
+        let q = match &self.q_norm {
+            Some(norm) => norm.forward(q),
+            None => q,
+        };
+        let k = match &self.k_norm {
+            Some(norm) => norm.forward(k),
+            None => k,
+        };
+        // [b, kv, group|1, t, hd]: grouped queries share their KV head through matmul
+        // broadcasting instead of copying K and V `group` times.
+        let q = rope.apply(q.permute([0, 2, 3, 1, 4]));
+        let k = rope.apply(k.permute([0, 2, 3, 1, 4]));
+        let v = v.permute([0, 2, 3, 1, 4]);
+
+        let scores = q.matmul(k.swap_dims(3, 4)).mul_scalar(1.0 / (hd as f64).sqrt()) + bias;
+        (softmax(scores, 4), v)
+    }
+}

@@ -1,0 +1,44 @@
+//! Rotary position tables in the Hugging Face convention.
+
+use burn::prelude::*;
+
+/// Rotary tables for one sequence length, in the Hugging Face convention: the head is split
+/// in halves `(x1, x2)` and rotated as `(x1·cos − x2·sin, x2·cos + x1·sin)` with
+/// `cos`/`sin` repeated over both halves. (burn's `RotaryEncoding` pairs adjacent
+/// elements instead, which would scramble HF weights.)
+pub struct Rope {
+    cos: Tensor<5>,
+    sin: Tensor<5>,
+    half: usize,
+}
+
+impl Rope {
+    pub fn new(seq: usize, head_dim: usize, theta: f64, device: &Device) -> Self {
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(seq * head_dim);
+        let mut sin = Vec::with_capacity(seq * head_dim);
+        for pos in 0..seq {
+            for i in 0..head_dim {
+                // Same angles as HF: inv_freq = theta^(-2i/d), computed in f64 for accuracy.
+                let inv_freq = theta.powf(-((2 * (i % half)) as f64) / head_dim as f64);
+                let angle = pos as f64 * inv_freq;
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        let shape = [1, 1, 1, seq, head_dim];
+        Self {
+            cos: Tensor::from_data(TensorData::new(cos, shape), device),
+            sin: Tensor::from_data(TensorData::new(sin, shape), device),
+            half,
+        }
+    }
+
+    /// `x`: `[.., .., .., seq, head_dim]`.
+    pub fn apply(&self, x: Tensor<5>) -> Tensor<5> {
+        let x1 = x.clone().narrow(4, 0, self.half);
+        let x2 = x.clone().narrow(4, self.half, self.half);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 4);
+        x * self.cos.clone() + rotated * self.sin.clone()
+    }
+}

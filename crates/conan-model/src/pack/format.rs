@@ -1,0 +1,114 @@
+//! A pack's format: `manifest.json` (format, config, tokenizer file, quantization, every
+//! tensor's encoding and where its rows live) and the shards' sizes and hashes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::error::ModelError;
+use crate::weights::Encoding;
+
+/// WebGPU's default `maxStorageBufferBindingSize`.
+pub const SHARD_LIMIT: usize = 128 << 20;
+pub const FORMAT: &str = "conan-pack";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub shard: usize,
+    /// Rows `start..end` of the tensor.
+    pub rows: [usize; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorEntry {
+    pub encoding: Encoding,
+    pub shape: Vec<usize>,
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardEntry {
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantization {
+    /// What matrices were asked to become: f32, f16, q8 or q4.
+    pub scheme: Encoding,
+    /// The token-embedding table's encoding.
+    pub table: Encoding,
+    pub block_size: usize,
+    pub scale_dtype: String,
+    pub symmetric: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub config: Config,
+    pub tokenizer: String,
+    pub quantization: Quantization,
+    pub parameters: u64,
+    pub tensors: BTreeMap<String, TensorEntry>,
+    pub shards: Vec<ShardEntry>,
+}
+
+impl Manifest {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::Weights(format!("manifest.json: {e}")))?;
+        if m.format != FORMAT || m.version != VERSION {
+            return Err(ModelError::Weights(format!(
+                "manifest.json: format {:?} version {} is not {FORMAT} version {VERSION}",
+                m.format, m.version
+            )));
+        }
+        m.config.validate()?;
+        for (i, s) in m.shards.iter().enumerate() {
+            if s.file.contains('/') || s.file.contains("..") || s.file.is_empty() {
+                return Err(ModelError::Weights(format!(
+                    "manifest.json: shard {i} has an unsafe file name {:?}",
+                    s.file
+                )));
+            }
+        }
+        Ok(m)
+    }
+
+    /// Total bytes of all shards, what a browser downloads besides the tokenizer.
+    pub fn total_bytes(&self) -> u64 {
+        self.shards.iter().map(|s| s.bytes).sum()
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Check a shard's bytes against its manifest entry.
+pub fn verify_shard(entry: &ShardEntry, bytes: &[u8]) -> Result<(), ModelError> {
+    if bytes.len() as u64 != entry.bytes {
+        return Err(ModelError::Weights(format!(
+            "shard {} is {} bytes but the manifest says {} (truncated or replaced)",
+            entry.file,
+            bytes.len(),
+            entry.bytes
+        )));
+    }
+    let hash = sha256_hex(bytes);
+    if hash != entry.sha256 {
+        return Err(ModelError::Weights(format!(
+            "shard {} fails its SHA-256 check (got {}, manifest says {})",
+            entry.file,
+            &hash[..16],
+            &entry.sha256[..entry.sha256.len().min(16)]
+        )));
+    }
+    Ok(())
+}
