@@ -223,7 +223,8 @@ fn malformed_tasks_name_file_and_line() {
     let clustering = r#"{"name":"c","type":"clustering","languages":["eng-Latn"]}"#;
     let bitext = r#"{"name":"b","type":"bitext","languages":["eng-Latn"]}"#;
     // (folder, its files, what the error must say)
-    let cases: [(&str, &[(&str, &str)], &str); 6] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 6] = [
         (
             "qrels",
             &[

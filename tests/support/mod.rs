@@ -200,10 +200,10 @@ impl Browser {
         for entry in log.as_array().into_iter().flatten() {
             let Some(message) = entry["message"].as_str() else { continue };
             let Ok(event) = serde_json::from_str::<Value>(message) else { continue };
-            if event["message"]["method"] == "Network.requestWillBeSent" {
-                if let Some(url) = event["message"]["params"]["request"]["url"].as_str() {
-                    urls.push(url.to_string());
-                }
+            if event["message"]["method"] == "Network.requestWillBeSent"
+                && let Some(url) = event["message"]["params"]["request"]["url"].as_str()
+            {
+                urls.push(url.to_string());
             }
         }
         urls

@@ -20,16 +20,22 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// What to time: `runs` passes of `batch` texts of `seq` tokens.
+pub struct Shape {
+    pub batch: usize,
+    pub seq: usize,
+    pub runs: usize,
+}
+
 pub fn run(
     model: &Path,
     device: Device,
     options: LoadOptions,
     backend: &str,
-    batch: usize,
-    seq: usize,
-    runs: usize,
+    shape: Shape,
     json_out: Option<&Path>,
 ) -> Result<()> {
+    let Shape { batch, seq, runs } = shape;
     if batch == 0 || seq == 0 || runs < 5 {
         bail!("--batch and --seq must be positive and --runs at least 5");
     }

@@ -279,7 +279,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Bench { model, backend, batch, seq, runs, json } => {
             let (device, options) = device(backend)?;
-            bench::run(&model, device, options, backend.name(), batch, seq, runs, json.as_deref())
+            bench::run(&model, device, options, backend.name(), bench::Shape { batch, seq, runs }, json.as_deref())
         }
         Command::Info { model } => info(&model),
         Command::Serve { dir, host, port, allow_origins } => serve::serve(&dir, &host, port, &allow_origins),

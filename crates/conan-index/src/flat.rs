@@ -92,7 +92,7 @@ impl FlatIndex {
 
     /// Append `n` vectors laid out row-major in `flat`. All or nothing.
     pub fn extend_flat(&mut self, flat: &[f32]) -> Result<(), IndexError> {
-        if flat.len() % self.width != 0 {
+        if !flat.len().is_multiple_of(self.width) {
             return Err(IndexError::Input(format!(
                 "{} values do not make whole {}-dimensional vectors",
                 flat.len(),

@@ -80,22 +80,21 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
     let mut config = Config::from_json(utf8(&config_bytes, "config.json")?)?;
 
     // sentence-transformers' pooling file overrides the family default.
-    if config.pooling.is_none() {
-        if let Some(bytes) = src.read("1_Pooling/config.json").await? {
-            let p: PoolingConfig = serde_json::from_slice(&bytes)
-                .map_err(|e| ModelError::Config(format!("1_Pooling/config.json: {e}")))?;
-            config.pooling =
-                Some(match (p.pooling_mode_mean_tokens, p.pooling_mode_cls_token, p.pooling_mode_lasttoken) {
-                    (true, false, false) => Pooling::Mean,
-                    (false, true, false) => Pooling::Cls,
-                    (false, false, true) => Pooling::LastToken,
-                    _ => {
-                        return Err(ModelError::Config(
-                            "1_Pooling/config.json must enable exactly one of mean, cls, lasttoken".into(),
-                        ));
-                    }
-                });
-        }
+    if config.pooling.is_none()
+        && let Some(bytes) = src.read("1_Pooling/config.json").await?
+    {
+        let p: PoolingConfig =
+            serde_json::from_slice(&bytes).map_err(|e| ModelError::Config(format!("1_Pooling/config.json: {e}")))?;
+        config.pooling = Some(match (p.pooling_mode_mean_tokens, p.pooling_mode_cls_token, p.pooling_mode_lasttoken) {
+            (true, false, false) => Pooling::Mean,
+            (false, true, false) => Pooling::Cls,
+            (false, false, true) => Pooling::LastToken,
+            _ => {
+                return Err(ModelError::Config(
+                    "1_Pooling/config.json must enable exactly one of mean, cls, lasttoken".into(),
+                ));
+            }
+        });
     }
 
     let tokenizer_json = src.require("tokenizer.json").await?;

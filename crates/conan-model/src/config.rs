@@ -196,14 +196,14 @@ impl Config {
                 return bad(format!("{what} × head_dim = {width} is implausibly large"));
             }
         }
-        if self.num_attention_heads % self.kv_heads() != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.kv_heads()) {
             return bad(format!(
                 "num_attention_heads ({}) must be a multiple of num_key_value_heads ({})",
                 self.num_attention_heads,
                 self.kv_heads()
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return bad(format!("head_dim ({}) must be even for RoPE", self.head_dim()));
         }
         if !(self.rms_norm_eps > 0.0 && self.rms_norm_eps.is_finite()) {
@@ -212,10 +212,11 @@ impl Config {
         if !(self.rope_theta > 0.0 && self.rope_theta.is_finite()) {
             return bad(format!("rope_theta ({}) must be positive", self.rope_theta));
         }
-        if let Some(act) = &self.hidden_act {
-            if act != "silu" && act != "swish" {
-                return bad(format!("hidden_act {act:?} is not supported (SwiGLU needs silu)"));
-            }
+        if let Some(act) = &self.hidden_act
+            && act != "silu"
+            && act != "swish"
+        {
+            return bad(format!("hidden_act {act:?} is not supported (SwiGLU needs silu)"));
         }
         if self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
             return bad("rope_scaling is not supported; refusing rather than embedding wrongly".into());
@@ -408,7 +409,8 @@ mod tests {
     #[test]
     fn bad_configs_are_refused_with_reasons() {
         let base = Config::tiny();
-        let cases: Vec<(Box<dyn Fn(&mut Config)>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (Box::new(|c| c.model_type = "bert".into()), "model_type"),
             (Box::new(|c| c.num_key_value_heads = Some(3)), "multiple"),
             (Box::new(|c| c.head_dim = Some(15)), "even"),

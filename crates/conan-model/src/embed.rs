@@ -94,13 +94,13 @@ impl Embedder {
     /// reuse it, tokenize once with `self.text` and come here).
     pub async fn embed_batch(&self, batch: &TokenBatch, dims: usize) -> Result<Vec<Vec<f32>>, ModelError> {
         self.config.check_dims(dims)?;
-        if let Some(max) = batch.max_id() {
-            if max as usize >= self.config.vocab_size {
-                return Err(ModelError::Input(format!(
-                    "token id {max} is outside the embedding table ({} rows)",
-                    self.config.vocab_size
-                )));
-            }
+        if let Some(max) = batch.max_id()
+            && max as usize >= self.config.vocab_size
+        {
+            return Err(ModelError::Input(format!(
+                "token id {max} is outside the embedding table ({} rows)",
+                self.config.vocab_size
+            )));
         }
         let shape = [batch.batch, batch.seq];
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);

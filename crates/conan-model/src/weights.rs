@@ -141,7 +141,7 @@ pub fn dequantize_rows(codes: &[u8], scales: &[u8], rows: usize, cols: usize, bi
             let q = match bits {
                 QuantBits::Q4 => {
                     let byte = codes[i / 2];
-                    (if i % 2 == 0 { byte & 0x0f } else { byte >> 4 }) as i32 - 8
+                    (if i.is_multiple_of(2) { byte & 0x0f } else { byte >> 4 }) as i32 - 8
                 }
                 QuantBits::Q8 => codes[i] as i8 as i32,
             };

@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn trec_ties_go_to_the_larger_docno() {
-        let mut docs = vec![("a", 1.0), ("c", 1.0), ("b", 2.0)];
+        let mut docs = [("a", 1.0), ("c", 1.0), ("b", 2.0)];
         docs.sort_by(|x, y| trec_order(*x, *y));
         assert_eq!(docs.iter().map(|d| d.0).collect::<Vec<_>>(), ["b", "c", "a"]);
     }

@@ -46,7 +46,7 @@ pub(super) fn quantize_rows(values: &[f32], cols: usize, bits: QuantBits) -> (Ve
 /// `values` (rows of `cols`) quantized as a pack stores them and dequantized again: what
 /// the weights become. For showing and measuring the error.
 pub fn round_trip(values: &[f32], cols: usize, bits: QuantBits) -> Result<Vec<f32>, ModelError> {
-    if cols == 0 || values.len() % cols != 0 || (bits == QuantBits::Q4 && cols % 2 != 0) {
+    if cols == 0 || !values.len().is_multiple_of(cols) || (bits == QuantBits::Q4 && !cols.is_multiple_of(2)) {
         return Err(ModelError::Input(format!("{} values do not make rows of {cols}", values.len())));
     }
     let (codes, scales) = quantize_rows(values, cols, bits);

@@ -46,10 +46,12 @@ impl PackOptions {
     pub fn encoding_of(&self, name: &str, shape: &[usize]) -> Encoding {
         let cols = *shape.last().unwrap_or(&0);
         match self.scheme {
-            _ if name == TOKEN_TABLE && (cols % BLOCK == 0 || matches!(self.table, Encoding::F32 | Encoding::F16)) => {
+            _ if name == TOKEN_TABLE
+                && (cols.is_multiple_of(BLOCK) || matches!(self.table, Encoding::F32 | Encoding::F16)) =>
+            {
                 self.table
             }
-            Encoding::Q8 | Encoding::Q4 if shape.len() == 2 && cols % BLOCK == 0 => self.scheme,
+            Encoding::Q8 | Encoding::Q4 if shape.len() == 2 && cols.is_multiple_of(BLOCK) => self.scheme,
             Encoding::F16 | Encoding::Q8 | Encoding::Q4 if shape.len() == 2 => Encoding::F16,
             _ => Encoding::F32,
         }
@@ -82,8 +84,10 @@ pub fn write_pack(
     let io = ModelError::io;
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
 
-    // (key, dtype, shape, bytes) per shard, filled greedily up to SHARD_LIMIT.
-    let mut shards: Vec<Vec<(String, Dtype, Vec<usize>, Vec<u8>)>> = vec![vec![]];
+    /// One stored tensor: (key, dtype, shape, bytes).
+    type Stored = (String, Dtype, Vec<usize>, Vec<u8>);
+    // Shards filled greedily up to SHARD_LIMIT.
+    let mut shards: Vec<Vec<Stored>> = vec![vec![]];
     let mut used = 0usize;
     let mut entries = BTreeMap::new();
     for (name, shape) in config.tensor_shapes() {
