@@ -4,9 +4,29 @@
 //! stage (soft mask, distillation, cross-lingual InfoNCE) → supervised stage (dynamic hard
 //! negatives, Matryoshka) → f32 checkpoint in HF layout + loss log, curve and summary.
 //! `tools/train_mini.sh` chains it with the teacher step and `conan convert`.
+//!
+//! Modules, one job each:
+//! - `corpus`: the train files, teacher vectors and dev pairs;
+//! - `vocab`: the own BPE vocabulary (and the `--vocab-study`);
+//! - `recipe`: the hyper-parameters of a run ([`recipe::Recipe`], in training.json);
+//! - `train`: the training loop (stages, soft-mask and learning-rate schedules, logging)
+//!   and the one initialiser for model and head ([`train::llama_uniform`]);
+//! - `encode`: texts tokenized once, pooled vectors in length buckets (a leaf);
+//! - `batching`: length-bucketed batches and each step's rows;
+//! - `negatives`: hard negatives (mining, the dynamic rule) and which texts translate which;
+//! - `memory`: the cross-batch memory of recent batches' vectors;
+//! - `losses`: InfoNCE and the distillation terms;
+//! - `dev`: dev bitext scoring while training;
+//! - `chart`: the loss curve (SVG).
 
+mod batching;
 mod chart;
 mod corpus;
+mod dev;
+mod encode;
+mod losses;
+mod memory;
+mod negatives;
 mod recipe;
 mod train;
 mod vocab;
@@ -23,7 +43,9 @@ use conan_text::TextEncoder;
 use rand_chacha::ChaCha8Rng;
 
 use corpus::{Corpus, Teacher, read_hsk, read_tatoeba, unique_pairs};
-use train::{DevSet, DistillTarget, Recipe, Trainer};
+use dev::DevSet;
+use recipe::{DistillTarget, Recipe};
+use train::Trainer;
 
 #[derive(Parser, Debug)]
 #[command(name = "conan-train", about = "Train conan-mini with the Conan-Embedding-v2 recipe on the train files")]
@@ -222,7 +244,7 @@ fn main() -> Result<()> {
         ..Config::conan_v2()
     };
     config.validate()?;
-    eprintln!("model: {} ({} parameters)", conan_model::model::describe(&config), config.num_params());
+    eprintln!("model: {} ({} parameters)", config.architecture_summary(), config.num_params());
 
     let recipe = Recipe {
         seed: cli.seed,
