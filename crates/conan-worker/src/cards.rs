@@ -33,7 +33,7 @@ pub fn model_card(config: &Config, manifest: Option<&Manifest>, limits: GpuLimit
     }
     let encoding =
         |name: &str, _: &[usize]| manifest.and_then(|m| m.tensors.get(name)).map_or(Encoding::F32, |t| t.encoding);
-    costs(c, &encoding, details, manifest.map(|m| m.shards.iter().map(|s| s.bytes).sum()), limits)
+    costs(c, &encoding, details, manifest.map(Manifest::total_bytes), limits)
 }
 
 /// The card's sizes and fit, each tensor encoded as `encoding` says: GPU bytes on WebGPU

@@ -177,14 +177,14 @@ impl FileSource for FetchSource {
         }
         let mut s = self.summary.borrow_mut();
         s.files = manifest.shards.len();
-        s.total_bytes = manifest.shards.iter().map(|e| e.bytes).sum();
+        s.total_bytes = total;
         s.largest_buffer_bytes = need;
         drop(s);
         post(&Response::Status {
             message: format!(
                 "pack: {} shard(s), {:.1} MB ({:?}); largest GPU buffer {:.1} MB",
                 manifest.shards.len(),
-                manifest.shards.iter().map(|e| e.bytes).sum::<u64>() as f64 / 1e6,
+                total as f64 / 1e6,
                 manifest.quantization.scheme,
                 need as f64 / 1e6
             ),

@@ -82,8 +82,10 @@ impl Manifest {
     }
 
     /// Total bytes of all shards, what a browser downloads besides the tokenizer.
+    /// Saturating: sizes come from a file, and a wrapped sum (2^64 − 100 plus 200 is 100)
+    /// would pass a size check that the real download then blows through.
     pub fn total_bytes(&self) -> u64 {
-        self.shards.iter().map(|s| s.bytes).sum()
+        self.shards.iter().fold(0u64, |sum, s| sum.saturating_add(s.bytes))
     }
 }
 
@@ -111,4 +113,34 @@ pub fn verify_shard(entry: &ShardEntry, bytes: &[u8]) -> Result<(), ModelError> 
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_sizes_that_overflow_do_not_wrap() {
+        let shard = |bytes| ShardEntry { file: "s".into(), bytes, sha256: String::new() };
+        let quantization = Quantization {
+            scheme: Encoding::Q8,
+            table: Encoding::Q8,
+            block_size: 32,
+            scale_dtype: "f16".into(),
+            symmetric: true,
+        };
+        let mut m = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            config: Config::tiny(),
+            tokenizer: "tokenizer.json".into(),
+            quantization,
+            parameters: 0,
+            tensors: BTreeMap::new(),
+            shards: vec![shard(u64::MAX - 99), shard(200)],
+        };
+        assert_eq!(m.total_bytes(), u64::MAX);
+        m.shards = vec![shard(100), shard(200)];
+        assert_eq!(m.total_bytes(), 300);
+    }
 }
