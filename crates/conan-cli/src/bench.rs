@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use conan_model::burn::prelude::*;
-use conan_model::model::sentence_vectors;
 use conan_model::{DirSource, Embedder, LoadOptions, read_files};
 use serde_json::json;
 
@@ -61,8 +60,7 @@ pub fn run(
         let t = Instant::now();
         let input = embedder.token_input(&ids, [batch, seq]);
         let mask = Tensor::<2>::ones([batch, seq], &device);
-        let states = embedder.model.forward(input, mask.clone(), &lengths, embedder.model.attention_mode())?;
-        let out = sentence_vectors(embedder.model.pool(states, mask, &lengths), config.hidden_size);
+        let out = embedder.model.embed(input, mask, &lengths, config.hidden_size)?;
         pollster::block_on(out.into_data_async())
             .map_err(|e| anyhow::anyhow!("{e:?}"))
             .context("reading the result back")?;

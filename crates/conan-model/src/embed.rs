@@ -7,7 +7,7 @@ use crate::build::build_placed;
 use crate::checkpoint::ModelFiles;
 use crate::config::Config;
 use crate::error::ModelError;
-use crate::model::{AttentionMode, ConanModel, TokenInput, sentence_vectors};
+use crate::model::{AttentionMode, ConanModel, TokenInput};
 use crate::placement::{HostTable, LoadOptions, device_tensors};
 
 /// One layer's attention over one text, for showing how the model reads it.
@@ -105,8 +105,7 @@ impl Embedder {
         let shape = [batch.batch, batch.seq];
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
         let input = self.token_input(&batch.ids, shape);
-        let states = self.model.forward(input, mask.clone(), &batch.lengths, self.model.attention_mode())?;
-        let vectors = sentence_vectors(self.model.pool(states, mask, &batch.lengths), dims);
+        let vectors = self.model.embed(input, mask, &batch.lengths, dims)?;
         let data = vectors.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let flat = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         Ok(flat.chunks(dims).map(<[f32]>::to_vec).collect())

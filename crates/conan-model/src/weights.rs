@@ -69,13 +69,6 @@ impl QuantBits {
             Self::Q4 => cols / 2,
         }
     }
-
-    pub fn encoding(self) -> Encoding {
-        match self {
-            Self::Q8 => Encoding::Q8,
-            Self::Q4 => Encoding::Q4,
-        }
-    }
 }
 
 /// A checked tensor, as f32 in the checkpoint's (HF) layout.

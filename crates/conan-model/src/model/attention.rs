@@ -1,10 +1,11 @@
 //! Grouped-query attention with Hugging Face RoPE and an additive score mask.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::nn::{Linear, LinearConfig, RmsNorm};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
+use super::rms_norm;
 use super::rope::Rope;
 use crate::config::Config;
 
@@ -29,14 +30,13 @@ impl Attention {
         let (h, hd) = (config.hidden_size, config.head_dim());
         let (q, kv) = (config.num_attention_heads * hd, config.kv_heads() * hd);
         let linear = |d_in, d_out, bias| LinearConfig::new(d_in, d_out).with_bias(bias).init(device);
-        let norm = || RmsNormConfig::new(hd).with_epsilon(config.rms_norm_eps).init(device);
         Self {
             q_proj: linear(h, q, config.qkv_bias()),
             k_proj: linear(h, kv, config.qkv_bias()),
             v_proj: linear(h, kv, config.qkv_bias()),
             o_proj: linear(q, h, config.o_bias()),
-            q_norm: config.qk_norm().then(norm),
-            k_norm: config.qk_norm().then(norm),
+            q_norm: config.qk_norm().then(|| rms_norm(hd, config, device)),
+            k_norm: config.qk_norm().then(|| rms_norm(hd, config, device)),
             num_heads: config.num_attention_heads,
             num_kv_heads: config.kv_heads(),
             head_dim: hd,

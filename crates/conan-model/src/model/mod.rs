@@ -28,6 +28,11 @@ use rope::Rope;
 use crate::config::{Config, Pooling};
 use crate::error::ModelError;
 
+/// An RMSNorm over `width` values with the config's epsilon (weights lazily initialised).
+fn rms_norm(width: usize, config: &Config, device: &Device) -> RmsNorm {
+    RmsNormConfig::new(width).with_epsilon(config.rms_norm_eps).init(device)
+}
+
 #[derive(Module, Debug)]
 pub struct Mlp {
     pub gate_proj: Linear,
@@ -58,11 +63,10 @@ pub struct Layer {
 
 impl Layer {
     pub fn init(config: &Config, device: &Device) -> Self {
-        let norm = || RmsNormConfig::new(config.hidden_size).with_epsilon(config.rms_norm_eps).init(device);
         Self {
-            input_layernorm: norm(),
+            input_layernorm: rms_norm(config.hidden_size, config, device),
             self_attn: Attention::init(config, device),
-            post_attention_layernorm: norm(),
+            post_attention_layernorm: rms_norm(config.hidden_size, config, device),
             mlp: Mlp::init(config, device),
         }
     }
@@ -104,7 +108,7 @@ impl ConanModel {
         Self {
             embed_tokens: Some(EmbeddingConfig::new(config.vocab_size, config.hidden_size).init(device)),
             layers: (0..config.num_hidden_layers).map(|_| Layer::init(config, device)).collect(),
-            norm: RmsNormConfig::new(config.hidden_size).with_epsilon(config.rms_norm_eps).init(device),
+            norm: rms_norm(config.hidden_size, config, device),
             rope_theta: config.rope_theta,
             causal: config.is_causal(),
             pooling: config.pooling(),
@@ -137,6 +141,19 @@ impl ConanModel {
         let (x, rope, bias) = self.prepare(input, mask, lengths, mode)?;
         let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &rope, bias.clone()));
         Ok(self.norm.forward(x))
+    }
+
+    /// Sentence vectors `[batch, dims]` under the configured attention: [`Self::forward`],
+    /// pooled, truncated to `dims` and L2-normalised. What embedding and benchmarks run.
+    pub fn embed(
+        &self,
+        input: TokenInput,
+        mask: Tensor<2>,
+        lengths: &[usize],
+        dims: usize,
+    ) -> Result<Tensor<2>, ModelError> {
+        let states = self.forward(input, mask.clone(), lengths, self.attention_mode())?;
+        Ok(sentence_vectors(self.pool(states, mask, lengths), dims))
     }
 
     /// Pooled, not yet normalised sentence vectors `[batch, hidden]` from [`Self::forward`]'s

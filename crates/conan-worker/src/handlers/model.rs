@@ -46,7 +46,7 @@ pub async fn load_files(state: &RefCell<State>, label: String, files: Files, pre
         };
         let files = read_files(&source).await?;
         // Files from disk skip the download check: refuse what the adapter cannot hold.
-        check_limits(&files.config, limits_of(&backend)).map_err(|e| ModelError::Weights(e.to_string()))?;
+        check_limits(&files.config, limits_of(&backend))?;
         Ok::<_, ModelError>(files)
     };
     let files = read.await.map_err(|e| WorkerError::from(e).context(&label))?;
