@@ -123,13 +123,13 @@ pub fn result_view(p: &ResultProps) -> Html {
     html! {
         <div class="result" id="result" data-id={r.id.to_string()}>
             <p class="muted" id="embed-cost" data-wasm-bytes={r.wasm_heap_bytes.to_string()} data-device-bytes={r.device_bytes.unwrap_or(0).to_string()}>
-                { format!("{} vector(s) of {} dims in {:.1} ms · worker memory {:.1} MB{}", r.vectors.len(), r.dims, r.embed_ms,
+                { format!("{} vector(s) of {} dims in {:.1} ms · worker memory {:.1} MB{}", r.rows().count(), r.dims, r.embed_ms,
                     r.wasm_heap_bytes as f64 / 1e6,
                     r.device_bytes.map(|b| format!(" · GPU buffers {:.1} MB", b as f64 / 1e6)).unwrap_or_default()) }</p>
             if let Some(cos) = r.cosine {
                 <p class="cosine">{ "Cosine similarity A·B: " }<strong id="cosine">{ format!("{cos:.4}") }</strong></p>
             }
-            { for r.vectors.iter().enumerate().map(|(i, v)| html! {
+            { for r.rows().enumerate().map(|(i, v)| html! {
                 <div class="vector">
                     <p><strong>{ if i == 0 { "A" } else { "B" } }</strong>
                        { format!(" “{}” · {} tokens{} · norm {:.4}", p.texts.get(i).map(String::as_str).unwrap_or(""), r.tokens[i],

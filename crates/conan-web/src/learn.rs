@@ -52,8 +52,9 @@ impl Section {
 #[derive(Clone, PartialEq)]
 pub struct SoftMask {
     pub len: usize,
-    /// (α, M row-major `[len, len]`)
-    pub maps: Vec<(f32, Vec<f32>)>,
+    pub alphas: Vec<f32>,
+    /// M for each α, row-major `[alphas, len, len]`.
+    pub maps: Vec<f32>,
 }
 
 /// One layer's attention, as trained and under a causal mask.
@@ -101,7 +102,9 @@ impl State {
         let Some(id) = response_id(response).filter(|id| self.pending.contains_key(id)) else { return false };
         match response {
             Response::Tokens { tokens, .. } => self.tokens = Some(tokens.clone()),
-            Response::SoftMask { len, maps, .. } => self.soft_mask = Some(SoftMask { len: *len, maps: maps.clone() }),
+            Response::SoftMask { len, alphas, maps, .. } => {
+                self.soft_mask = Some(SoftMask { len: *len, alphas: alphas.clone(), maps: maps.clone() })
+            }
             Response::Attention { layer, tokens, heads, bidirectional, causal, .. } => {
                 self.attention = Some(Attention {
                     layer: *layer,
@@ -245,10 +248,10 @@ pub fn learn_page(p: &LearnProps) -> Html {
             <h2>{ "2 · From causal to bidirectional: the soft mask" }</h2>
             <p class="muted">{ "Conan-v2 starts from an LLM that reads left to right, and opens the attention gradually during training: \
                 query i may see a later key j with weight min(α·l/i, 1), α rising from 0 to 1. Rows are queries, columns keys (8 tokens)." }</p>
-            if let Some(SoftMask { len, maps }) = &v.soft_mask {
-                <div class="heatmaps" id="soft-mask-maps" data-count={maps.len().to_string()}>
-                    { for maps.iter().map(|(a, m)| html! {
-                        <figure><Heatmap values={m.clone()} rows={*len} cols={*len} title={format!("soft mask at α = {a}")} />
+            if let Some(SoftMask { len, alphas, maps }) = &v.soft_mask {
+                <div class="heatmaps" id="soft-mask-maps" data-count={alphas.len().to_string()}>
+                    { for alphas.iter().zip(maps.chunks(len * len)).map(|(a, m)| html! {
+                        <figure><Heatmap values={m.to_vec()} rows={*len} cols={*len} title={format!("soft mask at α = {a}")} />
                         <figcaption>{ match *a { 0.0 => "α = 0: causal".to_string(), a if a >= 1.0 => "α = 1: bidirectional".into(), a => format!("α = {a}") } }</figcaption></figure> }) }
                 </div>
             }

@@ -91,7 +91,7 @@ impl FetchSource {
 
     fn progress(&self, entry: &ShardEntry, loaded: u64, bytes_per_s: f64) {
         let s = self.summary.borrow();
-        post(&Response::Download {
+        post(Response::Download {
             file: entry.file.clone(),
             loaded: s.fetched_bytes + s.cached_bytes + loaded,
             total: s.total_bytes,
@@ -138,7 +138,7 @@ impl FetchSource {
                 js_error(&e)
             );
             self.summary.borrow_mut().notices.push(message.clone());
-            post(&Response::Status { message });
+            post(Response::Status { message });
         }
     }
 }
@@ -180,7 +180,7 @@ impl FileSource for FetchSource {
         s.total_bytes = total;
         s.largest_buffer_bytes = need;
         drop(s);
-        post(&Response::Status {
+        post(Response::Status {
             message: format!(
                 "pack: {} shard(s), {:.1} MB ({:?}); largest GPU buffer {:.1} MB",
                 manifest.shards.len(),

@@ -51,7 +51,7 @@ async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) 
     let mut out = vec![0.0f32; texts.len() * width];
     let mut done = 0;
     for chunk in order.chunks(64) {
-        post(&Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
+        post(Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
         let vectors = embedder.embed(&batch, None).await.map_err(|e| WorkerError::from(e).context(stage))?.vectors;
         for (&i, v) in chunk.iter().zip(vectors) {
@@ -59,7 +59,7 @@ async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) 
         }
         done += chunk.len();
     }
-    post(&Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
+    post(Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
     Ok(out)
 }
 

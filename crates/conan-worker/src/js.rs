@@ -14,13 +14,25 @@ pub fn now_ms() -> f64 {
     scope().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }
 
-pub fn post(response: &Response) {
+/// Post `response` to the page. Its bulk float arrays (vectors, maps) go beside the
+/// serialised message as transferred `Float32Array`s under their own field names.
+pub fn post(mut response: Response) {
+    let bulk: Vec<(&str, Vec<f32>)> =
+        response.bulk_floats().into_iter().map(|(name, floats)| (name, std::mem::take(floats))).collect();
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    match serde::Serialize::serialize(response, &serializer) {
-        Ok(value) => {
-            let _ = scope().post_message(&value);
-        }
-        Err(e) => web_sys::console::error_1(&format!("cannot serialise response: {e}").into()),
+    let value = match serde::Serialize::serialize(&response, &serializer) {
+        Ok(value) => value,
+        Err(e) => return web_sys::console::error_1(&format!("cannot serialise response: {e}").into()),
+    };
+    let transfer = js_sys::Array::new();
+    for (name, floats) in bulk {
+        let array = js_sys::Float32Array::new_with_length(floats.len() as u32);
+        array.copy_from(&floats);
+        let _ = js_sys::Reflect::set(&value, &name.into(), &array);
+        transfer.push(&array.buffer());
+    }
+    if let Err(e) = scope().post_message_with_transfer(&value, &transfer) {
+        web_sys::console::error_1(&e);
     }
 }
 

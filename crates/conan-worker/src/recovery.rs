@@ -22,7 +22,7 @@ const LOST_SETTLE_MS: f64 = 2000.0;
 /// device, say so, and run the request once more on the new one.
 pub async fn run(state: &RefCell<State>, request: Request) -> Response {
     if let Some((lost, reason)) = take_lost(state) {
-        post(&recover(state, lost, reason, None).await);
+        post(recover(state, lost, reason, None).await);
     }
     let id = request.id();
     let on_gpu = state.borrow().gpu.is_some();
@@ -32,7 +32,7 @@ pub async fn run(state: &RefCell<State>, request: Request) -> Response {
         // Only a backend failure can come from a lost device; bad input is answered at once.
         (Err(e), Some(again)) if e.kind == ErrorKind::Backend => match lost_meanwhile(state).await {
             Some((lost, reason)) => {
-                post(&recover(state, lost, reason, Some(name)).await);
+                post(recover(state, lost, reason, Some(name)).await);
                 handlers::handle(state, again).await
             }
             None => Err(e),

@@ -90,7 +90,7 @@ pub async fn run_eval(
         let mut vectors = Vec::with_capacity(texts.len());
         // Embed at full size once; every dims below is a re-normalised prefix.
         for chunk in texts.chunks(64) {
-            post(&Response::EvalProgress {
+            post(Response::EvalProgress {
                 id,
                 task: name.clone(),
                 stage: "embedding".into(),
@@ -100,7 +100,7 @@ pub async fn run_eval(
             let embedded = embedder.embed(chunk, None).await.map_err(|e| WorkerError::from(e).context(name))?;
             vectors.extend(embedded.vectors);
         }
-        post(&Response::EvalProgress {
+        post(Response::EvalProgress {
             id,
             task: name.clone(),
             stage: "scoring".into(),

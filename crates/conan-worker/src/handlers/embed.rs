@@ -23,7 +23,7 @@ pub async fn embed(state: &RefCell<State>, id: u32, texts: Vec<String>, dims: Op
     Ok(Response::Embedded(EmbedResult {
         id,
         dims: out.dims,
-        vectors: out.vectors,
+        vectors: out.vectors.concat(),
         norms,
         cosine,
         tokens: out.tokens,

@@ -22,11 +22,8 @@ pub fn soft_mask(id: u32, len: usize, alphas: Vec<f32>) -> Result<Response> {
     if !(1..=64).contains(&len) || alphas.len() > 8 {
         return Err(WorkerError::bad_input("the soft-mask picture takes 1–64 tokens and at most 8 values of α"));
     }
-    let maps = alphas
-        .into_iter()
-        .map(|a| (a, conan_model::soft_mask_bias(len, len, a).into_iter().map(f32::exp).collect()))
-        .collect();
-    Ok(Response::SoftMask { id, len, maps })
+    let maps = alphas.iter().flat_map(|&a| conan_model::soft_mask_bias(len, len, a)).map(f32::exp).collect();
+    Ok(Response::SoftMask { id, len, alphas, maps })
 }
 
 pub async fn attention(state: &RefCell<State>, id: u32, text: &str, layer: usize) -> Result<Response> {

@@ -27,7 +27,7 @@ const AGREEMENT_TEXTS: [&str; 6] = [
 pub async fn load(state: &RefCell<State>, base_url: String, prefer_webgpu: bool) -> Result<Response> {
     let start = now_ms();
     let (device, backend) = device_for(state, prefer_webgpu).await;
-    post(&Response::Status { message: format!("loading model from {base_url}") });
+    post(Response::Status { message: format!("loading model from {base_url}") });
     let mut source = FetchSource::new(base_url.clone());
     source.limits = limits_of(&backend);
     let files = read_files(&source).await?;
