@@ -30,15 +30,18 @@ fn read_embeddings(path: &Path) -> Result<HashMap<String, Vec<f32>>> {
     Ok(out)
 }
 
-pub fn run(
-    model: Option<&Path>,
-    embeddings: Option<&Path>,
-    task_dirs: &[PathBuf],
-    dims: Option<usize>,
-    device: Device,
-    options: LoadOptions,
-    json: Option<&Path>,
-) -> Result<()> {
+/// What `conan eval` was asked: a model or given vectors, tasks, and how to score.
+pub struct EvalArgs<'a> {
+    pub model: Option<&'a Path>,
+    pub embeddings: Option<&'a Path>,
+    pub task_dirs: &'a [PathBuf],
+    pub dims: Option<usize>,
+    pub json: Option<&'a Path>,
+    pub split_sentences: bool,
+}
+
+pub fn run(args: EvalArgs, device: Device, options: LoadOptions) -> Result<()> {
+    let EvalArgs { model, embeddings, task_dirs, dims, json, split_sentences } = args;
     let tasks: Vec<Task> = task_dirs
         .iter()
         .map(|d| Task::load_dir(d).with_context(|| format!("task {}", d.display())))
@@ -52,13 +55,18 @@ pub fn run(
     };
     let given = embeddings.map(read_embeddings).transpose()?;
     let source = model.or(embeddings).map(|p| p.display().to_string()).unwrap_or_default();
-    let opts = EvalOptions::default();
+    let opts = EvalOptions { split_sentences, ..EvalOptions::default() };
 
     println!("{:<28} {:<15} {:<16} {:>9} {:>7} {:>8}", "task", "type", "main metric", "score", "texts", "seconds");
     let mut results = Vec::new();
     for task in &tasks {
         let start = Instant::now();
-        let texts = task.texts();
+        let mut texts = task.texts();
+        if split_sentences {
+            let known: std::collections::HashSet<&str> = texts.iter().copied().collect();
+            let extra: Vec<&str> = task.sentence_texts().into_iter().filter(|t| !known.contains(t)).collect();
+            texts.extend(extra);
+        }
         let vectors = match (&embedder, &given) {
             (Some(e), _) => pollster::block_on(e.embed(&texts, dims))?.vectors,
             (None, Some(table)) => texts
@@ -80,6 +88,9 @@ pub fn run(
             texts.len(),
             seconds
         );
+        if let Some(windowed) = scores.scores.get(&format!("sentence_window_{}", scores.main_metric)) {
+            println!("{:<28} {:<15} {:<16} {windowed:>9.4}", "", "(sentence window)", scores.main_metric);
+        }
         results.push(task_result(task, &scores, seconds, &source, used_dims));
     }
     if let Some(path) = json {

@@ -139,6 +139,10 @@ enum Command {
         /// Write results (a JSON array, one MTEB-style object per task)
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Retrieval: also embed each document's sentences and score a document by the
+        /// higher of its own and its best sentence's cosine (`sentence_window_*` metrics)
+        #[arg(long)]
+        split_sentences: bool,
     },
     /// Forward-pass throughput at fixed shapes: tokens/s, sentences/s, first embedding, memory.
     Bench {
@@ -248,9 +252,17 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Eval { model, embeddings, tasks, dims, backend, json } => {
+        Command::Eval { model, embeddings, tasks, dims, backend, json, split_sentences } => {
             let (device, options) = device(backend)?;
-            eval::run(model.as_deref(), embeddings.as_deref(), &tasks, dims, device, options, json.as_deref())
+            let args = eval::EvalArgs {
+                model: model.as_deref(),
+                embeddings: embeddings.as_deref(),
+                task_dirs: &tasks,
+                dims,
+                json: json.as_deref(),
+                split_sentences,
+            };
+            eval::run(args, device, options)
         }
         Command::Convert { from, quant, table_quant, shard_bytes, out } => {
             let parse = |flag: &str, v: &str| {

@@ -30,11 +30,16 @@ pub struct EvalOptions {
     pub max_iter: usize,
     /// kNN classifier neighbours (MTEB: 3).
     pub knn_k: usize,
+    /// Retrieval: also score each document by its sentences (`conan_index::window_score`),
+    /// under `sentence_window_*` names beside the MTEB-standard metrics. The table must
+    /// then hold [`Task::sentence_texts`] too.
+    #[serde(default)]
+    pub split_sentences: bool,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self { n_experiments: 10, samples_per_label: 8, seed: 42, max_iter: 100, knn_k: 3 }
+        Self { n_experiments: 10, samples_per_label: 8, seed: 42, max_iter: 100, knn_k: 3, split_sentences: false }
     }
 }
 
@@ -123,29 +128,63 @@ fn encode_labels<'a>(labels: impl Iterator<Item = &'a str>) -> (Vec<usize>, Vec<
     (ids, classes)
 }
 
+/// MTEB's retrieval metrics at [`K_VALUES`] into `out`, each name prefixed by `prefix`;
+/// `score` gives every document's score for a query vector.
+fn retrieval_metrics<'a>(
+    queries: &[(&str, &[f32])],
+    qrels: &BTreeMap<String, HashMap<String, i64>>,
+    prefix: &str,
+    out: &mut BTreeMap<String, f64>,
+    score: impl Fn(&[f32]) -> Vec<(&'a str, f64)>,
+) {
+    let mut sums = vec![[0.0f64; 5]; K_VALUES.len()];
+    for (qid, q) in queries {
+        let mut scored = score(q);
+        scored.sort_by(|a, b| trec_order(*a, *b));
+        let ranked: Vec<&str> = scored.iter().take(1000).map(|d| d.0).collect();
+        for (sum, m) in sums.iter_mut().zip(retrieval_at(&ranked, &qrels[*qid], &K_VALUES)) {
+            for (acc, v) in sum.iter_mut().zip([m.ndcg, m.map, m.recall, m.precision, m.mrr]) {
+                *acc += v;
+            }
+        }
+    }
+    let n = queries.len() as f64;
+    for (k, sum) in K_VALUES.iter().zip(sums) {
+        for (name, v) in ["ndcg", "map", "recall", "precision", "mrr"].iter().zip(sum) {
+            out.insert(format!("{prefix}{name}_at_{k}"), v / n);
+        }
+    }
+}
+
 pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Result<TaskScores, EvalError> {
     let mut s: BTreeMap<String, f64> = BTreeMap::new();
     match &task.data {
         TaskData::Retrieval { corpus, queries, qrels } => {
             let docs: Vec<(&str, &[f32])> =
                 corpus.iter().map(|(id, t)| Ok((id.as_str(), table.get(t)?))).collect::<Result<_, EvalError>>()?;
-            let mut sums = vec![[0.0f64; 5]; K_VALUES.len()];
-            for (qid, text) in queries {
-                let q = table.get(text)?;
-                let mut scored: Vec<(&str, f64)> = docs.iter().map(|(id, d)| (*id, cosine(q, d))).collect();
-                scored.sort_by(|a, b| trec_order(*a, *b));
-                let ranked: Vec<&str> = scored.iter().take(1000).map(|d| d.0).collect();
-                for (sum, m) in sums.iter_mut().zip(retrieval_at(&ranked, &qrels[qid], &K_VALUES)) {
-                    for (acc, v) in sum.iter_mut().zip([m.ndcg, m.map, m.recall, m.precision, m.mrr]) {
-                        *acc += v;
-                    }
-                }
-            }
-            let n = queries.len() as f64;
-            for (k, sum) in K_VALUES.iter().zip(sums) {
-                for (name, v) in ["ndcg", "map", "recall", "precision", "mrr"].iter().zip(sum) {
-                    s.insert(format!("{name}_at_{k}"), v / n);
-                }
+            let queries: Vec<(&str, &[f32])> =
+                queries.iter().map(|(id, t)| Ok((id.as_str(), table.get(t)?))).collect::<Result<_, EvalError>>()?;
+            retrieval_metrics(&queries, qrels, "", &mut s, |q| {
+                docs.iter().map(|(id, d)| (*id, cosine(q, d))).collect()
+            });
+            if opts.split_sentences {
+                // Per document: its sentences' vectors when it has more than one.
+                let sentences: Vec<Vec<&[f32]>> = corpus
+                    .iter()
+                    .map(|(_, t)| {
+                        let s = conan_index::sentences(t);
+                        if s.len() < 2 { Ok(Vec::new()) } else { s.iter().map(|s| table.get(s)).collect() }
+                    })
+                    .collect::<Result<_, EvalError>>()?;
+                retrieval_metrics(&queries, qrels, "sentence_window_", &mut s, |q| {
+                    docs.iter()
+                        .zip(&sentences)
+                        .map(|((id, d), sent)| {
+                            let best = sent.iter().map(|v| cosine(q, v)).reduce(f64::max);
+                            (*id, conan_index::window_score(cosine(q, d), best))
+                        })
+                        .collect()
+                });
             }
         }
         TaskData::Bitext(pairs) => {
@@ -290,4 +329,61 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
         message: format!("main_score {main_metric:?} is not a metric of a {:?} task", task.meta.task_type),
     })?;
     Ok(TaskScores { main_metric, main_score, scores: s })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn retrieval_task() -> Task {
+        let files: BTreeMap<String, Vec<u8>> = [
+            ("task.json", r#"{"name": "t", "type": "retrieval", "languages": ["eng-Latn"], "description": "d", "license": "MIT", "source": "s"}"#),
+            (
+                "corpus.jsonl",
+                "{\"_id\": \"a\", \"text\": \"Cats sleep. Dogs bark.\"}\n{\"_id\": \"b\", \"text\": \"Birds fly.\"}\n",
+            ),
+            ("queries.jsonl", "{\"_id\": \"q\", \"text\": \"狗叫。\"}\n"),
+            ("qrels.tsv", "query-id\tcorpus-id\tscore\nq\ta\t1\n"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect();
+        Task::from_files(&files).unwrap()
+    }
+
+    /// The query is "Dogs bark." in other words; its passage's own vector is mostly about
+    /// cats, so only the sentence window ranks it first.
+    #[test]
+    fn sentence_window_lifts_the_passage_of_the_matching_sentence() {
+        let task = retrieval_task();
+        assert_eq!(task.sentence_texts(), ["Cats sleep.", "Dogs bark."]);
+        let n = |v: [f32; 3]| {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.map(|x| x / norm).to_vec()
+        };
+        let texts = ["狗叫。", "Cats sleep. Dogs bark.", "Birds fly.", "Cats sleep.", "Dogs bark."];
+        let vectors =
+            vec![n([0.0, 1.0, 0.0]), n([1.0, 0.3, 0.0]), n([0.0, 0.6, 1.0]), n([1.0, 0.0, 0.0]), n([0.0, 1.0, 0.1])];
+        let table = EmbeddingTable::new(&texts, vectors).unwrap();
+        let plain = evaluate(&task, &table, &EvalOptions::default()).unwrap();
+        let split = evaluate(&task, &table, &EvalOptions { split_sentences: true, ..EvalOptions::default() }).unwrap();
+        assert_eq!(plain.scores["mrr_at_10"], 0.5);
+        assert_eq!(split.scores["sentence_window_mrr_at_10"], 1.0);
+        // The MTEB-standard metrics do not change, and stay the main score.
+        for (name, v) in &plain.scores {
+            assert_eq!(split.scores[name], *v, "{name}");
+        }
+        assert_eq!(split.main_score, plain.main_score);
+        assert!(!plain.scores.keys().any(|k| k.starts_with("sentence_window_")));
+        // Without the sentences' vectors the table cannot score the window.
+        let short = EmbeddingTable::new(&texts[..3], table_rows(&table, &texts[..3])).unwrap();
+        let err = evaluate(&task, &short, &EvalOptions { split_sentences: true, ..EvalOptions::default() });
+        assert!(err.unwrap_err().to_string().contains("Cats sleep."));
+    }
+
+    fn table_rows(table: &EmbeddingTable, texts: &[&str]) -> Vec<Vec<f32>> {
+        texts.iter().map(|t| table.get(t).unwrap().to_vec()).collect()
+    }
 }

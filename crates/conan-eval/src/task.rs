@@ -397,6 +397,21 @@ impl Task {
         out
     }
 
+    /// Every distinct text sentence-window scoring also needs: the sentences of each
+    /// retrieval document that has more than one (see `conan_index::sentences`). Empty for
+    /// other task types.
+    pub fn sentence_texts(&self) -> Vec<&str> {
+        let TaskData::Retrieval { corpus, .. } = &self.data else { return Vec::new() };
+        let mut seen = HashSet::new();
+        corpus
+            .iter()
+            .map(|(_, t)| conan_index::sentences(t))
+            .filter(|s| s.len() > 1)
+            .flatten()
+            .filter(|s| seen.insert(*s))
+            .collect()
+    }
+
     fn for_each_text<'a>(&'a self, mut f: impl FnMut(&'a str)) {
         match &self.data {
             TaskData::Retrieval { corpus, queries, .. } => queries.iter().chain(corpus).for_each(|(_, t)| f(t)),

@@ -4,6 +4,7 @@
 //! - [`flat`]: a flat index over L2-normalised vectors, searched at any Matryoshka prefix;
 //! - [`lang`]: the zh / en tag shown beside each passage (and what makes a hit cross-lingual);
 //! - [`split`]: the user's uploaded documents → passages, with a rule the UI shows;
+//! - [`sentences`]: passages → sentences, and a passage's score from its best sentence;
 //! - [`corpus`]: the bundled bilingual corpus (static/corpus/corpus.jsonl);
 //! - [`project`]: a 2-D PCA projection, to show translations landing together.
 
@@ -11,11 +12,13 @@ pub mod corpus;
 pub mod flat;
 pub mod lang;
 pub mod project;
+pub mod sentences;
 pub mod split;
 
 pub use corpus::{CorpusPassage, parse_corpus};
 pub use flat::{FlatIndex, Hit, synthetic};
 pub use lang::Lang;
+pub use sentences::{WINDOW_RULE, sentence_spans, sentences, window_score};
 pub use split::{Draft, SPLIT_RULE, split_document};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
