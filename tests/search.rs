@@ -41,7 +41,8 @@ fn search(browser: &Browser, query: &str) -> Vec<Value> {
          const r = document.querySelector('#search-results'); \
          if (!r || r.dataset.id === arguments[0]) return null; \
          return {hits: [...r.querySelectorAll('li.hit')].map(h => ({text: h.querySelector('.hit-text').innerText, \
-           lang: h.dataset.lang, cross: h.dataset.cross === 'true', yours: h.dataset.yours === 'true'})), \
+           lang: h.dataset.lang, cross: h.dataset.cross === 'true', yours: h.dataset.yours === 'true', \
+           marked: (h.querySelector('mark.sentence') || {}).innerText || null})), \
            latency: document.querySelector('#latency').innerText}",
         json!([before]),
         Duration::from_secs(60),
@@ -180,6 +181,45 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     assert_eq!(docs_and_user(&browser), (2, 5));
     let hits = search(&browser, "I am going to the library tomorrow morning.");
     assert!(hits[0]["yours"] == true && hits[0]["text"].as_str().unwrap().contains("图书馆"), "{hits:?}");
+
+    // Sentence windows: a pasted document of 20 paragraphs, each three dev sentences; each
+    // query translates one sentence of one paragraph (tests/fixtures/passage-tasks). The
+    // right paragraph must be the user's first hit among the 10 shown, with that sentence
+    // highlighted. (The corpus holds the same dev sentences on their own, so corpus
+    // passages may rank above it.)
+    let task = root().join("tests/fixtures/passage-tasks/tatoeba-zh2en-passages-k3");
+    let read = |f: &str| -> Vec<String> {
+        std::fs::read_to_string(task.join(f))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+            .take(20)
+            .collect()
+    };
+    let (paragraphs, queries) = (read("corpus.jsonl"), read("queries.jsonl"));
+    browser.js(
+        "document.querySelector('#paste').value = arguments[0]; document.querySelector('#add-paste').click();",
+        json!([paragraphs.join("\n\n")]),
+    );
+    assert_eq!(docs_and_user(&browser), (3, 25));
+    let info = index_info(&browser, Duration::from_secs(60));
+    println!("with the long document: {}", info["text"]);
+    let (mut found, mut ranks) = (0, Vec::new());
+    for (query, paragraph) in queries.iter().zip(&paragraphs) {
+        let hits = search(&browser, query);
+        let mine = hits.iter().position(|h| h["yours"] == true);
+        let right = mine.is_some_and(|i| hits[i]["text"] == paragraph.as_str());
+        let marked = mine.map(|i| hits[i]["marked"].as_str().unwrap_or_default().to_string()).unwrap_or_default();
+        if right && !marked.is_empty() && paragraph.contains(&marked) && marked.len() < paragraph.len() {
+            found += 1;
+            ranks.push(mine.unwrap() + 1);
+        } else {
+            println!("  missed: {query} → {:?} (marked {marked:?})", mine.map(|i| &hits[i]["text"]));
+        }
+    }
+    println!("sentence windows: the right paragraph, its sentence marked, for {found} of 20 queries (ranks {ranks:?})");
+    assert!(found >= 18, "only {found} of 20 queries found their paragraph");
+    browser.screenshot("search-sentence-window");
 
     // Forget: gone from the index now and after a reload.
     browser.js("document.querySelector('#forget').click()", json!([]));

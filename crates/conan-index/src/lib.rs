@@ -5,6 +5,7 @@
 //! - [`lang`]: the zh / en tag shown beside each passage (and what makes a hit cross-lingual);
 //! - [`split`]: the user's uploaded documents → passages, with a rule the UI shows;
 //! - [`sentences`]: passages → sentences, and a passage's score from its best sentence;
+//! - [`window`]: passage and sentence vectors searched together (sentence-window search);
 //! - [`corpus`]: the bundled bilingual corpus (static/corpus/corpus.jsonl);
 //! - [`project`]: a 2-D PCA projection, to show translations landing together.
 
@@ -14,12 +15,14 @@ pub mod lang;
 pub mod project;
 pub mod sentences;
 pub mod split;
+pub mod window;
 
 pub use corpus::{CorpusPassage, parse_corpus};
 pub use flat::{FlatIndex, Hit, synthetic};
 pub use lang::Lang;
 pub use sentences::{WINDOW_RULE, sentence_spans, sentences, window_score};
 pub use split::{Draft, SPLIT_RULE, split_document};
+pub use window::{WindowHit, WindowIndex, window_spans};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IndexError {

@@ -322,6 +322,12 @@ pub struct IndexInfo {
     pub notices: Vec<String>,
     /// How uploaded documents are split into passages (shown beside the upload button).
     pub split_rule: String,
+    /// Sentence vectors held beside the passages (for passages of more than one sentence).
+    pub sentences: usize,
+    /// How a passage is scored from its sentences.
+    pub window_rule: String,
+    /// Bytes of all vectors the index holds (passages and sentences, full width).
+    pub vector_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -334,7 +340,7 @@ pub struct UserDocument {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DimsRow {
     pub dims: usize,
-    /// Bytes a float32 index of this width takes for the current passages.
+    /// Bytes a float32 index of this width takes for the current passages and sentences.
     pub index_bytes: u64,
     /// Median milliseconds of one top-10 search over the index.
     pub search_ms: f64,
@@ -369,6 +375,9 @@ pub struct SearchHit {
     pub cross_lingual: bool,
     /// The passage comes from a document the user added.
     pub yours: bool,
+    /// Byte range in `text` of the sentence that scored above the passage as a whole
+    /// (sentence-window search); the page highlights it.
+    pub sentence: Option<(usize, usize)>,
 }
 
 impl Response {

@@ -298,9 +298,10 @@ pub fn search_page(p: &SearchProps) -> Html {
             if let Some(i) = &v.index {
                 <p class="muted" id="index-info" data-passages={(i.corpus_passages + i.user_passages).to_string()}
                    data-user={i.user_passages.to_string()} data-restored={i.restored.to_string()} data-embedded={i.embedded.to_string()}
-                   data-persistent={i.persistent.to_string()}>
-                    { format!("{} passages ({} bundled, {} yours) · {}-d vectors · ", thousands(i.corpus_passages + i.user_passages),
-                        thousands(i.corpus_passages), thousands(i.user_passages), i.width) }
+                   data-persistent={i.persistent.to_string()} data-sentences={i.sentences.to_string()} data-vector-bytes={i.vector_bytes.to_string()}>
+                    { format!("{} passages ({} bundled, {} yours) and {} sentence vectors · {}-d · {:.1} MB of vectors · ",
+                        thousands(i.corpus_passages + i.user_passages), thousands(i.corpus_passages), thousands(i.user_passages),
+                        thousands(i.sentences), i.width, i.vector_bytes as f64 / 1e6) }
                     { if i.embedded == 0 { format!("restored from this browser's IndexedDB in {:.1} s", i.seconds) }
                       else if i.restored == 0 { format!("embedded {} passages in {:.1} s", thousands(i.embedded), i.seconds) }
                       else { format!("{} restored, {} embedded in {:.1} s", thousands(i.restored), thousands(i.embedded), i.seconds) } }
@@ -377,6 +378,7 @@ pub fn search_page(p: &SearchProps) -> Html {
                 <input id="doc-files" type="file" multiple=true accept=".txt,.md,.jsonl,.csv" onchange={on_files} disabled={!index_ready} />
             </div>
             <p class="muted small" id="split-rule">{ v.index.as_ref().map(|i| i.split_rule.clone()).unwrap_or_default() }</p>
+            <p class="muted small" id="window-rule">{ v.index.as_ref().map(|i| format!("Each sentence of a passage is embedded too: {}; the sentence that decided it is highlighted.", i.window_rule)).unwrap_or_default() }</p>
             if let Some(e) = &*upload_error { <p class="error" role="alert">{ e }</p> }
             if let Some(i) = &v.index {
                 if i.documents.is_empty() {
@@ -455,7 +457,7 @@ fn results(p: &ResultsProps) -> Html {
                 { for r.hits.iter().map(|h| html! {
                     <li class="hit" data-lang={h.lang.clone()} data-cross={h.cross_lingual.to_string()} data-yours={h.yours.to_string()}>
                         <span class="score" title="cosine similarity">{ format!("{:.3}", h.score) }</span>
-                        <span class="hit-text" lang={h.lang.clone()}>{ &h.text }</span>
+                        <span class="hit-text" lang={h.lang.clone()}>{ highlighted(&h.text, h.sentence) }</span>
                         <span class="hit-meta">
                             <span class={classes!("tag", format!("lang-{}", h.lang))}>{ &h.lang }</span>
                             if h.cross_lingual { <span class="tag cross">{ "cross-lingual" }</span> }
@@ -466,5 +468,14 @@ fn results(p: &ResultsProps) -> Html {
                 }) }
             </ol>
         </div>
+    }
+}
+
+/// `text` with the byte range `sentence` marked, when it is a valid range of it.
+fn highlighted(text: &str, sentence: Option<(usize, usize)>) -> Html {
+    let parts = sentence.and_then(|(a, b)| Some((text.get(..a)?, text.get(a..b)?, text.get(b..)?)));
+    match parts {
+        Some((before, mark, after)) => html! { <>{ before }<mark class="sentence">{ mark }</mark>{ after }</> },
+        None => html! { { text } },
     }
 }

@@ -1,7 +1,11 @@
 //! The search index in the worker: the bundled corpus and the user's documents, embedded
 //! by the loaded model, in a flat index (conan-index), persisted in IndexedDB per model.
 
-use conan_index::{CorpusPassage, FlatIndex, Lang, SPLIT_RULE, parse_corpus, split_document};
+use std::ops::Range;
+
+use conan_index::{
+    CorpusPassage, Lang, SPLIT_RULE, WINDOW_RULE, WindowIndex, parse_corpus, split_document, window_spans,
+};
 use conan_model::pack::sha256_hex;
 use conan_model::{Embedder, FileSource};
 use conan_protocol::{DimsRow, ErrorKind, IndexInfo, Response, SearchHit, SearchResult, UserDocument};
@@ -27,7 +31,8 @@ struct Row {
 
 pub struct SearchIndex {
     pub fingerprint: String,
-    index: FlatIndex,
+    /// Passage vectors, and sentence vectors for passages of several sentences.
+    index: WindowIndex,
     rows: Vec<Row>,
     corpus_rows: usize,
     /// (Chinese corpus row, rows of its English translations) for the quality column.
@@ -63,6 +68,47 @@ async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) 
     Ok(out)
 }
 
+/// Passages ready for the window index: their vectors, each one's sentence spans, and the
+/// sentence vectors. Stored in IndexedDB as one array, passages then sentences.
+struct Windows {
+    passages: Vec<f32>,
+    spans: Vec<Vec<Range<usize>>>,
+    sentences: Vec<f32>,
+}
+
+impl Windows {
+    /// Every vector, as stored: passages, then sentences.
+    fn stored(&self) -> Vec<f32> {
+        [self.passages.as_slice(), &self.sentences].concat()
+    }
+
+    /// The stored array for `texts`, when it is whole for this width: an index stored
+    /// before sentence windows (passages only) is not, and is embedded again.
+    fn from_stored(texts: &[&str], width: usize, stored: Vec<f32>) -> Option<Self> {
+        let spans: Vec<Vec<Range<usize>>> = texts.iter().map(|t| window_spans(t)).collect();
+        let sentences: usize = spans.iter().map(Vec::len).sum();
+        if stored.len() != (texts.len() + sentences) * width {
+            return None;
+        }
+        let mut passages = stored;
+        let sentences = passages.split_off(texts.len() * width);
+        Some(Self { passages, spans, sentences })
+    }
+
+    /// Embed `texts` and the sentences of each that has several, in one length-sorted run.
+    async fn embed(embedder: &Embedder, id: u32, stage: &str, texts: &[&str]) -> Result<Self> {
+        let width = embedder.config.hidden_size;
+        let spans: Vec<Vec<Range<usize>>> = texts.iter().map(|t| window_spans(t)).collect();
+        let mut all: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        for (text, spans) in texts.iter().zip(&spans) {
+            all.extend(spans.iter().map(|s| text[s.clone()].to_string()));
+        }
+        let mut passages = embed_all(embedder, id, stage, &all).await?;
+        let sentences = passages.split_off(texts.len() * width);
+        Ok(Self { passages, spans, sentences })
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -95,7 +141,7 @@ impl SearchIndex {
 
         let mut search = Self {
             fingerprint: fingerprint.to_string(),
-            index: FlatIndex::new(width, &embedder.config.matryoshka_dims),
+            index: WindowIndex::new(width, &embedder.config.matryoshka_dims),
             rows: Vec::new(),
             corpus_rows: corpus.len(),
             pairs: Vec::new(),
@@ -117,25 +163,28 @@ impl SearchIndex {
             }),
             None => None,
         };
-        let vectors = match stored.filter(|v| v.len() == corpus.len() * width) {
-            Some(v) => {
+        let texts: Vec<&str> = corpus.iter().map(|p| p.text.as_str()).collect();
+        let windows = match stored.and_then(|v| Windows::from_stored(&texts, width, v)) {
+            Some(w) => {
                 search.restored += corpus.len();
-                v
+                w
             }
             None => {
-                let texts: Vec<String> = corpus.iter().map(|p| p.text.clone()).collect();
-                let v = embed_all(embedder, id, "embedding the bundled corpus", &texts).await?;
+                let w = Windows::embed(embedder, id, "embedding the bundled corpus", &texts).await?;
                 search.embedded += corpus.len();
                 if let Some(s) = &store
-                    && let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &v).await
+                    && let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &w.stored()).await
                 {
                     notices.push(format!("{e}; the index lives in memory only for this visit"));
                     persistent = false;
                 }
-                v
+                w
             }
         };
-        search.index.extend_flat(&vectors).map_err(|e| WorkerError::internal(format!("bundled corpus: {e}")))?;
+        search
+            .index
+            .extend(&windows.passages, &windows.spans, &windows.sentences)
+            .map_err(|e| WorkerError::internal(format!("bundled corpus: {e}")))?;
         let row_of: std::collections::HashMap<&str, usize> =
             corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
         for (i, p) in corpus.iter().enumerate() {
@@ -159,22 +208,26 @@ impl SearchIndex {
             match s.documents().await {
                 Ok(docs) => {
                     for doc in docs {
-                        let vectors = match s.doc_vectors(fingerprint, &doc.id).await {
-                            Ok(Some(v)) if v.len() == doc.passages.len() * width => {
+                        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+                        let stored = s.doc_vectors(fingerprint, &doc.id).await.ok().flatten();
+                        let windows = match stored.and_then(|v| Windows::from_stored(&texts, width, v)) {
+                            Some(w) => {
                                 search.restored += doc.passages.len();
-                                v
+                                w
                             }
-                            _ => {
-                                let texts: Vec<String> = doc.passages.iter().map(|p| p.text.clone()).collect();
-                                let v = embed_all(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
+                            // Not stored, stored by another model, or stored before sentence
+                            // windows: embedded again from the kept texts.
+                            None => {
+                                let w =
+                                    Windows::embed(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
                                 search.embedded += texts.len();
-                                if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &v).await {
+                                if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &w.stored()).await {
                                     notices.push(e.message);
                                 }
-                                v
+                                w
                             }
                         };
-                        search.append(&doc, &vectors)?;
+                        search.append(&doc, &windows)?;
                     }
                 }
                 Err(e) => notices.push(format!("{e}; your stored documents could not be read (they are still stored)")),
@@ -188,8 +241,10 @@ impl SearchIndex {
         Ok(search)
     }
 
-    fn append(&mut self, doc: &StoredDoc, vectors: &[f32]) -> Result<()> {
-        self.index.extend_flat(vectors).map_err(|e| WorkerError::internal(format!("{}: {e}", doc.name)))?;
+    fn append(&mut self, doc: &StoredDoc, windows: &Windows) -> Result<()> {
+        self.index
+            .extend(&windows.passages, &windows.spans, &windows.sentences)
+            .map_err(|e| WorkerError::internal(format!("{}: {e}", doc.name)))?;
         self.rows.extend(doc.passages.iter().map(|p| Row {
             text: p.text.clone(),
             lang: conan_index::lang::detect(&p.text),
@@ -202,7 +257,8 @@ impl SearchIndex {
 
     /// The Matryoshka trade-off on this index: bytes, search time and translation top-1.
     fn measure(&mut self) {
-        let n = self.index.len();
+        let n = self.index.len() + self.index.sentence_count();
+        let passages = self.index.passages();
         self.tradeoff = self
             .index
             .dims()
@@ -212,7 +268,7 @@ impl SearchIndex {
                 let mut found = 0;
                 for (q, targets) in &self.pairs {
                     let t = now_ms();
-                    let hits = self.index.search(self.index.row(*q), dims, 2).unwrap_or_default();
+                    let hits = passages.search(passages.row(*q), dims, 2).unwrap_or_default();
                     times.push(now_ms() - t);
                     // The query passage itself ranks first: its translation must come next.
                     let best = hits.iter().find(|h| h.row != *q);
@@ -244,6 +300,9 @@ impl SearchIndex {
                 persistent: self.persistent,
                 notices: self.notices.clone(),
                 split_rule: SPLIT_RULE.into(),
+                sentences: self.index.sentence_count(),
+                window_rule: WINDOW_RULE.into(),
+                vector_bytes: ((self.index.len() + self.index.sentence_count()) * self.index.width() * 4) as u64,
             },
         }
     }
@@ -285,6 +344,7 @@ impl SearchIndex {
                         score: h.score,
                         cross_lingual: row.lang.crosses(query_lang),
                         yours: row.yours,
+                        sentence: h.sentence.map(|(span, _)| (span.start, span.end)),
                     }
                 })
                 .collect(),
@@ -316,15 +376,15 @@ impl SearchIndex {
         // (a lost GPU device) leaves the index as it was, and a retry adds each file once.
         let mut embedded = Vec::with_capacity(docs.len());
         for doc in &docs {
-            let texts: Vec<String> = doc.passages.iter().map(|p| p.text.clone()).collect();
-            embedded.push(embed_all(embedder, id, &format!("embedding {}", doc.name), &texts).await?);
+            let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+            embedded.push(Windows::embed(embedder, id, &format!("embedding {}", doc.name), &texts).await?);
         }
-        for (doc, vectors) in docs.into_iter().zip(embedded) {
+        for (doc, windows) in docs.into_iter().zip(embedded) {
             self.embedded += doc.passages.len();
             if let Some(store) = &self.store {
                 let saved = async {
                     store.put_document(&doc).await?;
-                    store.put_doc_vectors(&self.fingerprint, &doc.id, &vectors).await
+                    store.put_doc_vectors(&self.fingerprint, &doc.id, &windows.stored()).await
                 }
                 .await;
                 if let Err(e) = saved {
@@ -332,7 +392,7 @@ impl SearchIndex {
                     self.notices.push(format!("{e}; {} is searchable for this visit but not saved", doc.name));
                 }
             }
-            self.append(&doc, &vectors)?;
+            self.append(&doc, &windows)?;
         }
         self.measure();
         Ok(())

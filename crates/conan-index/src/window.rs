@@ -1,0 +1,203 @@
+//! Sentence-window search: passage vectors and, beside them, a vector for each sentence of
+//! every passage that has more than one. A passage scores by [`window_score`]; a hit says
+//! which sentence lifted it, so the page can highlight it.
+
+use std::ops::Range;
+
+use crate::IndexError;
+use crate::flat::{FlatIndex, top_k};
+use crate::sentences::{sentence_spans, window_score};
+
+/// One passage found, with the sentence that decided its score when one did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowHit {
+    /// The passage's row (in the order passages were added).
+    pub row: usize,
+    /// Its score under the window rule.
+    pub score: f32,
+    /// The cosine of the passage's own vector.
+    pub passage_score: f32,
+    /// Byte span (in the passage text) and cosine of its best sentence, when that sentence
+    /// scored above the passage itself.
+    pub sentence: Option<(Range<usize>, f32)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WindowIndex {
+    passages: FlatIndex,
+    sentences: FlatIndex,
+    /// Per sentence row: its passage row and its byte span in the passage text.
+    sentence_of: Vec<(usize, Range<usize>)>,
+}
+
+/// The sentences of `text` that get their own vector: none when it is one sentence (its
+/// passage vector already is that sentence's).
+pub fn window_spans(text: &str) -> Vec<Range<usize>> {
+    let spans = sentence_spans(text);
+    if spans.len() > 1 { spans } else { Vec::new() }
+}
+
+impl WindowIndex {
+    pub fn new(width: usize, matryoshka: &[usize]) -> Self {
+        Self {
+            passages: FlatIndex::new(width, matryoshka),
+            sentences: FlatIndex::new(width, matryoshka),
+            sentence_of: Vec::new(),
+        }
+    }
+
+    /// The passage vectors (for quality checks that compare passages with each other).
+    pub fn passages(&self) -> &FlatIndex {
+        &self.passages
+    }
+
+    pub fn width(&self) -> usize {
+        self.passages.width()
+    }
+
+    pub fn dims(&self) -> Vec<usize> {
+        self.passages.dims()
+    }
+
+    /// Passages held.
+    pub fn len(&self) -> usize {
+        self.passages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.passages.is_empty()
+    }
+
+    /// Sentence vectors held beside the passages.
+    pub fn sentence_count(&self) -> usize {
+        self.sentences.len()
+    }
+
+    /// Bytes of vector data, passages and sentences.
+    pub fn bytes(&self) -> usize {
+        self.passages.bytes() + self.sentences.bytes()
+    }
+
+    /// Add passages: `passage_vectors` row-major, one per entry of `spans`, and
+    /// `sentence_vectors` row-major, one per span of every entry in order (each entry from
+    /// [`window_spans`] of that passage's text). All or nothing.
+    pub fn extend(
+        &mut self,
+        passage_vectors: &[f32],
+        spans: &[Vec<Range<usize>>],
+        sentence_vectors: &[f32],
+    ) -> Result<(), IndexError> {
+        let width = self.width();
+        let sentences: usize = spans.iter().map(Vec::len).sum();
+        if passage_vectors.len() != spans.len() * width || sentence_vectors.len() != sentences * width {
+            return Err(IndexError::Input(format!(
+                "{} passages with {sentences} sentences need {} and {} values; got {} and {}",
+                spans.len(),
+                spans.len() * width,
+                sentences * width,
+                passage_vectors.len(),
+                sentence_vectors.len()
+            )));
+        }
+        let (rows, sentence_rows) = (self.len(), self.sentence_count());
+        self.passages.extend_flat(passage_vectors)?;
+        if let Err(e) = self.sentences.extend_flat(sentence_vectors) {
+            self.passages.truncate(rows);
+            return Err(e);
+        }
+        for (i, passage_spans) in spans.iter().enumerate() {
+            self.sentence_of.extend(passage_spans.iter().map(|s| (rows + i, s.clone())));
+        }
+        debug_assert_eq!(self.sentence_of.len(), sentence_rows + sentences);
+        Ok(())
+    }
+
+    /// Keep the first `n` passages and their sentences.
+    pub fn truncate(&mut self, n: usize) {
+        let keep = self.sentence_of.iter().take_while(|(row, _)| *row < n).count();
+        self.passages.truncate(n);
+        self.sentences.truncate(keep);
+        self.sentence_of.truncate(keep);
+    }
+
+    /// The best `k` passages for `query` at `dims` under the window rule, best first (ties:
+    /// lower row first).
+    pub fn search(&self, query: &[f32], dims: usize, k: usize) -> Result<Vec<WindowHit>, IndexError> {
+        let passage = self.passages.scores(query, dims)?;
+        let mut best: Vec<Option<(usize, f32)>> = vec![None; passage.len()];
+        if !self.sentences.is_empty() {
+            for (s, score) in self.sentences.scores(query, dims)?.into_iter().enumerate() {
+                let slot = &mut best[self.sentence_of[s].0];
+                if slot.is_none_or(|(_, b)| score > b) {
+                    *slot = Some((s, score));
+                }
+            }
+        }
+        let combined: Vec<f32> =
+            passage.iter().zip(&best).map(|(&p, b)| window_score(p, b.map(|(_, score)| score))).collect();
+        Ok(top_k(&combined, k)
+            .into_iter()
+            .map(|h| WindowHit {
+                row: h.row,
+                score: h.score,
+                passage_score: passage[h.row],
+                sentence: best[h.row]
+                    .filter(|&(_, s)| s > passage[h.row])
+                    .map(|(s, score)| (self.sentence_of[s].1.clone(), score)),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: [f32; 3]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    fn two_passages() -> (WindowIndex, String) {
+        let text = "Cats sleep. Dogs bark.".to_string();
+        let spans = vec![window_spans(&text), window_spans("Birds fly.")];
+        assert_eq!(spans[0].len(), 2);
+        assert!(spans[1].is_empty());
+        let mut index = WindowIndex::new(3, &[]);
+        let passages = [unit([1.0, 0.3, 0.0]), unit([0.0, 0.6, 1.0])].concat();
+        let sentences = [unit([1.0, 0.0, 0.0]), unit([0.0, 1.0, 0.1])].concat();
+        index.extend(&passages, &spans, &sentences).unwrap();
+        (index, text)
+    }
+
+    #[test]
+    fn the_matching_sentence_lifts_and_names_its_passage() {
+        let (index, text) = two_passages();
+        let hits = index.search(&unit([0.0, 1.0, 0.0]), 3, 2).unwrap();
+        assert_eq!(hits[0].row, 0);
+        let (span, score) = hits[0].sentence.clone().unwrap();
+        assert_eq!(&text[span], "Dogs bark.");
+        assert!(score > hits[0].passage_score && hits[0].score == score);
+        // Plain passage vectors would have ranked the other passage first.
+        let plain = index.passages().search(&unit([0.0, 1.0, 0.0]), 3, 1).unwrap();
+        assert_eq!(plain[0].row, 1);
+        // A passage whose own vector wins names no sentence.
+        assert_eq!(hits[1].row, 1);
+        assert_eq!(hits[1].sentence, None);
+    }
+
+    #[test]
+    fn extend_is_all_or_nothing_and_truncate_drops_sentences() {
+        let (mut index, _) = two_passages();
+        let bad = index.extend(&unit([1.0, 0.0, 0.0]), &[window_spans("A b. C d.")], &unit([1.0, 0.0, 0.0]));
+        assert!(matches!(bad, Err(IndexError::Input(_))));
+        let nan = index.extend(&unit([1.0, 0.0, 0.0]), &[window_spans("A b. C d.")], &[f32::NAN; 6]);
+        assert!(nan.is_err());
+        assert_eq!((index.len(), index.sentence_count()), (2, 2));
+        index.truncate(1);
+        assert_eq!((index.len(), index.sentence_count()), (1, 2));
+        index.truncate(0);
+        assert_eq!((index.len(), index.sentence_count()), (0, 0));
+        assert!(index.search(&unit([1.0, 0.0, 0.0]), 3, 5).unwrap().is_empty());
+    }
+}
