@@ -314,3 +314,65 @@ fn malformed_tasks_name_file_and_line() {
         fails_with(&["eval", "--model", "static/models/tiny", "--task", d.to_str().unwrap()], needle);
     }
 }
+
+/// `conan export --onnx`: onnxruntime (PyPI, in the .venv tools/setup.sh --test makes) runs
+/// the exported graph on 100 dev sentences (50 zh–en bitext pairs) and agrees with `conan
+/// embed` to cosine ≥ 0.9999: conan-mini's q8 pack (mean pooling, bidirectional) inline,
+/// and the Qwen3 fixture (last-token pooling, causal, per-head q/k norms) as external data.
+#[test]
+fn onnx_export_agrees_with_conan_embed_in_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl")).unwrap();
+    let texts: Vec<String> = pairs
+        .lines()
+        .take(50)
+        .flat_map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
+        })
+        .collect();
+    let input = dir.path().join("texts.txt");
+    std::fs::write(&input, texts.join("\n")).unwrap();
+    let python = root().join(".venv/bin/python");
+    for (model, external) in [("static/models/conan-mini/q8", false), ("tests/fixtures/tiny-qwen3", true)] {
+        let out_dir = dir.path().join(model.replace('/', "-"));
+        std::fs::create_dir(&out_dir).unwrap();
+        let onnx = out_dir.join("model.onnx");
+        let mut args = vec!["export", "--onnx", "--model", model, "--out", onnx.to_str().unwrap()];
+        if external {
+            args.push("--external-data");
+        }
+        let out = conan(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out_dir.join("tokenizer.json").exists());
+        assert_eq!(out_dir.join("model.onnx.data").exists(), external, "{model}");
+        let ort = Command::new(&python)
+            .args([root().join("tests/onnx_check.py").as_path(), onnx.as_path(), input.as_path()])
+            .output()
+            .expect("the .venv exists (tools/setup.sh --test)");
+        assert!(ort.status.success(), "onnxruntime: {}", String::from_utf8_lossy(&ort.stderr));
+        let ort: Value = serde_json::from_slice(&ort.stdout).unwrap();
+        let ours = ok_json(&["embed", "--model", model, "--input", input.to_str().unwrap()]);
+        let (a, b) = (vectors(&ort), vectors(&ours));
+        assert_eq!((a.len(), ort["hidden"][0].as_u64()), (texts.len(), Some(texts.len() as u64)));
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
+            .fold(f32::INFINITY, f32::min);
+        println!("{model}: lowest cosine onnxruntime vs conan embed over {} texts: {worst:.7}", texts.len());
+        assert!(worst >= 0.9999, "{model}: cosine {worst}");
+    }
+    // Refusals: not an .onnx name, a bad model path, another tokenizer in the way.
+    fails_with(&["export", "--onnx", "--model", "static/models/tiny", "--out", "x.bin"], "FILE.onnx");
+    fails_with(&["export", "--onnx", "--model", "no/such/model", "--out", "x.onnx"], "no/such/model");
+    let clash = dir.path().join("clash");
+    std::fs::create_dir(&clash).unwrap();
+    std::fs::write(clash.join("tokenizer.json"), "{}").unwrap();
+    let onnx = clash.join("m.onnx");
+    fails_with(
+        &["export", "--onnx", "--model", "static/models/tiny", "--out", onnx.to_str().unwrap()],
+        "different tokenizer",
+    );
+    assert!(!onnx.exists());
+}

@@ -121,6 +121,21 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Export a model (Hugging Face folder or pack) to ONNX (opset 17), tokenizer.json beside it:
+    /// inputs input_ids and attention_mask, outputs sentence_embedding and last_hidden_state.
+    Export {
+        /// ONNX is the one format (required, so the command says what it writes)
+        #[arg(long, required = true)]
+        onnx: bool,
+        #[arg(long)]
+        model: PathBuf,
+        /// The .onnx file to write (over 1 GiB of weights also writes FILE.onnx.data)
+        #[arg(long)]
+        out: PathBuf,
+        /// Write the weights to FILE.onnx.data (ONNX external data) whatever their size
+        #[arg(long)]
+        external_data: bool,
+    },
     /// Evaluate on MTEB-style task folders; prints a table, optionally MTEB-style JSON.
     Eval {
         /// Model folder (or use --embeddings)
@@ -263,6 +278,22 @@ fn run(command: Command) -> Result<()> {
                 split_sentences,
             };
             eval::run(args, device, options)
+        }
+        Command::Export { onnx: _, model, out, external_data } => {
+            if out.extension().is_none_or(|e| e != "onnx") {
+                anyhow::bail!("--out {}: name the file FILE.onnx", out.display());
+            }
+            let files = pollster::block_on(read_files(&DirSource(model.clone())))?;
+            let summary = conan_model::onnx::export(&files, &out, external_data)?;
+            eprintln!(
+                "wrote {} ({} nodes, {:.1} MB of f32 weights{}) and {}",
+                summary.onnx.display(),
+                summary.nodes,
+                summary.weight_bytes as f64 / 1e6,
+                summary.data.map(|d| format!(" in {}", d.display())).unwrap_or_default(),
+                summary.tokenizer.display()
+            );
+            Ok(())
         }
         Command::Convert { from, quant, table_quant, shard_bytes, out } => {
             let parse = |flag: &str, v: &str| {

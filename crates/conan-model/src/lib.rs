@@ -20,6 +20,7 @@ pub mod embed;
 pub mod error;
 pub mod model;
 pub mod names;
+pub mod onnx;
 pub mod pack;
 pub mod placement;
 pub mod save;

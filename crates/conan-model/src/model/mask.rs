@@ -4,7 +4,7 @@ use burn::prelude::*;
 
 /// Added to attention scores of keys a query must not see. Finite, so a row never turns
 /// into NaN; large enough that exp() of it is exactly 0 in f32.
-const MASKED: f32 = -1e9;
+pub(crate) const MASKED: f32 = -1e9;
 
 /// Which keys each query may see.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -14,23 +14,12 @@ pub struct Rope {
 
 impl Rope {
     pub fn new(seq: usize, head_dim: usize, theta: f64, device: &Device) -> Self {
-        let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(seq * head_dim);
-        let mut sin = Vec::with_capacity(seq * head_dim);
-        for pos in 0..seq {
-            for i in 0..head_dim {
-                // Same angles as HF: inv_freq = theta^(-2i/d), computed in f64 for accuracy.
-                let inv_freq = theta.powf(-((2 * (i % half)) as f64) / head_dim as f64);
-                let angle = pos as f64 * inv_freq;
-                cos.push(angle.cos() as f32);
-                sin.push(angle.sin() as f32);
-            }
-        }
+        let (cos, sin) = rope_tables(seq, head_dim, theta);
         let shape = [1, 1, 1, seq, head_dim];
         Self {
             cos: Tensor::from_data(TensorData::new(cos, shape), device),
             sin: Tensor::from_data(TensorData::new(sin, shape), device),
-            half,
+            half: head_dim / 2,
         }
     }
 
@@ -41,4 +30,22 @@ impl Rope {
         let rotated = Tensor::cat(vec![x2.neg(), x1], 4);
         x * self.cos.clone() + rotated * self.sin.clone()
     }
+}
+
+/// cos and sin of every position's angles, row-major `[seq, head_dim]`, with each half of
+/// the head sharing its frequencies (the ONNX export writes the same tables).
+pub(crate) fn rope_tables(seq: usize, head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
+    let half = (head_dim / 2).max(1);
+    let mut cos = Vec::with_capacity(seq * head_dim);
+    let mut sin = Vec::with_capacity(seq * head_dim);
+    for pos in 0..seq {
+        for i in 0..head_dim {
+            // Same angles as HF: inv_freq = theta^(-2i/d), computed in f64 for accuracy.
+            let inv_freq = theta.powf(-((2 * (i % half)) as f64) / head_dim as f64);
+            let angle = pos as f64 * inv_freq;
+            cos.push(angle.cos() as f32);
+            sin.push(angle.sin() as f32);
+        }
+    }
+    (cos, sin)
 }

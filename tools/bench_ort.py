@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""`conan bench` beside ONNX Runtime on the same weights, the same token ids and the same
+thread count, in one run: the peer a user without a GPU would pick instead.
+
+    .venv/bin/python tools/bench_ort.py --model static/models/conan-mini/q8
+        [--shape 32x128 --shape 8x64 --shape 1x32] [--runs 7] [--threads N] [--conan PATH] [--json FILE]
+
+The model is exported with `conan export --onnx` first (f32 weights; a q8 / q4 pack is
+dequantized, so ONNX Runtime computes in f32 what ours computes from the pack). Both sides get
+the LCG ids of crates/conan-cli/src/bench.rs with a full attention mask. Timing follows
+`conan bench`: one untimed pass, one warm-up, the median of `--runs`. ONNX Runtime runs with
+`--threads` intra-op threads (default: the CPU count, which is what burn's CPU backend uses).
+Needs onnxruntime (PyPI; tools/setup.sh --test installs it in .venv).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+def lcg_ids(batch, seq, vocab):
+    """The ids `conan bench` feeds its model: the same 64-bit LCG, the same seed."""
+    state, mask, out = 0x2545F4914F6CDD1D, (1 << 64) - 1, []
+    for _ in range(batch * seq):
+        state = (state * 6364136223846793005 + 1442695040888963407) & mask
+        out.append((state >> 33) % vocab)
+    return np.array(out, dtype=np.int64).reshape(batch, seq)
+
+
+def ort_bench(session, vocab, batch, seq, runs):
+    ids = lcg_ids(batch, seq, vocab)
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+
+    def one():
+        t = time.perf_counter()
+        session.run(["sentence_embedding"], feed)
+        return time.perf_counter() - t
+
+    first = one()
+    one()
+    times = sorted(one() for _ in range(runs))
+    return {"median_s": times[runs // 2], "tokens_per_s": batch * seq / times[runs // 2], "time_to_first_embedding_s": first}
+
+
+def conan_bench(conan, model, batch, seq, runs):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        subprocess.run([conan, "bench", "--model", model, "--backend", "cpu", "--batch", str(batch), "--seq", str(seq),
+                        "--runs", str(runs), "--json", str(out)], check=True, capture_output=True)
+        return json.loads(out.read_text())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="a model folder or pack")
+    ap.add_argument("--shape", action="append", default=[], help="BATCHxSEQ (repeatable; default 32x128, 8x64, 1x32)")
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--conan", default="target/release/conan" if Path("target/release/conan").exists() else "target/debug/conan")
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args()
+    shapes = [tuple(map(int, s.lower().split("x"))) for s in (args.shape or ["32x128", "8x64", "1x32"])]
+    vocab = json.loads((Path(args.model) / "config.json").read_text())["vocab_size"] if (Path(args.model) / "config.json").exists() \
+        else json.loads((Path(args.model) / "manifest.json").read_text())["config"]["vocab_size"]
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx = Path(tmp) / "model.onnx"
+        subprocess.run([args.conan, "export", "--onnx", "--model", args.model, "--out", str(onnx)], check=True, capture_output=True)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
+        rows = []
+        for batch, seq in shapes:
+            theirs = ort_bench(session, vocab, batch, seq, args.runs)
+            ours = conan_bench(args.conan, args.model, batch, seq, args.runs)
+            rows.append({"shape": f"{batch}x{seq}", "ours_s": ours["median_s"], "ort_s": theirs["median_s"],
+                         "ours_tokens_per_s": ours["tokens_per_s"], "ort_tokens_per_s": theirs["tokens_per_s"],
+                         "ratio": theirs["median_s"] / ours["median_s"]})
+    print(f"{args.model}: ours ({args.conan}, burn CPU) vs onnxruntime {ort.__version__} ({args.threads} threads), median of {args.runs}")
+    print(f"{'shape':>8} {'ours':>10} {'onnxruntime':>12} {'ours/ORT speed':>15}")
+    for r in rows:
+        print(f"{r['shape']:>8} {r['ours_s'] * 1e3:>8.1f}ms {r['ort_s'] * 1e3:>10.1f}ms {r['ratio']:>14.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
