@@ -376,3 +376,32 @@ fn onnx_export_agrees_with_conan_embed_in_onnxruntime() {
     );
     assert!(!onnx.exists());
 }
+
+/// The corpus vectors shipped with the app belong to the default model and the corpus as
+/// they are now (else the first visit would embed the corpus again), and equal what `conan
+/// embed` gives within f16 rounding.
+#[test]
+fn shipped_corpus_vectors_are_the_default_models() {
+    use conan_index::shipped::{ShippedHeader, decode_f16};
+    let dir = root().join("static/corpus");
+    let header: ShippedHeader = serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
+    let corpus = std::fs::read(dir.join("corpus.jsonl")).unwrap();
+    let files = pollster::block_on(conan_model::read_files(&conan_model::DirSource(
+        root().join("static/models/conan-mini/q8"),
+    )))
+    .unwrap();
+    let rebuild = "run: conan corpus-vectors --model static/models/conan-mini/q8";
+    assert_eq!(header.model_fingerprint, files.fingerprint(), "{rebuild}");
+    assert_eq!(header.corpus_key, conan_model::pack::sha256_hex(&corpus)[..16], "{rebuild}");
+    let passages = conan_index::parse_corpus(&corpus).unwrap();
+    let sentences: usize = passages.iter().map(|p| conan_index::window_spans(&p.text).len()).sum();
+    assert_eq!((header.passages, header.sentences), (passages.len(), sentences), "{rebuild}");
+    let values = decode_f16(&header, &std::fs::read(dir.join("vectors.f16")).unwrap()).unwrap();
+    let texts: Vec<&str> = passages.iter().take(20).map(|p| p.text.as_str()).collect();
+    let ours = ok_json(&[&["embed", "--model", "static/models/conan-mini/q8"][..], &texts].concat());
+    for (i, v) in vectors(&ours).iter().enumerate() {
+        let shipped = &values[i * header.width..(i + 1) * header.width];
+        let cos: f32 = v.iter().zip(shipped).map(|(a, b)| a * b).sum();
+        assert!(cos >= 0.9999, "passage {i}: cosine {cos}");
+    }
+}

@@ -15,6 +15,7 @@ use conan_model::{Config, DirSource, Embedder, GpuLimits, LoadOptions, Pooling, 
 use serde_json::json;
 
 mod bench;
+mod corpus_vectors;
 mod eval;
 mod serve;
 
@@ -135,6 +136,17 @@ enum Command {
         /// Write the weights to FILE.onnx.data (ONNX external data) whatever their size
         #[arg(long)]
         external_data: bool,
+    },
+    /// Embed the bundled corpus (passages and their sentences) with a model and write the
+    /// vectors beside it (vectors.json + vectors.f16), so the app's first visit needs no embedding.
+    CorpusVectors {
+        #[arg(long)]
+        model: PathBuf,
+        /// The folder holding corpus.jsonl
+        #[arg(long, default_value = "static/corpus")]
+        corpus: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
     },
     /// Evaluate on MTEB-style task folders; prints a table, optionally MTEB-style JSON.
     Eval {
@@ -278,6 +290,10 @@ fn run(command: Command) -> Result<()> {
                 split_sentences,
             };
             eval::run(args, device, options)
+        }
+        Command::CorpusVectors { model, corpus, backend } => {
+            let (device, options) = device(backend)?;
+            corpus_vectors::run(&model, &corpus, device, options)
         }
         Command::Export { onnx: _, model, out, external_data } => {
             if out.extension().is_none_or(|e| e != "onnx") {

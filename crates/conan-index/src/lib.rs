@@ -6,6 +6,7 @@
 //! - [`split`]: the user's uploaded documents → passages, with a rule the UI shows;
 //! - [`sentences`]: passages → sentences, and a passage's score from its best sentence;
 //! - [`window`]: passage and sentence vectors searched together (sentence-window search);
+//! - [`shipped`]: the bundled corpus's vectors for the default model, shipped with the app;
 //! - [`corpus`]: the bundled bilingual corpus (static/corpus/corpus.jsonl);
 //! - [`project`]: a 2-D PCA projection, to show translations landing together.
 
@@ -14,6 +15,7 @@ pub mod flat;
 pub mod lang;
 pub mod project;
 pub mod sentences;
+pub mod shipped;
 pub mod split;
 pub mod window;
 
@@ -21,6 +23,7 @@ pub use corpus::{CorpusPassage, parse_corpus};
 pub use flat::{FlatIndex, Hit, synthetic};
 pub use lang::Lang;
 pub use sentences::{WINDOW_RULE, sentence_spans, sentences, window_score};
+pub use shipped::ShippedHeader;
 pub use split::{Draft, SPLIT_RULE, split_document};
 pub use window::{WindowHit, WindowIndex, window_spans};
 

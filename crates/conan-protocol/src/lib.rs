@@ -315,6 +315,8 @@ pub struct IndexInfo {
     pub tradeoff: Vec<DimsRow>,
     /// Passages whose vectors came from IndexedDB, and those embedded for this opening.
     pub restored: usize,
+    /// Corpus passages whose vectors shipped with the app (made for this model natively).
+    pub shipped: usize,
     pub embedded: usize,
     pub seconds: f64,
     /// False when IndexedDB is unavailable or full: the index then lives in memory only.

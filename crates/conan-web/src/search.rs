@@ -297,14 +297,12 @@ pub fn search_page(p: &SearchProps) -> Html {
             }
             if let Some(i) = &v.index {
                 <p class="muted" id="index-info" data-passages={(i.corpus_passages + i.user_passages).to_string()}
-                   data-user={i.user_passages.to_string()} data-restored={i.restored.to_string()} data-embedded={i.embedded.to_string()}
+                   data-user={i.user_passages.to_string()} data-restored={i.restored.to_string()} data-shipped={i.shipped.to_string()} data-embedded={i.embedded.to_string()}
                    data-persistent={i.persistent.to_string()} data-sentences={i.sentences.to_string()} data-vector-bytes={i.vector_bytes.to_string()}>
                     { format!("{} passages ({} bundled, {} yours) and {} sentence vectors · {}-d · {:.1} MB of vectors · ",
                         thousands(i.corpus_passages + i.user_passages), thousands(i.corpus_passages), thousands(i.user_passages),
                         thousands(i.sentences), i.width, i.vector_bytes as f64 / 1e6) }
-                    { if i.embedded == 0 { format!("restored from this browser's IndexedDB in {:.1} s", i.seconds) }
-                      else if i.restored == 0 { format!("embedded {} passages in {:.1} s", thousands(i.embedded), i.seconds) }
-                      else { format!("{} restored, {} embedded in {:.1} s", thousands(i.restored), thousands(i.embedded), i.seconds) } }
+                    { vectors_origin(i) }
                     { if i.persistent { " · stored in IndexedDB" } else { " · kept in memory only" } }
                 </p>
                 { for i.notices.iter().map(|n| html! { <p class="notice">{ n }</p> }) }
@@ -478,4 +476,19 @@ fn highlighted(text: &str, sentence: Option<(usize, usize)>) -> Html {
         Some((before, mark, after)) => html! { <>{ before }<mark class="sentence">{ mark }</mark>{ after }</> },
         None => html! { { text } },
     }
+}
+
+/// Where the index's vectors came from this time, e.g. "4,585 shipped with the app, 5
+/// restored from this browser's IndexedDB in 0.3 s".
+fn vectors_origin(i: &IndexInfo) -> String {
+    let parts: Vec<String> = [
+        (i.shipped, "shipped with the app"),
+        (i.restored, "restored from this browser's IndexedDB"),
+        (i.embedded, "embedded here"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{} {what}", thousands(n)))
+    .collect();
+    format!("{} in {:.1} s", if parts.is_empty() { "nothing to load".to_string() } else { parts.join(", ") }, i.seconds)
 }

@@ -3,8 +3,10 @@
 
 use std::ops::Range;
 
+use conan_index::shipped::decode_f16;
 use conan_index::{
-    CorpusPassage, Lang, SPLIT_RULE, WINDOW_RULE, WindowIndex, parse_corpus, split_document, window_spans,
+    CorpusPassage, Lang, SPLIT_RULE, ShippedHeader, WINDOW_RULE, WindowIndex, parse_corpus, split_document,
+    window_spans,
 };
 use conan_model::pack::sha256_hex;
 use conan_model::{Embedder, FileSource};
@@ -42,6 +44,8 @@ pub struct SearchIndex {
     persistent: bool,
     notices: Vec<String>,
     restored: usize,
+    /// Corpus passages whose vectors came with the app (`conan corpus-vectors`).
+    shipped: usize,
     embedded: usize,
     seconds: f64,
     tradeoff: Vec<DimsRow>,
@@ -109,6 +113,23 @@ impl Windows {
     }
 }
 
+/// The corpus vectors shipped beside `corpus.jsonl`, when they are this model's and this
+/// corpus's; `Ok(None)` when there are none or they belong to another model.
+async fn shipped_windows(fingerprint: &str, key: &str, texts: &[&str], width: usize) -> Result<Option<Windows>> {
+    let source = FetchSource::new(CORPUS_URL);
+    let Some(header) = source.read("vectors.json").await? else { return Ok(None) };
+    let header: ShippedHeader = serde_json::from_slice(&header)
+        .map_err(|e| WorkerError::new(ErrorKind::Unreadable, format!("vectors.json: {e}")))?;
+    if !header.fits(fingerprint, key, width) {
+        return Ok(None);
+    }
+    let data = source.require("vectors.f16").await?;
+    let values = decode_f16(&header, &data).map_err(|e| WorkerError::new(ErrorKind::Unreadable, e.to_string()))?;
+    Windows::from_stored(texts, width, values)
+        .map(Some)
+        .ok_or_else(|| WorkerError::new(ErrorKind::Unreadable, "vectors.f16 does not match the corpus's sentences"))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -150,6 +171,7 @@ impl SearchIndex {
             persistent,
             notices: Vec::new(),
             restored: 0,
+            shipped: 0,
             embedded: 0,
             seconds: 0.0,
             tradeoff: Vec::new(),
@@ -164,14 +186,30 @@ impl SearchIndex {
             None => None,
         };
         let texts: Vec<&str> = corpus.iter().map(|p| p.text.as_str()).collect();
-        let windows = match stored.and_then(|v| Windows::from_stored(&texts, width, v)) {
-            Some(w) => {
+        let stored = stored.and_then(|v| Windows::from_stored(&texts, width, v));
+        let shipped = match stored {
+            Some(_) => None,
+            None => shipped_windows(fingerprint, &corpus_key, &texts, width).await.unwrap_or_else(|e| {
+                notices.push(format!("the vectors shipped with the corpus were not used: {e}"));
+                None
+            }),
+        };
+        let windows = match (stored, shipped) {
+            (Some(w), _) => {
                 search.restored += corpus.len();
                 w
             }
-            None => {
-                let w = Windows::embed(embedder, id, "embedding the bundled corpus", &texts).await?;
-                search.embedded += corpus.len();
+            (None, shipped) => {
+                let w = match shipped {
+                    Some(w) => {
+                        search.shipped += corpus.len();
+                        w
+                    }
+                    None => {
+                        search.embedded += corpus.len();
+                        Windows::embed(embedder, id, "embedding the bundled corpus", &texts).await?
+                    }
+                };
                 if let Some(s) = &store
                     && let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &w.stored()).await
                 {
@@ -295,6 +333,7 @@ impl SearchIndex {
                 width: self.index.width(),
                 tradeoff: self.tradeoff.clone(),
                 restored: self.restored,
+                shipped: self.shipped,
                 embedded: self.embedded,
                 seconds: self.seconds,
                 persistent: self.persistent,

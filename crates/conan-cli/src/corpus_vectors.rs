@@ -1,0 +1,56 @@
+//! `conan corpus-vectors`: the bundled corpus's passage and sentence vectors for one model,
+//! written beside `corpus.jsonl` (`vectors.json` + `vectors.f16`, see
+//! `conan_index::shipped`), so the app's first visit searches without embedding it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use conan_index::shipped::{FORMAT, ShippedHeader, encode_f16};
+use conan_index::{parse_corpus, window_spans};
+use conan_model::burn::prelude::Device;
+use conan_model::pack::sha256_hex;
+use conan_model::{DirSource, Embedder, LoadOptions, read_files};
+
+pub fn run(model: &Path, corpus_dir: &Path, device: Device, options: LoadOptions) -> Result<()> {
+    let corpus_file = corpus_dir.join("corpus.jsonl");
+    let bytes = std::fs::read(&corpus_file).with_context(|| format!("{}", corpus_file.display()))?;
+    let corpus = parse_corpus(&bytes).with_context(|| format!("{}", corpus_file.display()))?;
+    let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
+    let fingerprint = files.fingerprint();
+    let embedder = Embedder::load(&files, &device, options)?;
+
+    // Passages, then each passage's sentences in order: the layout the worker stores.
+    let texts: Vec<&str> = corpus.iter().map(|p| p.text.as_str()).collect();
+    let mut all: Vec<&str> = texts.clone();
+    for text in &texts {
+        all.extend(window_spans(text).into_iter().map(|s| &text[s]));
+    }
+    let mut values = Vec::with_capacity(all.len() * embedder.config.hidden_size);
+    for (i, chunk) in all.chunks(256).enumerate() {
+        values.extend(pollster::block_on(embedder.embed(chunk, None))?.vectors.concat());
+        eprint!("\rembedded {} of {}", (i * 256 + chunk.len()).min(all.len()), all.len());
+    }
+    eprintln!();
+    let header = ShippedHeader {
+        format: FORMAT.into(),
+        model_fingerprint: fingerprint,
+        corpus_key: sha256_hex(&bytes)[..16].to_string(),
+        width: embedder.config.hidden_size,
+        passages: texts.len(),
+        sentences: all.len() - texts.len(),
+    };
+    let data = corpus_dir.join("vectors.f16");
+    std::fs::write(&data, encode_f16(&values)).with_context(|| format!("{}", data.display()))?;
+    let json = corpus_dir.join("vectors.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&header)? + "\n")
+        .with_context(|| format!("{}", json.display()))?;
+    eprintln!(
+        "wrote {} ({} passages + {} sentences × {} dims, f16) for model {}",
+        data.display(),
+        header.passages,
+        header.sentences,
+        header.width,
+        &header.model_fingerprint[..16.min(header.model_fingerprint.len())]
+    );
+    Ok(())
+}
