@@ -25,13 +25,11 @@ import numpy as np
 import onnxruntime as ort
 
 
+from bench_ids import lcg_ids as conan_ids
+
+
 def lcg_ids(batch, seq, vocab):
-    """The ids `conan bench` feeds its model: the same 64-bit LCG, the same seed."""
-    state, mask, out = 0x2545F4914F6CDD1D, (1 << 64) - 1, []
-    for _ in range(batch * seq):
-        state = (state * 6364136223846793005 + 1442695040888963407) & mask
-        out.append((state >> 33) % vocab)
-    return np.array(out, dtype=np.int64).reshape(batch, seq)
+    return np.array(conan_ids(batch, seq, vocab), dtype=np.int64).reshape(batch, seq)
 
 
 def ort_bench(session, vocab, batch, seq, runs):

@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from bench_ids import lcg_ids as conan_ids
+
 # A lent GPU's time is short: one `conan` call that hangs must not take the whole run.
 BENCH_TIMEOUT_S = int(os.environ.get("BENCH_TIMEOUT_S", "300"))
 
@@ -44,12 +46,8 @@ TEXTS = [
 
 
 def lcg_ids(batch, seq, vocab):
-    """The ids `conan bench` feeds its model: the same 64-bit LCG, the same seed."""
-    state, mask, out = 0x2545F4914F6CDD1D, (1 << 64) - 1, []
-    for _ in range(batch * seq):
-        state = (state * 6364136223846793005 + 1442695040888963407) & mask
-        out.append((state >> 33) % vocab)
-    return torch.tensor(out, dtype=torch.long).reshape(batch, seq)
+    """The ids `conan bench` feeds its model (tools/bench_ids.py)."""
+    return torch.tensor(conan_ids(batch, seq, vocab), dtype=torch.long).reshape(batch, seq)
 
 
 class Encoder:
