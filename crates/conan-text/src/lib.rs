@@ -92,6 +92,11 @@ fn check_panicky_parts(json: &str) -> Result<(), TextError> {
 pub struct TextEncoder {
     tokenizer: Tokenizer,
     max_len: usize,
+    /// Characters kept before tokenizing a text for a batch: `max_len` tokens of the
+    /// longest token in the vocabulary, and a margin. Past this, the text holds more than
+    /// `max_len` tokens anyway, and tokenizing all of it (a 50 MB line, one 50 M-character
+    /// word) would cost gigabytes for tokens that are cut off.
+    char_bound: usize,
 }
 
 /// Padding never reaches the model's output (it is masked), so any valid id will do.
@@ -102,7 +107,12 @@ impl TextEncoder {
     pub fn from_json(json: &str, max_len: usize) -> Result<Self, TextError> {
         check_panicky_parts(json)?;
         let tokenizer = Tokenizer::from_str(json).map_err(|e| TextError::Load(e.to_string()))?;
-        Ok(Self { tokenizer, max_len: max_len.max(1) })
+        let max_len = max_len.max(1);
+        // A vocabulary entry's characters bound the text one token can cover (byte-level
+        // entries spell one character per byte, so they over-count, which is safe).
+        let longest = tokenizer.get_vocab(true).keys().map(|k| k.chars().count()).max().unwrap_or(1).max(1);
+        let char_bound = max_len.saturating_mul(longest).saturating_add(64);
+        Ok(Self { tokenizer, max_len, char_bound })
     }
 
     pub fn from_bytes(bytes: &[u8], max_len: usize) -> Result<Self, TextError> {
@@ -148,9 +158,14 @@ impl TextEncoder {
         let mut rows = Vec::with_capacity(texts.len());
         let mut truncated = Vec::with_capacity(texts.len());
         for (index, text) in texts.iter().enumerate() {
+            let text = text.as_ref();
+            let text = match text.char_indices().nth(self.char_bound) {
+                Some((cut, _)) => &text[..cut],
+                None => text,
+            };
             let mut ids = self
                 .tokenizer
-                .encode(text.as_ref(), true)
+                .encode(text, true)
                 .map_err(|e| TextError::Encode { index, message: e.to_string() })?
                 .get_ids()
                 .to_vec();
@@ -237,6 +252,23 @@ mod tests {
 
     fn bytes() -> TextEncoder {
         TextEncoder::from_json(&byte_level_tokenizer_json(), 8).unwrap()
+    }
+
+    /// A text far past the context is cut before tokenizing: the batch keeps exactly the
+    /// tokens a full tokenization would, and a 50 M-character word costs nothing.
+    #[test]
+    fn long_texts_are_cut_before_tokenizing_without_changing_tokens() {
+        let enc = bytes();
+        assert_eq!(enc.char_bound, 8 + 64);
+        let text = "The quick brown fox jumps over the lazy dog. 我们明天去北京。".repeat(40);
+        let full = enc.encode(&text).unwrap();
+        let batch = enc.encode_batch(&[text.as_str()]).unwrap();
+        assert_eq!(batch.ids, full[..8]);
+        assert_eq!((batch.lengths[0], batch.truncated[0]), (8, true));
+        let word = "字".repeat(50_000_000);
+        let batch = enc.encode_batch(&[word.as_str()]).unwrap();
+        assert_eq!(batch.ids, enc.encode(&"字".repeat(8)).unwrap()[..8]);
+        assert_eq!((batch.lengths[0], batch.truncated[0]), (8, true));
     }
 
     #[test]

@@ -71,12 +71,20 @@ impl Manifest {
         }
         m.config.validate()?;
         for (i, s) in m.shards.iter().enumerate() {
-            if s.file.contains('/') || s.file.contains("..") || s.file.is_empty() {
+            if !plain_file_name(&s.file) {
                 return Err(ModelError::Weights(format!(
                     "manifest.json: shard {i} has an unsafe file name {:?}",
                     s.file
                 )));
             }
+        }
+        // The loader reads this name inside the model folder (or below its URL): it must
+        // not reach outside it.
+        if !plain_file_name(&m.tokenizer) {
+            return Err(ModelError::Weights(format!(
+                "manifest.json: the tokenizer {:?} is not a plain file name inside the model folder",
+                m.tokenizer
+            )));
         }
         Ok(m)
     }
@@ -87,6 +95,11 @@ impl Manifest {
     pub fn total_bytes(&self) -> u64 {
         self.shards.iter().fold(0u64, |sum, s| sum.saturating_add(s.bytes))
     }
+}
+
+/// A name that stays inside its folder: no separators, no `..`, not absolute, no drive.
+pub fn plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && !name.contains("..") && !name.contains(['/', '\\', ':', '\0'])
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -118,6 +131,30 @@ pub fn verify_shard(entry: &ShardEntry, bytes: &[u8]) -> Result<(), ModelError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_names_stay_inside_the_folder() {
+        for ok in ["tokenizer.json", "model-00001.bin", "a b.json"] {
+            assert!(plain_file_name(ok), "{ok}");
+        }
+        for bad in
+            ["", ".", "..", "../outside/tok.json", "/etc/passwd", "sub/tok.json", "..\\tok.json", "C:tok.json", "a\0b"]
+        {
+            assert!(!plain_file_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_tokenizer_outside_the_folder_is_refused() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../static/models/conan-mini/q8/manifest.json");
+        let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert!(Manifest::from_json(m.to_string().as_bytes()).is_ok());
+        for bad in ["../outside/tok.json", "/etc/passwd"] {
+            m["tokenizer"] = bad.into();
+            let err = Manifest::from_json(m.to_string().as_bytes()).err().unwrap().to_string();
+            assert!(err.contains("not a plain file name"), "{err}");
+        }
+    }
 
     #[test]
     fn shard_sizes_that_overflow_do_not_wrap() {
