@@ -115,6 +115,8 @@ fn bad_input_gets_one_clear_line() {
     fails_with(&["embed", "--model", "static/models/tiny", "--input", "no/such/file", "x"], "no/such/file");
     fails_with(&["info", "--model", "no/such/dir"], "not found");
     fails_with(&["synth", "--preset", "tiny", "--dtype", "f8", "--out", "/tmp/x"], "--dtype");
+    // A batch no machine holds is refused with its size before anything is allocated.
+    fails_with(&["bench", "--model", "static/models/tiny", "--batch", "100000000", "--seq", "32"], "GB of activations");
 
     let dir = tempfile::tempdir().unwrap();
     let copy_of_tiny = |name: &str| {

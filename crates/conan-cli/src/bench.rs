@@ -19,6 +19,9 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// The most activation memory one timed pass may need (a 24 GB machine's share).
+const BENCH_MEMORY_BUDGET: u64 = 16_000_000_000;
+
 /// What to time: `runs` passes of `batch` texts of `seq` tokens.
 pub struct Shape {
     pub batch: usize,
@@ -44,6 +47,20 @@ pub fn run(
     let config = &embedder.config;
     if seq > config.max_position_embeddings {
         bail!("--seq {seq} exceeds the model's context of {}", config.max_position_embeddings);
+    }
+    // Refuse shapes whose activations cannot fit before allocating any: a pass holds about
+    // the attention scores and probabilities [b, heads, t, t], three FFN-wide and six
+    // hidden-wide [b, t, ·] tensors, as f32.
+    let per_token = 3 * config.intermediate_size as u128
+        + 6 * config.hidden_size as u128
+        + 2 * config.num_attention_heads as u128 * seq as u128;
+    let activations = 4 * batch as u128 * seq as u128 * per_token;
+    if activations > BENCH_MEMORY_BUDGET as u128 {
+        bail!(
+            "--batch {batch} --seq {seq} needs about {:.1} GB of activations per pass, over the {} GB this command allows; use a smaller batch",
+            activations as f64 / 1e9,
+            BENCH_MEMORY_BUDGET / 1_000_000_000
+        );
     }
     let load_s = start.elapsed().as_secs_f64();
 
