@@ -340,9 +340,15 @@ impl Task {
     }
 
     /// Every task in a zip archive: each folder holding a `task.json` (at any depth) is one
-    /// task. Files are read into memory; each entry is capped at 256 MiB.
+    /// task. Files are read into memory; each entry is capped at 256 MiB and the archive at
+    /// 512 MiB unpacked (a 3 MB zip can declare gigabytes).
     pub fn from_zip(bytes: &[u8]) -> Result<Vec<Self>, EvalError> {
-        const MAX_ENTRY: u64 = 256 << 20;
+        Self::from_zip_within(bytes, 256 << 20, 512 << 20)
+    }
+
+    /// [`Self::from_zip`] with its caps: `max_entry` bytes per file, `max_total` in all.
+    fn from_zip_within(bytes: &[u8], max_entry: u64, max_total: u64) -> Result<Vec<Self>, EvalError> {
+        let mut total = 0u64;
         let zip_err = |e: zip::result::ZipError| bad("archive", None, format!("not a readable zip: {e}"));
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
         let mut folders: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
@@ -352,17 +358,32 @@ impl Task {
                 continue;
             }
             let path = entry.name().map_err(zip_err)?.to_string();
-            if entry.size() > MAX_ENTRY {
+            if entry.size() > max_entry {
                 return Err(bad(
                     &path,
                     None,
-                    format!("is {} bytes; entries over {MAX_ENTRY} are refused", entry.size()),
+                    format!("is {} bytes; entries over {max_entry} are refused", entry.size()),
                 ));
+            }
+            let over = || bad("archive", None, format!("unpacks to more than {max_total} bytes; split it"));
+            if total.saturating_add(entry.size()) > max_total {
+                return Err(over());
             }
             let (folder, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
             let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, MAX_ENTRY), &mut data)
+            // The declared size may lie: read at most what both caps still allow, plus one
+            // byte to see that a file went past them.
+            let allowed = max_entry.min(max_total - total);
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, allowed + 1), &mut data)
                 .map_err(|e| bad(&path, None, e.to_string()))?;
+            if data.len() as u64 > allowed {
+                return Err(if allowed == max_entry {
+                    bad(&path, None, format!("unpacks past {max_entry} bytes; entries over that are refused"))
+                } else {
+                    over()
+                });
+            }
+            total += data.len() as u64;
             folders.entry(folder.to_string()).or_default().insert(file.to_string(), data);
         }
         let tasks: Vec<Self> = folders
@@ -438,5 +459,46 @@ impl Task {
 
     pub fn main_score(&self) -> &str {
         self.meta.main_score.as_deref().unwrap_or(self.meta.task_type.default_main_score())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A zip of the bundled bitext task plus `filler` files of `size` zero bytes each.
+    fn zip_with(filler: usize, size: usize) -> Vec<u8> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../static/tasks/tatoeba-zh2en-bitext");
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for name in ["task.json", "pairs.jsonl"] {
+            zip.start_file(format!("t/{name}"), opts).unwrap();
+            zip.write_all(&std::fs::read(format!("{root}/{name}")).unwrap()).unwrap();
+        }
+        for i in 0..filler {
+            zip.start_file(format!("t/filler-{i}.bin"), opts).unwrap();
+            zip.write_all(&vec![0u8; size]).unwrap();
+        }
+        zip.finish().unwrap();
+        buf.into_inner()
+    }
+
+    /// Many entries each under the per-file cap still stop at the archive's cap, before
+    /// the entry that would pass it is read.
+    #[test]
+    fn a_zip_is_capped_in_total_as_well_as_per_entry() {
+        let tasks_bytes = 200_000;
+        let ok = zip_with(2, 50_000);
+        assert_eq!(Task::from_zip_within(&ok, 100_000, tasks_bytes + 100_000).unwrap().len(), 1);
+        let many = zip_with(12, 50_000);
+        let err = Task::from_zip_within(&many, 100_000, tasks_bytes + 100_000).unwrap_err().to_string();
+        assert!(err.contains("unpacks to more than"), "{err}");
+        let big = zip_with(1, 150_000);
+        let err = Task::from_zip_within(&big, 100_000, 10_000_000).unwrap_err().to_string();
+        assert!(err.contains("entries over 100000 are refused"), "{err}");
+        assert_eq!(Task::from_zip(&many).unwrap().len(), 1);
     }
 }
