@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use conan_index::shipped::{FORMAT, ShippedHeader, encode_f16};
-use conan_index::{parse_corpus, window_spans};
+use conan_index::{WindowTexts, parse_corpus};
 use conan_model::burn::prelude::Device;
 use conan_model::pack::sha256_hex;
 use conan_model::{DirSource, Embedder, LoadOptions, read_files};
@@ -21,14 +21,12 @@ pub fn run(model: &Path, corpus_dir: &Path, device: Device, options: LoadOptions
 
     // Passages, then each passage's sentences in order: the layout the worker stores.
     let texts: Vec<&str> = corpus.iter().map(|p| p.text.as_str()).collect();
-    let mut all: Vec<&str> = texts.clone();
-    for text in &texts {
-        all.extend(window_spans(text).into_iter().map(|s| &text[s]));
-    }
+    let laid_out = WindowTexts::new(&texts);
+    let all = &laid_out.texts;
     let mut values = Vec::with_capacity(all.len() * embedder.config.hidden_size);
     for (i, chunk) in all.chunks(256).enumerate() {
         values.extend(pollster::block_on(embedder.embed(chunk, None))?.vectors.concat());
-        eprint!("\rembedded {} of {}", (i * 256 + chunk.len()).min(all.len()), all.len());
+        eprint!("\rembedded {} of {}", i * 256 + chunk.len(), all.len());
     }
     eprintln!();
     let header = ShippedHeader {
@@ -36,8 +34,8 @@ pub fn run(model: &Path, corpus_dir: &Path, device: Device, options: LoadOptions
         model_fingerprint: fingerprint,
         corpus_key: sha256_hex(&bytes)[..16].to_string(),
         width: embedder.config.hidden_size,
-        passages: texts.len(),
-        sentences: all.len() - texts.len(),
+        passages: laid_out.passages(),
+        sentences: laid_out.sentences(),
     };
     let data = corpus_dir.join("vectors.f16");
     std::fs::write(&data, encode_f16(&values)).with_context(|| format!("{}", data.display()))?;

@@ -61,12 +61,7 @@ pub fn run(args: EvalArgs, device: Device, options: LoadOptions) -> Result<()> {
     let mut results = Vec::new();
     for task in &tasks {
         let start = Instant::now();
-        let mut texts = task.texts();
-        if split_sentences {
-            let known: std::collections::HashSet<&str> = texts.iter().copied().collect();
-            let extra: Vec<&str> = task.sentence_texts().into_iter().filter(|t| !known.contains(t)).collect();
-            texts.extend(extra);
-        }
+        let texts = if split_sentences { task.texts_with_sentences() } else { task.texts() };
         let vectors = match (&embedder, &given) {
             (Some(e), _) => pollster::block_on(e.embed(&texts, dims))?.vectors,
             (None, Some(table)) => texts

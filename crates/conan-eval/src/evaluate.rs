@@ -32,7 +32,7 @@ pub struct EvalOptions {
     pub knn_k: usize,
     /// Retrieval: also score each document by its sentences (`conan_index::window_score`),
     /// under `sentence_window_*` names beside the MTEB-standard metrics. The table must
-    /// then hold [`Task::sentence_texts`] too.
+    /// then hold [`Task::texts_with_sentences`].
     #[serde(default)]
     pub split_sentences: bool,
 }
@@ -171,10 +171,7 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
                 // Per document: its sentences' vectors when it has more than one.
                 let sentences: Vec<Vec<&[f32]>> = corpus
                     .iter()
-                    .map(|(_, t)| {
-                        let s = conan_index::sentences(t);
-                        if s.len() < 2 { Ok(Vec::new()) } else { s.iter().map(|s| table.get(s)).collect() }
-                    })
+                    .map(|(_, t)| conan_index::window_sentences(t).iter().map(|s| table.get(s)).collect())
                     .collect::<Result<_, EvalError>>()?;
                 retrieval_metrics(&queries, qrels, "sentence_window_", &mut s, |q| {
                     docs.iter()
@@ -358,7 +355,7 @@ mod tests {
     #[test]
     fn sentence_window_lifts_the_passage_of_the_matching_sentence() {
         let task = retrieval_task();
-        assert_eq!(task.sentence_texts(), ["Cats sleep.", "Dogs bark."]);
+        assert_eq!(task.texts_with_sentences()[task.texts().len()..], ["Cats sleep.", "Dogs bark."]);
         let n = |v: [f32; 3]| {
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             v.map(|x| x / norm).to_vec()

@@ -418,19 +418,18 @@ impl Task {
         out
     }
 
-    /// Every distinct text sentence-window scoring also needs: the sentences of each
-    /// retrieval document that has more than one (see `conan_index::sentences`). Empty for
-    /// other task types.
-    pub fn sentence_texts(&self) -> Vec<&str> {
-        let TaskData::Retrieval { corpus, .. } = &self.data else { return Vec::new() };
-        let mut seen = HashSet::new();
-        corpus
-            .iter()
-            .map(|(_, t)| conan_index::sentences(t))
-            .filter(|s| s.len() > 1)
-            .flatten()
-            .filter(|s| seen.insert(*s))
-            .collect()
+    /// [`Self::texts`], then every distinct text sentence-window scoring also needs: the
+    /// sentences of each retrieval document that has more than one
+    /// (`conan_index::window_sentences`). Just the texts for other task types.
+    pub fn texts_with_sentences(&self) -> Vec<&str> {
+        let mut out = self.texts();
+        if let TaskData::Retrieval { corpus, .. } = &self.data {
+            let mut seen: HashSet<&str> = out.iter().copied().collect();
+            for (_, text) in corpus {
+                out.extend(conan_index::window_sentences(text).into_iter().filter(|s| seen.insert(s)));
+            }
+        }
+        out
     }
 
     fn for_each_text<'a>(&'a self, mut f: impl FnMut(&'a str)) {

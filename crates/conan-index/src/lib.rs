@@ -25,7 +25,7 @@ pub use lang::Lang;
 pub use sentences::{WINDOW_RULE, sentence_spans, sentences, window_score};
 pub use shipped::ShippedHeader;
 pub use split::{Draft, SPLIT_RULE, split_document};
-pub use window::{WindowHit, WindowIndex, window_spans};
+pub use window::{WindowHit, WindowIndex, WindowTexts, window_sentences, window_spans};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IndexError {

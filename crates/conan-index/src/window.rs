@@ -37,6 +37,41 @@ pub fn window_spans(text: &str) -> Vec<Range<usize>> {
     if spans.len() > 1 { spans } else { Vec::new() }
 }
 
+/// The texts of [`window_spans`].
+pub fn window_sentences(text: &str) -> Vec<&str> {
+    window_spans(text).into_iter().map(|s| &text[s]).collect()
+}
+
+/// What a window index embeds for some passages, in the one order its vectors are laid out
+/// everywhere (embedded, stored in IndexedDB, shipped, given to [`WindowIndex::extend`]):
+/// every passage, then each passage's sentences in turn.
+pub struct WindowTexts<'a> {
+    /// Passages first, then sentences.
+    pub texts: Vec<&'a str>,
+    /// Each passage's [`window_spans`].
+    pub spans: Vec<Vec<Range<usize>>>,
+}
+
+impl<'a> WindowTexts<'a> {
+    pub fn new(passages: &[&'a str]) -> Self {
+        let spans: Vec<Vec<Range<usize>>> = passages.iter().map(|t| window_spans(t)).collect();
+        let mut texts = passages.to_vec();
+        for (text, spans) in passages.iter().zip(&spans) {
+            texts.extend(spans.iter().map(|s| &text[s.clone()]));
+        }
+        Self { texts, spans }
+    }
+
+    pub fn passages(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Sentences with a vector of their own.
+    pub fn sentences(&self) -> usize {
+        self.texts.len() - self.spans.len()
+    }
+}
+
 impl WindowIndex {
     pub fn new(width: usize, matryoshka: &[usize]) -> Self {
         Self {
@@ -78,27 +113,26 @@ impl WindowIndex {
         self.passages.bytes() + self.sentences.bytes()
     }
 
-    /// Add passages: `passage_vectors` row-major, one per entry of `spans`, and
-    /// `sentence_vectors` row-major, one per span of every entry in order (each entry from
-    /// [`window_spans`] of that passage's text). All or nothing.
-    pub fn extend(
-        &mut self,
-        passage_vectors: &[f32],
-        spans: &[Vec<Range<usize>>],
-        sentence_vectors: &[f32],
-    ) -> Result<(), IndexError> {
+    /// Vectors held, passages and sentences.
+    pub fn rows(&self) -> usize {
+        self.passages.len() + self.sentences.len()
+    }
+
+    /// Add passages with their sentences' `spans` (each from [`window_spans`] of that
+    /// passage's text) and `vectors`, row-major in [`WindowTexts`] order: one per passage,
+    /// then one per span. All or nothing.
+    pub fn extend(&mut self, spans: &[Vec<Range<usize>>], vectors: &[f32]) -> Result<(), IndexError> {
         let width = self.width();
         let sentences: usize = spans.iter().map(Vec::len).sum();
-        if passage_vectors.len() != spans.len() * width || sentence_vectors.len() != sentences * width {
+        if vectors.len() != (spans.len() + sentences) * width {
             return Err(IndexError::Input(format!(
-                "{} passages with {sentences} sentences need {} and {} values; got {} and {}",
+                "{} passages with {sentences} sentences need {} values; got {}",
                 spans.len(),
-                spans.len() * width,
-                sentences * width,
-                passage_vectors.len(),
-                sentence_vectors.len()
+                (spans.len() + sentences) * width,
+                vectors.len()
             )));
         }
+        let (passage_vectors, sentence_vectors) = vectors.split_at(spans.len() * width);
         let (rows, sentence_rows) = (self.len(), self.sentence_count());
         self.passages.extend_flat(passage_vectors)?;
         if let Err(e) = self.sentences.extend_flat(sentence_vectors) {
@@ -160,13 +194,15 @@ mod tests {
 
     fn two_passages() -> (WindowIndex, String) {
         let text = "Cats sleep. Dogs bark.".to_string();
-        let spans = vec![window_spans(&text), window_spans("Birds fly.")];
+        let laid_out = WindowTexts::new(&[text.as_str(), "Birds fly."]);
+        assert_eq!(laid_out.texts, [text.as_str(), "Birds fly.", "Cats sleep.", "Dogs bark."]);
+        assert_eq!((laid_out.passages(), laid_out.sentences()), (2, 2));
+        let spans = laid_out.spans;
         assert_eq!(spans[0].len(), 2);
         assert!(spans[1].is_empty());
         let mut index = WindowIndex::new(3, &[]);
-        let passages = [unit([1.0, 0.3, 0.0]), unit([0.0, 0.6, 1.0])].concat();
-        let sentences = [unit([1.0, 0.0, 0.0]), unit([0.0, 1.0, 0.1])].concat();
-        index.extend(&passages, &spans, &sentences).unwrap();
+        let vectors = [unit([1.0, 0.3, 0.0]), unit([0.0, 0.6, 1.0]), unit([1.0, 0.0, 0.0]), unit([0.0, 1.0, 0.1])];
+        index.extend(&spans, &vectors.concat()).unwrap();
         (index, text)
     }
 
@@ -189,11 +225,11 @@ mod tests {
     #[test]
     fn extend_is_all_or_nothing_and_truncate_drops_sentences() {
         let (mut index, _) = two_passages();
-        let bad = index.extend(&unit([1.0, 0.0, 0.0]), &[window_spans("A b. C d.")], &unit([1.0, 0.0, 0.0]));
+        let bad = index.extend(&[window_spans("A b. C d.")], &[unit([1.0, 0.0, 0.0]), unit([1.0, 0.0, 0.0])].concat());
         assert!(matches!(bad, Err(IndexError::Input(_))));
-        let nan = index.extend(&unit([1.0, 0.0, 0.0]), &[window_spans("A b. C d.")], &[f32::NAN; 6]);
+        let nan = index.extend(&[window_spans("A b. C d.")], &[unit([1.0, 0.0, 0.0]), vec![f32::NAN; 6]].concat());
         assert!(nan.is_err());
-        assert_eq!((index.len(), index.sentence_count()), (2, 2));
+        assert_eq!((index.len(), index.sentence_count(), index.rows()), (2, 2, 4));
         index.truncate(1);
         assert_eq!((index.len(), index.sentence_count()), (1, 2));
         index.truncate(0);

@@ -5,8 +5,7 @@ use std::ops::Range;
 
 use conan_index::shipped::decode_f16;
 use conan_index::{
-    CorpusPassage, Lang, SPLIT_RULE, ShippedHeader, WINDOW_RULE, WindowIndex, parse_corpus, split_document,
-    window_spans,
+    CorpusPassage, Lang, SPLIT_RULE, ShippedHeader, WINDOW_RULE, WindowIndex, WindowTexts, parse_corpus, split_document,
 };
 use conan_model::pack::sha256_hex;
 use conan_model::{Embedder, FileSource};
@@ -53,7 +52,7 @@ pub struct SearchIndex {
 
 /// Embed `texts` at full width, longest-first batches of similar length (less padding),
 /// posting progress; returns the vectors row-major in input order.
-async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) -> Result<Vec<f32>> {
+async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[&str]) -> Result<Vec<f32>> {
     let width = embedder.config.hidden_size;
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
@@ -61,7 +60,7 @@ async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) 
     let mut done = 0;
     for chunk in order.chunks(64) {
         post(Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
-        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
         let vectors = embedder.embed(&batch, None).await.map_err(|e| WorkerError::from(e).context(stage))?.vectors;
         for (&i, v) in chunk.iter().zip(vectors) {
             out[i * width..(i + 1) * width].copy_from_slice(&v);
@@ -72,44 +71,26 @@ async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[String]) 
     Ok(out)
 }
 
-/// Passages ready for the window index: their vectors, each one's sentence spans, and the
-/// sentence vectors. Stored in IndexedDB as one array, passages then sentences.
+/// Passages ready for the window index: each one's sentence spans, and the vectors in
+/// [`WindowTexts`] order (passages, then sentences), which is also how IndexedDB keeps them.
 struct Windows {
-    passages: Vec<f32>,
     spans: Vec<Vec<Range<usize>>>,
-    sentences: Vec<f32>,
+    vectors: Vec<f32>,
 }
 
 impl Windows {
-    /// Every vector, as stored: passages, then sentences.
-    fn stored(&self) -> Vec<f32> {
-        [self.passages.as_slice(), &self.sentences].concat()
-    }
-
     /// The stored array for `texts`, when it is whole for this width: an index stored
     /// before sentence windows (passages only) is not, and is embedded again.
     fn from_stored(texts: &[&str], width: usize, stored: Vec<f32>) -> Option<Self> {
-        let spans: Vec<Vec<Range<usize>>> = texts.iter().map(|t| window_spans(t)).collect();
-        let sentences: usize = spans.iter().map(Vec::len).sum();
-        if stored.len() != (texts.len() + sentences) * width {
-            return None;
-        }
-        let mut passages = stored;
-        let sentences = passages.split_off(texts.len() * width);
-        Some(Self { passages, spans, sentences })
+        let laid_out = WindowTexts::new(texts);
+        (stored.len() == laid_out.texts.len() * width).then_some(Self { spans: laid_out.spans, vectors: stored })
     }
 
     /// Embed `texts` and the sentences of each that has several, in one length-sorted run.
     async fn embed(embedder: &Embedder, id: u32, stage: &str, texts: &[&str]) -> Result<Self> {
-        let width = embedder.config.hidden_size;
-        let spans: Vec<Vec<Range<usize>>> = texts.iter().map(|t| window_spans(t)).collect();
-        let mut all: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
-        for (text, spans) in texts.iter().zip(&spans) {
-            all.extend(spans.iter().map(|s| text[s.clone()].to_string()));
-        }
-        let mut passages = embed_all(embedder, id, stage, &all).await?;
-        let sentences = passages.split_off(texts.len() * width);
-        Ok(Self { passages, spans, sentences })
+        let laid_out = WindowTexts::new(texts);
+        let vectors = embed_all(embedder, id, stage, &laid_out.texts).await?;
+        Ok(Self { spans: laid_out.spans, vectors })
     }
 }
 
@@ -211,7 +192,7 @@ impl SearchIndex {
                     }
                 };
                 if let Some(s) = &store
-                    && let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &w.stored()).await
+                    && let Err(e) = s.put_corpus_vectors(fingerprint, &corpus_key, &w.vectors).await
                 {
                     notices.push(format!("{e}; the index lives in memory only for this visit"));
                     persistent = false;
@@ -221,7 +202,7 @@ impl SearchIndex {
         };
         search
             .index
-            .extend(&windows.passages, &windows.spans, &windows.sentences)
+            .extend(&windows.spans, &windows.vectors)
             .map_err(|e| WorkerError::internal(format!("bundled corpus: {e}")))?;
         let row_of: std::collections::HashMap<&str, usize> =
             corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
@@ -259,7 +240,7 @@ impl SearchIndex {
                                 let w =
                                     Windows::embed(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
                                 search.embedded += texts.len();
-                                if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &w.stored()).await {
+                                if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &w.vectors).await {
                                     notices.push(e.message);
                                 }
                                 w
@@ -281,7 +262,7 @@ impl SearchIndex {
 
     fn append(&mut self, doc: &StoredDoc, windows: &Windows) -> Result<()> {
         self.index
-            .extend(&windows.passages, &windows.spans, &windows.sentences)
+            .extend(&windows.spans, &windows.vectors)
             .map_err(|e| WorkerError::internal(format!("{}: {e}", doc.name)))?;
         self.rows.extend(doc.passages.iter().map(|p| Row {
             text: p.text.clone(),
@@ -295,7 +276,7 @@ impl SearchIndex {
 
     /// The Matryoshka trade-off on this index: bytes, search time and translation top-1.
     fn measure(&mut self) {
-        let n = self.index.len() + self.index.sentence_count();
+        let n = self.index.rows();
         let passages = self.index.passages();
         self.tradeoff = self
             .index
@@ -341,7 +322,7 @@ impl SearchIndex {
                 split_rule: SPLIT_RULE.into(),
                 sentences: self.index.sentence_count(),
                 window_rule: WINDOW_RULE.into(),
-                vector_bytes: ((self.index.len() + self.index.sentence_count()) * self.index.width() * 4) as u64,
+                vector_bytes: (self.index.rows() * self.index.width() * 4) as u64,
             },
         }
     }
@@ -423,7 +404,7 @@ impl SearchIndex {
             if let Some(store) = &self.store {
                 let saved = async {
                     store.put_document(&doc).await?;
-                    store.put_doc_vectors(&self.fingerprint, &doc.id, &windows.stored()).await
+                    store.put_doc_vectors(&self.fingerprint, &doc.id, &windows.vectors).await
                 }
                 .await;
                 if let Err(e) = saved {
