@@ -108,7 +108,7 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
             files.dedup();
             let mut shards = Vec::with_capacity(files.len());
             for file in files {
-                if file.contains("..") || file.starts_with('/') {
+                if !crate::pack::format::plain_file_name(&file) {
                     return Err(ModelError::Weights(format!("shard name {file:?} leaves the model folder")));
                 }
                 let bytes = src.require(&file).await?;
