@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -141,6 +142,111 @@ fn bad_input_gets_one_clear_line() {
     fails_with(&["embed", "--model", "static/models/tiny", "--input", d.join("texts").to_str().unwrap()], "not UTF-8");
 }
 
+/// `conan embed --input -` writes vectors while its input is still open (bounded memory:
+/// it holds one block of texts), and the document it completes is the usual JSON contract.
+#[test]
+fn embed_streams_its_input() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["embed", "--model", "static/models/tiny", "--input", "-"])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    all.extend_from_slice(&buf[..n]);
+                    let _ = tx.send(all.len());
+                }
+            }
+        }
+        all
+    });
+    for i in 0..300 {
+        writeln!(stdin, "text number {i}").unwrap();
+    }
+    stdin.flush().unwrap();
+    // The first block (256 texts) is answered while stdin stays open.
+    let first = rx.recv_timeout(Duration::from_secs(300));
+    assert!(first.is_ok(), "nothing was written before the input ended");
+    for i in 300..310 {
+        writeln!(stdin, "text number {i}").unwrap();
+    }
+    drop(stdin);
+    let out = reader.join().unwrap();
+    assert!(child.wait().unwrap().success());
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["dims"], 64);
+    let vectors = vectors(&doc);
+    assert_eq!(vectors.len(), 310);
+    let direct = vectors_of(&["text number 309"]);
+    let cos: f32 = direct[0].iter().zip(&vectors[309]).map(|(a, b)| a * b).sum();
+    assert!(cos > 0.99999, "line 310 got another text's vector ({cos})");
+}
+
+fn vectors_of(texts: &[&str]) -> Vec<Vec<f32>> {
+    let mut args = vec!["embed", "--model", "static/models/tiny"];
+    args.extend(texts);
+    vectors(&ok_json(&args))
+}
+
+/// Weights that are finite but overflow f32 used to print NaN vectors as JSON `null` with
+/// exit code 0: now the run fails and names the first step whose values stopped being finite.
+#[test]
+fn overflowing_weights_are_an_error_naming_the_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every element set to 3e38: finite (f32's largest is 3.4e38), so the loader's check
+    // passes, but the first sum or product past that tensor overflows.
+    for (tensor, place) in [
+        ("model.norm.weight", "the final norm"),
+        ("model.layers.1.mlp.down_proj.weight", "layer 1's MLP"),
+        ("model.layers.0.self_attn.o_proj.weight", "layer 0's attention"),
+    ] {
+        let d = dir.path().join(tensor);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["config.json", "tokenizer.json"] {
+            std::fs::copy(root().join("static/models/tiny").join(f), d.join(f)).unwrap();
+        }
+        let bytes = std::fs::read(root().join("static/models/tiny/model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| {
+                let mut data = view.data().to_vec();
+                if name == tensor {
+                    for chunk in data.chunks_mut(4) {
+                        chunk.copy_from_slice(&3e38f32.to_le_bytes());
+                    }
+                }
+                (name, data, view.shape().to_vec())
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+            .iter()
+            .map(|(n, d, s)| {
+                (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d).unwrap())
+            })
+            .collect();
+        safetensors::serialize_to_file(views, None, &d.join("model.safetensors")).unwrap();
+        let out = conan(&["embed", "--model", d.to_str().unwrap(), "a short text", "another text"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{tensor}: NaN vectors were printed: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(err.contains(&format!("values stopped being finite in {place}")), "{tensor}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
 #[test]
 fn wgpu_backend_matches_cpu() {
     // Native wgpu (Vulkan; Mesa lavapipe on machines without a GPU).
@@ -183,6 +289,49 @@ fn eval_runs_slices_and_writes_mteb_json() {
     let s = &t["scores"]["test"][0];
     assert_eq!(s["main_score"], s["f1"]);
     assert_eq!(s["languages"], serde_json::json!(["cmn-Hans", "eng-Latn"]));
+}
+
+/// Classification cost grows with the square of the label count; a task past the
+/// evaluator's budget is refused at once with its estimate (1,000 labels once ran for
+/// minutes), and a small one still runs.
+#[test]
+fn classification_with_too_many_labels_is_refused_with_its_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let write_task = |labels: usize| {
+        let task = dir.path().join(format!("labels-{labels}"));
+        std::fs::create_dir_all(&task).unwrap();
+        let meta = serde_json::json!({"name": format!("labels-{labels}"), "type": "classification",
+            "languages": ["eng-Latn"], "description": "synthetic", "license": "CC0", "source": "synthetic"});
+        std::fs::write(task.join("task.json"), meta.to_string()).unwrap();
+        let mut embeddings = String::new();
+        for (split, per) in [("train", 10), ("test", 2)] {
+            let mut rows = String::new();
+            for label in 0..labels {
+                for k in 0..per {
+                    let text = format!("{split} {label} {k}");
+                    rows += &format!("{}\n", serde_json::json!({"text": text, "label": format!("L{label}")}));
+                    // Each label its own direction (a one-hot of 64 dims, wrapped), plus a
+                    // per-text offset.
+                    let mut v = vec![0.01 * k as f32; 64];
+                    v[label % 64] += 1.0;
+                    embeddings += &format!("{}\n", serde_json::json!({"text": text, "embedding": v}));
+                }
+            }
+            std::fs::write(task.join(format!("{split}.jsonl")), rows).unwrap();
+        }
+        std::fs::write(task.join("emb.jsonl"), embeddings).unwrap();
+        task
+    };
+    let big = write_task(2000);
+    let out =
+        conan(&["eval", "--embeddings", big.join("emb.jsonl").to_str().unwrap(), "--task", big.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("2000 labels: 10 experiments on 16000 training rows of 64 dims could cost"), "{err}");
+    let small = write_task(20);
+    let out =
+        conan(&["eval", "--embeddings", small.join("emb.jsonl").to_str().unwrap(), "--task", small.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Issue #22's goal on a dev passage task (12 sentences per passage, conan-mini q8): the
@@ -315,6 +464,15 @@ fn malformed_tasks_name_file_and_line() {
         }
         fails_with(&["eval", "--model", "static/models/tiny", "--task", d.to_str().unwrap()], needle);
     }
+    // Latin-1 in a field the reader skips: serde_json alone would not look at it.
+    let d = dir.path().join("latin1");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut meta = bitext.as_bytes().to_vec();
+    meta.truncate(meta.len() - 1);
+    meta.extend_from_slice(b",\"note\":\"caf\xe9\"}");
+    std::fs::write(d.join("task.json"), meta).unwrap();
+    std::fs::write(d.join("pairs.jsonl"), "{\"sentence1\":\"a\",\"sentence2\":\"b\"}\n").unwrap();
+    fails_with(&["eval", "--model", "static/models/tiny", "--task", d.to_str().unwrap()], "task.json: is not UTF-8");
 }
 
 /// `conan export --onnx`: onnxruntime (PyPI, in the .venv tools/setup.sh --test makes) runs

@@ -113,6 +113,27 @@ fn damaged_packs_are_refused_naming_the_shard() {
     let err = files(&pack).err().unwrap();
     assert!(err.contains("shard-00001.safetensors fails its SHA-256 check"), "{err}");
 
+    // Larger than the manifest says: refused from its size, before a byte is read (a
+    // 2 GiB shard where the manifest says 100 KB used to be read whole first).
+    let mut grown = original.clone();
+    grown.extend(vec![0u8; 1 << 20]);
+    std::fs::write(&shard, &grown).unwrap();
+    let err = files(&pack).err().unwrap();
+    assert!(
+        err.contains(&format!(
+            "shard-00001.safetensors: {} bytes, more than the {} bytes allowed",
+            grown.len(),
+            original.len()
+        )),
+        "{err}"
+    );
+
+    // A file that is not a regular file (here a symlink to an endless device) is not read.
+    std::fs::remove_file(&shard).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &shard).unwrap();
+    let err = files(&pack).err().unwrap();
+    assert!(err.contains("shard-00001.safetensors: not a regular file"), "{err}");
+
     std::fs::remove_file(&shard).unwrap();
     let err = files(&pack).err().unwrap();
     assert!(err.contains("shard shard-00001.safetensors is missing"), "{err}");

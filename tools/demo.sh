@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 web/build.sh --release
-exec cargo run -p conan-cli -- serve web/dist --host 127.0.0.1 --port 8080
+# The file server alone (no model stack), in the release profile the wasm build already
+# compiled its shared build-time crates in.
+exec cargo run --release -p conan-serve -- web/dist --host 127.0.0.1 --port 8080

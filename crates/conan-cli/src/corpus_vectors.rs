@@ -13,7 +13,7 @@ use conan_model::{DirSource, Embedder, LoadOptions, read_files};
 
 pub fn run(model: &Path, corpus_dir: &Path, device: Device, options: LoadOptions) -> Result<()> {
     let corpus_file = corpus_dir.join("corpus.jsonl");
-    let bytes = std::fs::read(&corpus_file).with_context(|| format!("{}", corpus_file.display()))?;
+    let bytes = conan_fs::read_bounded(&corpus_file, conan_index::corpus::MAX_CORPUS_BYTES)?;
     let corpus = parse_corpus(&bytes).with_context(|| format!("{}", corpus_file.display()))?;
     let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
     let fingerprint = files.fingerprint();

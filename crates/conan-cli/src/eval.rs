@@ -18,9 +18,14 @@ struct GivenVector {
     embedding: Vec<f32>,
 }
 
+/// The largest `--embeddings` file read (about a million 1,024-dim vectors as JSON).
+const MAX_EMBEDDINGS_BYTES: u64 = 16 << 30;
+
 /// Vectors from a JSONL file of {"text", "embedding"}.
 fn read_embeddings(path: &Path) -> Result<HashMap<String, Vec<f32>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let bytes = conan_fs::read_bounded(path, MAX_EMBEDDINGS_BYTES)?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{}: not UTF-8 ({})", path.display(), e.utf8_error()))?;
     let mut out = HashMap::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: GivenVector =

@@ -2,7 +2,6 @@
 //! The commands and flags are a contract other checks rely on; see README.md.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,13 +10,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use conan_model::burn::prelude::Device;
 use conan_model::pack::{Encoding, PackOptions, write_pack};
 use conan_model::synth::{WeightDtype, write_synthetic};
-use conan_model::{Config, DirSource, Embedder, GpuLimits, LoadOptions, Pooling, read_files};
+use conan_model::{Config, DirSource, GpuLimits, LoadOptions, Pooling, read_files};
 use serde_json::json;
 
 mod bench;
 mod corpus_vectors;
+mod embed;
 mod eval;
-mod serve;
 
 #[derive(Parser)]
 #[command(name = "conan", version, about = "Conan-Embedding-v2 architecture in burn: embed, synth, info, serve")]
@@ -192,20 +191,8 @@ enum Command {
         #[arg(long)]
         model: PathBuf,
     },
-    /// Serve a folder (the built web app) on http://HOST:PORT.
-    Serve {
-        #[arg(default_value = "web/dist")]
-        dir: PathBuf,
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
-        /// 0 picks a free port
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-        /// Another origin the app may fetch models from (Content-Security-Policy
-        /// connect-src); repeatable. Without it the app talks to this server only.
-        #[arg(long = "allow-origin", value_name = "ORIGIN")]
-        allow_origins: Vec<String>,
-    },
+    /// Serve a folder (the built web app) on http://HOST:PORT; the same server as `conan-serve`.
+    Serve(conan_serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -225,7 +212,9 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Embed { model, dims, backend, input, texts } => embed(&model, dims, backend, input.as_deref(), texts),
+        Command::Embed { model, dims, backend, input, texts } => {
+            embed::run(&model, dims, backend, input.as_deref(), texts)
+        }
         Command::Synth { preset, layers, vocab, seed, dtype, family, pooling, out, dry_run } => {
             let mut config = match preset {
                 Preset::ConanV2 => Config::conan_v2(),
@@ -341,7 +330,7 @@ fn run(command: Command) -> Result<()> {
             bench::run(&model, device, options, backend.name(), bench::Shape { batch, seq, runs }, json.as_deref())
         }
         Command::Info { model } => info(&model),
-        Command::Serve { dir, host, port, allow_origins } => serve::serve(&dir, &host, port, &allow_origins),
+        Command::Serve(args) => conan_serve::serve(&args),
     }
 }
 
@@ -371,45 +360,6 @@ fn device(backend: Backend) -> Result<(Device, LoadOptions)> {
             (device, LoadOptions::gpu(limits))
         }
     })
-}
-
-fn read_texts(input: Option<&Path>, mut texts: Vec<String>) -> Result<Vec<String>> {
-    if let Some(path) = input {
-        let mut raw = Vec::new();
-        if path == Path::new("-") {
-            std::io::stdin().read_to_end(&mut raw).context("reading stdin")?;
-        } else {
-            raw = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-        }
-        let text = String::from_utf8(raw)
-            .map_err(|e| anyhow::anyhow!("{}: not UTF-8 ({})", path.display(), e.utf8_error()))?;
-        texts.extend(text.lines().map(str::to_owned));
-    }
-    if texts.is_empty() {
-        bail!("no texts given: pass TEXT arguments or --input FILE");
-    }
-    Ok(texts)
-}
-
-fn embed(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Path>, texts: Vec<String>) -> Result<()> {
-    let texts = read_texts(input, texts)?;
-    let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
-    let (device, options) = device(backend)?;
-    let embedder = Embedder::load(&files, &device, options)?;
-    let out = pollster::block_on(embedder.embed(&texts, dims))?;
-    for (i, cut) in out.truncated.iter().enumerate() {
-        if *cut {
-            eprintln!("note: text {i} was truncated to the model's {} tokens", embedder.config.max_position_embeddings);
-        }
-    }
-    let doc = json!({
-        "model": model.display().to_string(),
-        "backend": backend.name(),
-        "dims": out.dims,
-        "embeddings": out.vectors,
-    });
-    println!("{doc}");
-    Ok(())
 }
 
 fn info(model: &Path) -> Result<()> {

@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::EvalError;
-use crate::metrics::classification::{LogisticRegression, accuracy_f1, knn_predict, mining_scores, undersample};
+use crate::metrics::classification::{
+    LogisticRegression, MAX_CLASSIFICATION_OPS, accuracy_f1, classification_ops, knn_predict, mining_scores,
+    undersample,
+};
 use crate::metrics::clustering::{kmeans, v_measure};
 use crate::metrics::correlation::{pearson, spearman};
 use crate::metrics::cosine;
@@ -208,9 +211,25 @@ pub fn evaluate(task: &Task, table: &EmbeddingTable, opts: &EvalOptions) -> Resu
             let (ids, classes) = encode_labels(train.iter().chain(test).map(|(_, l)| l.as_str()));
             let (y_train, y_test) = ids.split_at(train.len());
             let per_label = task.meta.samples_per_label.unwrap_or(opts.samples_per_label);
+            let sampled = (per_label * classes.len()).min(train.len());
+            let experiments = opts.n_experiments.max(1);
+            let dim = x_train.first().map_or(0, Vec::len);
+            let ops = classification_ops(classes.len(), sampled, test.len(), dim, experiments, opts.max_iter);
+            if ops > MAX_CLASSIFICATION_OPS {
+                return Err(EvalError::Task {
+                    file: "train.jsonl".into(),
+                    line: None,
+                    message: format!(
+                        "{} labels: {experiments} experiments on {sampled} training rows of {dim} dims could cost {ops:.1e} \
+                         multiply-adds, over the evaluator's {MAX_CLASSIFICATION_OPS:.0e} (cost grows with the square of \
+                         the label count); use fewer labels, a smaller samples_per_label, or fewer dims",
+                        classes.len()
+                    ),
+                });
+            }
             let mut order = Vec::new();
             let mut runs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-            for _ in 0..opts.n_experiments.max(1) {
+            for _ in 0..experiments {
                 let picked = undersample(y_train, &mut order, per_label, opts.seed);
                 let x: Vec<Vec<f64>> = picked.iter().map(|&i| x_train[i].clone()).collect();
                 let y: Vec<usize> = picked.iter().map(|&i| y_train[i]).collect();

@@ -185,22 +185,34 @@ fn two_classes_at_least(file: &str, rows: &[(String, String)]) -> Result<(), Eva
     Ok(())
 }
 
+/// The largest task.json read.
+pub const MAX_TASK_JSON_BYTES: u64 = 1 << 20;
+/// The largest data file of a task (and zip entry) read.
+pub const MAX_TASK_FILE_BYTES: u64 = 256 << 20;
+/// The most a task zip may unpack to in all.
+pub const MAX_TASK_TOTAL_BYTES: u64 = 512 << 20;
+
 impl Task {
-    /// Read a task folder from disk.
+    /// Read a task folder from disk (regular files only, each within its cap).
     pub fn load_dir(dir: &Path) -> Result<Self, EvalError> {
-        let read = |name: &str| -> Result<Vec<u8>, EvalError> {
-            std::fs::read(dir.join(name)).map_err(|e| EvalError::Io(format!("{}: {e}", dir.join(name).display())))
+        let read = |name: &str, max: u64| -> Result<Vec<u8>, EvalError> {
+            conan_fs::read_bounded(&dir.join(name), max).map_err(|e| EvalError::Io(e.to_string()))
         };
-        let meta_bytes = read("task.json")?;
+        let meta_bytes = read("task.json", MAX_TASK_JSON_BYTES)?;
         let mut files = BTreeMap::from([("task.json".to_string(), meta_bytes)]);
         let meta = Self::meta(&files["task.json"])?;
         for name in meta.task_type.files() {
-            files.insert((*name).to_string(), read(name)?);
+            files.insert((*name).to_string(), read(name, MAX_TASK_FILE_BYTES)?);
         }
         Self::from_files(&files)
     }
 
     fn meta(bytes: &[u8]) -> Result<TaskMeta, EvalError> {
+        // serde_json checks UTF-8 only inside the strings it keeps: a Latin-1 byte in a
+        // field it skips would pass.
+        if let Err(e) = std::str::from_utf8(bytes) {
+            return Err(bad("task.json", None, format!("is not UTF-8 (byte {})", e.valid_up_to())));
+        }
         let meta: TaskMeta =
             serde_json::from_slice(bytes).map_err(|e| bad("task.json", Some(e.line()), e.to_string()))?;
         if meta.name.trim().is_empty() {
@@ -343,7 +355,7 @@ impl Task {
     /// task. Files are read into memory; each entry is capped at 256 MiB and the archive at
     /// 512 MiB unpacked (a 3 MB zip can declare gigabytes).
     pub fn from_zip(bytes: &[u8]) -> Result<Vec<Self>, EvalError> {
-        Self::from_zip_within(bytes, 256 << 20, 512 << 20)
+        Self::from_zip_within(bytes, MAX_TASK_FILE_BYTES, MAX_TASK_TOTAL_BYTES)
     }
 
     /// [`Self::from_zip`] with its caps: `max_entry` bytes per file, `max_total` in all.

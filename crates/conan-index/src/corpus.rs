@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{IndexError, Lang};
 
+/// The largest corpus file read (the bundled one is 0.7 MB).
+pub const MAX_CORPUS_BYTES: u64 = 64 << 20;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorpusPassage {
     pub id: String,

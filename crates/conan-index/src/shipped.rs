@@ -25,9 +25,10 @@ pub struct ShippedHeader {
 }
 
 impl ShippedHeader {
-    /// Bytes `vectors.f16` must hold.
-    pub fn data_bytes(&self) -> usize {
-        (self.passages + self.sentences) * self.width * 2
+    /// Bytes `vectors.f16` must hold; `None` when the header's counts overflow (a damaged
+    /// or hostile header: nothing is allocated for it).
+    pub fn data_bytes(&self) -> Option<u64> {
+        (self.passages as u64).checked_add(self.sentences as u64)?.checked_mul(self.width as u64)?.checked_mul(2)
     }
 
     /// Whether these vectors are the ones for `fingerprint`'s model over the corpus `key`.
@@ -43,12 +44,11 @@ pub fn encode_f16(values: &[f32]) -> Vec<u8> {
 
 /// `vectors.f16` back to f32, checked against `header`'s size and for finite values.
 pub fn decode_f16(header: &ShippedHeader, bytes: &[u8]) -> Result<Vec<f32>, IndexError> {
-    if bytes.len() != header.data_bytes() {
-        return Err(IndexError::Input(format!(
-            "vectors.f16 holds {} bytes; its header says {}",
-            bytes.len(),
-            header.data_bytes()
-        )));
+    let Some(expected) = header.data_bytes() else {
+        return Err(IndexError::Input("vectors.json: its counts overflow".into()));
+    };
+    if bytes.len() as u64 != expected {
+        return Err(IndexError::Input(format!("vectors.f16 holds {} bytes; its header says {expected}", bytes.len())));
     }
     let values: Vec<f32> = bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect();
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {

@@ -13,7 +13,7 @@ use crate::config::{Config, Pooling};
 use crate::error::ModelError;
 use crate::names::ignorable;
 use crate::pack::{Manifest, read_tensors, sha256_hex};
-use crate::source::FileSource;
+use crate::source::{FileSource, MAX_JSON_BYTES, MAX_TOKENIZER_BYTES, MAX_WEIGHTS_FILE_BYTES};
 use crate::weights::{HostTensor, decode_floats, parse_safetensors};
 
 /// Everything a model needs, read but not yet checked against a device.
@@ -66,9 +66,9 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ModelError> {
 /// Read a model's files: a conan pack (`manifest.json`) or a Hugging Face folder. The
 /// config is validated, pack shards are verified; tensors are checked in [`host_tensors`].
 pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError> {
-    if let Some(bytes) = src.read("manifest.json").await? {
+    if let Some(bytes) = src.read("manifest.json", MAX_JSON_BYTES).await? {
         let manifest = Manifest::from_json(&bytes)?;
-        let tokenizer_json = src.require(&manifest.tokenizer).await?;
+        let tokenizer_json = src.require(&manifest.tokenizer, MAX_TOKENIZER_BYTES).await?;
         src.before_shards(&manifest).await?;
         let mut shards = Vec::with_capacity(manifest.shards.len());
         for entry in &manifest.shards {
@@ -76,12 +76,12 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
         }
         return Ok(ModelFiles { config: manifest.config.clone(), tokenizer_json, shards, pack: Some(manifest) });
     }
-    let config_bytes = src.require("config.json").await?;
+    let config_bytes = src.require("config.json", MAX_JSON_BYTES).await?;
     let mut config = Config::from_json(utf8(&config_bytes, "config.json")?)?;
 
     // sentence-transformers' pooling file overrides the family default.
     if config.pooling.is_none()
-        && let Some(bytes) = src.read("1_Pooling/config.json").await?
+        && let Some(bytes) = src.read("1_Pooling/config.json", MAX_JSON_BYTES).await?
     {
         let p: PoolingConfig =
             serde_json::from_slice(&bytes).map_err(|e| ModelError::Config(format!("1_Pooling/config.json: {e}")))?;
@@ -97,9 +97,9 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
         });
     }
 
-    let tokenizer_json = src.require("tokenizer.json").await?;
+    let tokenizer_json = src.require("tokenizer.json", MAX_TOKENIZER_BYTES).await?;
 
-    let shards = match src.read("model.safetensors.index.json").await? {
+    let shards = match src.read("model.safetensors.index.json", MAX_JSON_BYTES).await? {
         Some(bytes) => {
             let index: ShardIndex = serde_json::from_slice(&bytes)
                 .map_err(|e| ModelError::Weights(format!("model.safetensors.index.json: {e}")))?;
@@ -108,15 +108,17 @@ pub async fn read_files(src: &impl FileSource) -> Result<ModelFiles, ModelError>
             files.dedup();
             let mut shards = Vec::with_capacity(files.len());
             for file in files {
-                if !crate::pack::format::plain_file_name(&file) {
+                if !conan_fs::plain_file_name(&file) {
                     return Err(ModelError::Weights(format!("shard name {file:?} leaves the model folder")));
                 }
-                let bytes = src.require(&file).await?;
+                let bytes = src.require(&file, MAX_WEIGHTS_FILE_BYTES).await?;
                 shards.push((file, bytes));
             }
             shards
         }
-        None => vec![("model.safetensors".to_string(), src.require("model.safetensors").await?)],
+        None => {
+            vec![("model.safetensors".to_string(), src.require("model.safetensors", MAX_WEIGHTS_FILE_BYTES).await?)]
+        }
     };
     Ok(ModelFiles { config, tokenizer_json, shards, pack: None })
 }

@@ -83,7 +83,8 @@ impl Embedder {
         };
         for (chunk_no, chunk) in texts.chunks(self.batch_size.max(1)).enumerate() {
             let batch = self.text.encode_batch(chunk).map_err(|e| e.offset(chunk_no * self.batch_size))?;
-            out.vectors.extend(self.embed_batch(&batch, dims).await?);
+            let vectors = self.embed_batch(&batch, dims).await.map_err(|e| e.offset(chunk_no * self.batch_size))?;
+            out.vectors.extend(vectors);
             out.tokens.extend(batch.lengths);
             out.truncated.extend(batch.truncated);
         }
@@ -105,9 +106,18 @@ impl Embedder {
         let shape = [batch.batch, batch.seq];
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
         let input = self.token_input(&batch.ids, shape);
-        let vectors = self.model.embed(input, mask, &batch.lengths, dims)?;
+        let vectors = self.model.embed(input, mask.clone(), &batch.lengths, dims)?;
         let data = vectors.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let flat = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+        if let Some(row) = flat.chunks(dims).position(|v| v.iter().any(|x| !x.is_finite())) {
+            // NaN would print as JSON null and rank as nothing: say where it came from.
+            let input = self.token_input(&batch.ids, [batch.batch, batch.seq]);
+            let place = self.model.first_non_finite(input, mask, &batch.lengths, self.model.attention_mode()).await?;
+            return Err(ModelError::NonFinite {
+                row,
+                place: place.unwrap_or_else(|| "the Matryoshka cut or L2 normalisation".into()),
+            });
+        }
         Ok(flat.chunks(dims).map(<[f32]>::to_vec).collect())
     }
 

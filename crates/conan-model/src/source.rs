@@ -7,17 +7,25 @@ use std::path::PathBuf;
 use crate::error::ModelError;
 use crate::pack::{Manifest, ShardEntry, verify_shard};
 
+/// The largest config, manifest, index or other JSON file a source is asked for.
+pub const MAX_JSON_BYTES: u64 = 16 << 20;
+/// The largest tokenizer.json (Qwen3's is 11 MB).
+pub const MAX_TOKENIZER_BYTES: u64 = 256 << 20;
+/// The largest Hugging Face safetensors file read whole (Conan-v2 in f32 is 6 GB).
+pub const MAX_WEIGHTS_FILE_BYTES: u64 = 64 << 30;
+
 /// Where a model's files come from. Paths are relative to the model root, `/`-separated.
 #[allow(async_fn_in_trait)] // used on one thread (the browser worker or the CLI)
 pub trait FileSource {
-    /// The file's bytes, or `Ok(None)` when it does not exist.
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError>;
+    /// The file's bytes, or `Ok(None)` when it does not exist. A file over `max` bytes is an
+    /// error, found before it is read where the source can tell.
+    async fn read(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, ModelError>;
     /// Where the files come from, for messages.
     fn label(&self) -> String;
 
-    /// The file's bytes; a missing file is an error naming it.
-    async fn require(&self, path: &str) -> Result<Vec<u8>, ModelError> {
-        self.read(path).await?.ok_or_else(|| ModelError::Source(format!("{}: {path} not found", self.label())))
+    /// The file's bytes (at most `max`); a missing file is an error naming it.
+    async fn require(&self, path: &str, max: u64) -> Result<Vec<u8>, ModelError> {
+        self.read(path, max).await?.ok_or_else(|| ModelError::Source(format!("{}: {path} not found", self.label())))
     }
 
     /// Called once a pack's manifest is read, before any shard is: a source can refuse a
@@ -30,7 +38,7 @@ pub trait FileSource {
     /// overrides this to serve verified copies and refetch bad ones.
     async fn read_shard(&self, entry: &ShardEntry) -> Result<Vec<u8>, ModelError> {
         let bytes = self
-            .read(&entry.file)
+            .read(&entry.file, entry.bytes)
             .await?
             .ok_or_else(|| ModelError::Weights(format!("shard {} is missing from {}", entry.file, self.label())))?;
         verify_shard(entry, &bytes)?;
@@ -101,8 +109,11 @@ impl MemorySource {
 }
 
 impl FileSource for MemorySource {
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
-        Ok(self.files.get(path).cloned())
+    async fn read(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, ModelError> {
+        match self.files.get(path) {
+            Some(bytes) if bytes.len() as u64 > max => Err(too_large(&self.label, path, bytes.len() as u64, max)),
+            found => Ok(found.cloned()),
+        }
     }
 
     fn label(&self) -> String {
@@ -110,16 +121,20 @@ impl FileSource for MemorySource {
     }
 }
 
-/// A model folder on disk.
+/// A file over its cap, in the words `conan_fs` uses for files on disk.
+pub fn too_large(label: &str, path: &str, size: u64, max: u64) -> ModelError {
+    ModelError::Source(format!("{label}: {path}: {size} bytes, more than the {max} bytes allowed for it"))
+}
+
+/// A model folder on disk: every read bounded (regular files only, sizes checked first).
 pub struct DirSource(pub PathBuf);
 
 impl FileSource for DirSource {
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
-        let full = self.0.join(path);
-        match std::fs::read(&full) {
+    async fn read(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, ModelError> {
+        match conan_fs::read_bounded(&self.0.join(path), max) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ModelError::io(&full, e)),
+            Err(conan_fs::FileError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(ModelError::Source(e.to_string())),
         }
     }
 

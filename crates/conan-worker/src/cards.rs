@@ -3,6 +3,7 @@
 
 use conan_model::pack::{BLOCK, Encoding, Manifest, PackOptions, estimate_bytes};
 use conan_model::placement::{check_limits, device_bytes, largest_buffer};
+use conan_model::source::MAX_JSON_BYTES;
 use conan_model::{Config, FileSource, GpuLimits, LoadOptions, ModelFiles, TOKEN_TABLE};
 use conan_protocol::{ErrorKind, ModelCard, PackPlan, Response};
 
@@ -106,12 +107,12 @@ pub fn planned_card(plan: &PackPlan, limits: GpuLimits) -> Result<ModelCard> {
 /// With a `plan`, a pack that is not there is described from its preset instead.
 pub async fn inspect(id: u32, base_url: String, plan: Option<PackPlan>, limits: GpuLimits) -> Result<Response> {
     let src = FetchSource::new(base_url.clone());
-    let card = match src.read("manifest.json").await? {
+    let card = match src.read("manifest.json", MAX_JSON_BYTES).await? {
         Some(bytes) => {
             let m = Manifest::from_json(&bytes)?;
             model_card(&m.config, Some(&m), limits)
         }
-        None => match (src.read("config.json").await?, &plan) {
+        None => match (src.read("config.json", MAX_JSON_BYTES).await?, &plan) {
             (Some(bytes), _) => {
                 let text = std::str::from_utf8(&bytes)
                     .map_err(|e| WorkerError::new(ErrorKind::BadModel, format!("{base_url}/config.json: {e}")))?;

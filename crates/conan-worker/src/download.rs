@@ -12,6 +12,7 @@ use std::cell::RefCell;
 
 use conan_model::pack::{Manifest, ShardEntry, sha256_hex, verify_shard};
 use conan_model::placement::check_limits;
+use conan_model::source::too_large;
 use conan_model::{FileSource, GpuLimits, ModelError};
 use conan_protocol::{DownloadSummary, Response};
 use js_sys::{Reflect, Uint8Array};
@@ -148,16 +149,21 @@ impl FetchSource {
 pub const MAX_PACK_BYTES: u64 = 2 << 30;
 
 impl FileSource for FetchSource {
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ModelError> {
+    async fn read(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, ModelError> {
         let url = self.url(path);
         let io = |e: JsValue| ModelError::Source(format!("{url}: {}", js_error(&e)));
-        match self.fetch(&url, false).await? {
-            None => Ok(None),
-            Some(response) => {
-                let buffer = JsFuture::from(response.array_buffer().map_err(io)?).await.map_err(io)?;
-                Ok(Some(Uint8Array::new(&buffer).to_vec()))
-            }
+        let Some(response) = self.fetch(&url, false).await? else { return Ok(None) };
+        // A declared length over the cap is refused before the body is read.
+        let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+        if let Some(size) = declared.filter(|&size| size > max) {
+            return Err(too_large(&self.base, path, size, max));
         }
+        let buffer = JsFuture::from(response.array_buffer().map_err(io)?).await.map_err(io)?;
+        let bytes = Uint8Array::new(&buffer);
+        if u64::from(bytes.length()) > max {
+            return Err(too_large(&self.base, path, u64::from(bytes.length()), max));
+        }
+        Ok(Some(bytes.to_vec()))
     }
 
     fn label(&self) -> String {

@@ -60,7 +60,7 @@ impl From<ModelError> for WorkerError {
     fn from(e: ModelError) -> Self {
         let kind = match &e {
             ModelError::Backend(_) => ErrorKind::Backend,
-            ModelError::Config(_) | ModelError::Weights(_) => ErrorKind::BadModel,
+            ModelError::Config(_) | ModelError::Weights(_) | ModelError::NonFinite { .. } => ErrorKind::BadModel,
             ModelError::Input(_) => ErrorKind::BadInput,
             ModelError::Text(t) => text_kind(t),
             // Reading files: a fetch, a missing file, a zip, the OS.

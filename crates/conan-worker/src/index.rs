@@ -3,11 +3,13 @@
 
 use std::ops::Range;
 
+use conan_index::corpus::MAX_CORPUS_BYTES;
 use conan_index::shipped::decode_f16;
 use conan_index::{
     CorpusPassage, Lang, SPLIT_RULE, ShippedHeader, WINDOW_RULE, WindowIndex, WindowTexts, parse_corpus, split_document,
 };
 use conan_model::pack::sha256_hex;
+use conan_model::source::MAX_JSON_BYTES;
 use conan_model::{Embedder, FileSource};
 use conan_protocol::{DimsRow, ErrorKind, IndexInfo, Response, SearchHit, SearchResult, UserDocument};
 
@@ -98,13 +100,17 @@ impl Windows {
 /// corpus's; `Ok(None)` when there are none or they belong to another model.
 async fn shipped_windows(fingerprint: &str, key: &str, texts: &[&str], width: usize) -> Result<Option<Windows>> {
     let source = FetchSource::new(CORPUS_URL);
-    let Some(header) = source.read("vectors.json").await? else { return Ok(None) };
+    let Some(header) = source.read("vectors.json", MAX_JSON_BYTES).await? else { return Ok(None) };
     let header: ShippedHeader = serde_json::from_slice(&header)
         .map_err(|e| WorkerError::new(ErrorKind::Unreadable, format!("vectors.json: {e}")))?;
     if !header.fits(fingerprint, key, width) {
         return Ok(None);
     }
-    let data = source.require("vectors.f16").await?;
+    // The header's own size is the cap: a file that is not it is refused unread.
+    let expected = header
+        .data_bytes()
+        .ok_or_else(|| WorkerError::new(ErrorKind::Unreadable, "vectors.json: its counts overflow"))?;
+    let data = source.require("vectors.f16", expected).await?;
     let values = decode_f16(&header, &data).map_err(|e| WorkerError::new(ErrorKind::Unreadable, e.to_string()))?;
     Windows::from_stored(texts, width, values)
         .map(Some)
@@ -122,7 +128,7 @@ impl SearchIndex {
         let start = now_ms();
         let width = embedder.config.hidden_size;
         let mut notices = Vec::new();
-        let bytes = FetchSource::new(CORPUS_URL).require("corpus.jsonl").await?;
+        let bytes = FetchSource::new(CORPUS_URL).require("corpus.jsonl", MAX_CORPUS_BYTES).await?;
         let corpus: Vec<CorpusPassage> =
             parse_corpus(&bytes).map_err(|e| WorkerError::new(ErrorKind::Unreadable, e.to_string()))?;
         let corpus_key = sha256_hex(&bytes)[..16].to_string();

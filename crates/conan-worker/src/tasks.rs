@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use conan_eval::task::MAX_TASK_FILE_BYTES;
 use conan_eval::{EmbeddingTable, EvalError, EvalOptions, Task, TaskMeta, evaluate};
+use conan_model::source::MAX_JSON_BYTES;
 use conan_model::{Embedder, FileSource};
 use conan_protocol::{ErrorKind, Response, TaskSource, TaskSummary};
 
@@ -21,14 +23,14 @@ fn unreadable(what: impl std::fmt::Display) -> WorkerError {
 
 /// The names of the bundled slices (`static/tasks/index.json`).
 pub async fn bundled_names() -> Result<Vec<String>> {
-    let index = FetchSource::new(TASKS_URL).require("index.json").await?;
+    let index = FetchSource::new(TASKS_URL).require("index.json", MAX_JSON_BYTES).await?;
     serde_json::from_slice(&index).map_err(|e| unreadable(format!("{TASKS_URL}/index.json: {e}")))
 }
 
 /// A bundled slice's source, its task.json and what that says; its data files stay unread.
 pub async fn bundled_meta(name: &str) -> Result<(FetchSource, Vec<u8>, TaskMeta)> {
     let src = FetchSource::new(format!("{TASKS_URL}/{name}"));
-    let bytes = src.require("task.json").await?;
+    let bytes = src.require("task.json", MAX_JSON_BYTES).await?;
     let meta = serde_json::from_slice(&bytes).map_err(|e| unreadable(format!("{name}/task.json: {e}")))?;
     Ok((src, bytes, meta))
 }
@@ -38,7 +40,7 @@ async fn bundled_task(name: &str) -> Result<Task> {
     let mut files = BTreeMap::new();
     files.insert("task.json".to_string(), task_json);
     for file in meta.task_type.files() {
-        files.insert(file.to_string(), src.require(file).await?);
+        files.insert(file.to_string(), src.require(file, MAX_TASK_FILE_BYTES).await?);
     }
     Task::from_files(&files).map_err(|e| unreadable(format!("{name}: {e}")))
 }

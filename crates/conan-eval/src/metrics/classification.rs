@@ -10,6 +10,30 @@ use std::collections::BTreeMap;
 
 use super::rng::Mt19937;
 
+/// The most multiply-adds a classification task may cost ([`classification_ops`]). Measured
+/// on this project's 2-core machine (debug build, the evaluator at opt-level 2): 300 labels
+/// (an estimate of 3.7e11) took 44 s, so the budget is a few minutes at most; 1,000 labels
+/// (4.2e12) are refused.
+pub const MAX_CLASSIFICATION_OPS: f64 = 2e12;
+
+/// Worst-case multiply-adds of a classification task: per experiment, `max_iter` passes of
+/// the logistic regression over the undersampled rows (one score per class and row, and
+/// its gradient: 2 × rows × classes × (dim + 1); line-search steps aside), and the two kNN
+/// scans of every test row against them. Cost grows with the square of the label count,
+/// since the undersampled rows grow with it too.
+pub fn classification_ops(
+    labels: usize,
+    train_rows: usize,
+    test_rows: usize,
+    dim: usize,
+    experiments: usize,
+    max_iter: usize,
+) -> f64 {
+    let score_rows = if labels == 2 { 1 } else { labels } as f64;
+    let (train, test, dim) = (train_rows as f64, test_rows as f64, dim as f64);
+    experiments as f64 * (max_iter as f64 * 2.0 * train * score_rows * (dim + 1.0) + 2.0 * test * train * dim)
+}
+
 /// MTEB v2's undersampling: shuffle the carried-over `order` with a fresh
 /// `RandomState(seed)`, then keep the first `per_label` indices of each label.
 pub fn undersample(labels: &[usize], order: &mut Vec<usize>, per_label: usize, seed: u32) -> Vec<usize> {
@@ -34,20 +58,25 @@ pub fn undersample(labels: &[usize], order: &mut Vec<usize>, per_label: usize, s
 pub fn accuracy_f1(truth: &[usize], predicted: &[usize]) -> (f64, f64, f64) {
     let n = truth.len() as f64;
     let accuracy = truth.iter().zip(predicted).filter(|(a, b)| a == b).count() as f64 / n;
-    let mut labels: Vec<usize> = truth.iter().chain(predicted).copied().collect();
-    labels.sort_unstable();
-    labels.dedup();
+    // One pass for the counts (label → true positives, support, predicted), so the cost is
+    // linear in the rows however many labels there are.
+    let mut counts: BTreeMap<usize, [f64; 3]> = BTreeMap::new();
+    for (&t, &p) in truth.iter().zip(predicted) {
+        let c = counts.entry(t).or_default();
+        c[1] += 1.0;
+        if t == p {
+            c[0] += 1.0;
+        }
+        counts.entry(p).or_default()[2] += 1.0;
+    }
     let (mut macro_sum, mut weighted_sum) = (0.0, 0.0);
-    for &l in &labels {
-        let tp = truth.iter().zip(predicted).filter(|&(&t, &p)| t == l && p == l).count() as f64;
-        let support = truth.iter().filter(|&&t| t == l).count() as f64;
-        let predicted_l = predicted.iter().filter(|&&p| p == l).count() as f64;
+    for [tp, support, predicted_l] in counts.values() {
         let denom = support + predicted_l;
         let f1 = if denom > 0.0 { 2.0 * tp / denom } else { 0.0 };
         macro_sum += f1;
         weighted_sum += f1 * support;
     }
-    (accuracy, macro_sum / labels.len() as f64, weighted_sum / n)
+    (accuracy, macro_sum / counts.len() as f64, weighted_sum / n)
 }
 
 /// Bitext mining scores as MTEB: the gold match of item i is i; accuracy, and

@@ -181,6 +181,41 @@ impl ConanModel {
         Ok(target.self_attn.probs(target.input_layernorm.forward(x), &rope, bias))
     }
 
+    /// Where values first stop being finite on this input: the stack run step by step,
+    /// each step read back. Only for an error message after a pass produced NaN or
+    /// infinity, so its cost (one read-back per step) is paid on failure alone.
+    pub async fn first_non_finite(
+        &self,
+        input: TokenInput,
+        mask: Tensor<2>,
+        lengths: &[usize],
+        mode: AttentionMode,
+    ) -> Result<Option<String>, ModelError> {
+        let (mut x, rope, bias) = self.prepare(input, mask.clone(), lengths, mode)?;
+        if !all_finite(x.clone()).await? {
+            return Ok(Some("the token vectors (embed_tokens)".into()));
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            let h = x.clone() + layer.self_attn.forward(layer.input_layernorm.forward(x), &rope, bias.clone());
+            if !all_finite(h.clone()).await? {
+                return Ok(Some(format!("layer {i}'s attention (layers.{i}.self_attn)")));
+            }
+            x = h.clone() + layer.mlp.forward(layer.post_attention_layernorm.forward(h));
+            if !all_finite(x.clone()).await? {
+                return Ok(Some(format!("layer {i}'s MLP (layers.{i}.mlp)")));
+            }
+        }
+        let states = self.norm.forward(x);
+        if !all_finite(states.clone()).await? {
+            return Ok(Some("the final norm (norm)".into()));
+        }
+        let pooled = self.pool(states, mask, lengths);
+        if !all_finite(pooled.clone()).await? {
+            return Ok(Some("pooling".into()));
+        }
+        Ok(None)
+    }
+
     /// The first layer's input, rotary tables and score mask for one pass.
     fn prepare(
         &self,
@@ -204,4 +239,10 @@ impl ConanModel {
         let rope = Rope::new(t, self.head_dim(), self.rope_theta, &x.device());
         Ok((x, rope, mask::score_bias(mask, lengths, mode)))
     }
+}
+
+async fn all_finite<const D: usize>(t: Tensor<D>) -> Result<bool, ModelError> {
+    let data = t.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+    let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+    Ok(values.iter().all(|v| v.is_finite()))
 }

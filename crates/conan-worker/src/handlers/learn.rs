@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use conan_index::corpus::MAX_CORPUS_BYTES;
 use conan_index::{Lang, parse_corpus};
 use conan_model::pack::QuantBits;
 use conan_model::{AttentionMode, FileSource};
@@ -51,7 +52,7 @@ pub async fn attention(state: &RefCell<State>, id: u32, text: &str, layer: usize
 
 pub async fn projection(state: &RefCell<State>, id: u32, pairs: usize) -> Result<Response> {
     let embedder = state.borrow().embedder()?;
-    let bytes = FetchSource::new("static/corpus").require("corpus.jsonl").await?;
+    let bytes = FetchSource::new("static/corpus").require("corpus.jsonl", MAX_CORPUS_BYTES).await?;
     let corpus = parse_corpus(&bytes).map_err(|e| WorkerError::new(ErrorKind::Unreadable, e.to_string()))?;
     let by_id: std::collections::HashMap<&str, usize> =
         corpus.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();

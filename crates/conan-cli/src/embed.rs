@@ -1,0 +1,112 @@
+//! `conan embed`: texts → one JSON document `{"model", "backend", "dims", "embeddings"}`,
+//! written as the vectors come. `--input` is read a block of lines at a time, so memory stays
+//! bounded and output starts after the first block however many texts follow.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use conan_model::{DirSource, Embedder, read_files};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{Backend, device};
+
+/// Texts embedded per block: enough whole batches to keep the model busy, few enough that
+/// a block's texts and vectors stay small.
+const BLOCK: usize = 256;
+
+/// Texts from the arguments, then one per line of `input` (a file, or "-" for stdin).
+struct Texts {
+    args: std::vec::IntoIter<String>,
+    lines: Option<(String, Box<dyn BufRead>)>,
+    line_no: usize,
+}
+
+impl Texts {
+    fn open(input: Option<&Path>, args: Vec<String>) -> Result<Self> {
+        let lines = match input {
+            None => None,
+            Some(p) if p == Path::new("-") => {
+                Some(("stdin".to_string(), Box::new(std::io::stdin().lock()) as Box<dyn BufRead>))
+            }
+            Some(p) => {
+                let file = std::fs::File::open(p).with_context(|| format!("{}", p.display()))?;
+                Some((p.display().to_string(), Box::new(BufReader::new(file)) as Box<dyn BufRead>))
+            }
+        };
+        Ok(Self { args: args.into_iter(), lines, line_no: 0 })
+    }
+
+    /// Up to `n` more texts; fewer only at the end.
+    fn block(&mut self, n: usize) -> Result<Vec<String>> {
+        let mut out: Vec<String> = self.args.by_ref().take(n).collect();
+        let Some((name, reader)) = self.lines.as_mut() else { return Ok(out) };
+        let mut raw = Vec::new();
+        while out.len() < n {
+            raw.clear();
+            if reader.read_until(b'\n', &mut raw).with_context(|| name.clone())? == 0 {
+                break;
+            }
+            self.line_no += 1;
+            let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = std::str::from_utf8(line)
+                .map_err(|e| anyhow::anyhow!("{name}: line {} is not UTF-8 ({e})", self.line_no))?;
+            out.push(text.to_owned());
+        }
+        Ok(out)
+    }
+}
+
+pub fn run(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Path>, args: Vec<String>) -> Result<()> {
+    let mut texts = Texts::open(input, args)?;
+    let mut block = texts.block(BLOCK)?;
+    if block.is_empty() {
+        bail!("no texts given: pass TEXT arguments or --input FILE");
+    }
+    let files = pollster::block_on(read_files(&DirSource(model.to_path_buf())))?;
+    let (device, options) = device(backend)?;
+    let embedder = Embedder::load(&files, &device, options)?;
+    let dims = dims.unwrap_or(embedder.config.hidden_size);
+    embedder.config.check_dims(dims)?;
+
+    // Shown only on a terminal (indicatif hides it otherwise), so piped output stays clean.
+    let progress = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {pos} texts embedded ({per_sec}, {elapsed})").unwrap());
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write!(
+        out,
+        "{{\"model\":{},\"backend\":{},\"dims\":{dims},\"embeddings\":[",
+        serde_json::to_string(&model.display().to_string())?,
+        serde_json::to_string(backend.name())?
+    )?;
+    let mut done = 0;
+    while !block.is_empty() {
+        let embedded = pollster::block_on(embedder.embed(&block, Some(dims))).map_err(|e| e.offset(done))?;
+        for (i, vector) in embedded.vectors.iter().enumerate() {
+            if done + i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut out, vector)?;
+        }
+        out.flush()?;
+        for (i, cut) in embedded.truncated.iter().enumerate() {
+            if *cut {
+                progress.suspend(|| {
+                    eprintln!(
+                        "note: text {} was truncated to the model's {} tokens",
+                        done + i,
+                        embedder.config.max_position_embeddings
+                    )
+                });
+            }
+        }
+        done += block.len();
+        progress.set_position(done as u64);
+        block = texts.block(BLOCK)?;
+    }
+    progress.finish_and_clear();
+    out.write_all(b"]}\n")?;
+    out.flush()?;
+    Ok(())
+}
