@@ -432,7 +432,7 @@ fn model_from_disk(browser: &Browser, label: &str) -> Value {
     browser.wait_for(
         &format!("the model {label} from disk"),
         "const e = document.querySelector('#model-error'); if (e) return 'failed: ' + e.innerText; \
-         const m = document.querySelector('#model'); return m && m.innerText.includes(arguments[0] + ' (from disk)') ? m.innerText : null",
+         const m = document.querySelector('#model'); return m && m.textContent.includes(arguments[0] + ' (from disk)') ? m.textContent : null",
         json!([label]),
         Duration::from_secs(120),
     )
@@ -496,6 +496,17 @@ fn learn_page_draws_tokens_soft_mask_attention_and_translation_pairs() {
     let others = others / n as f64;
     println!("PCA: mean distance to the translation {pairs:.1}, to other sentences {others:.1}");
     assert!(pairs < 0.6 * others, "pairs {pairs} vs others {others}");
+    // The cosine matrix above it: 40 × 40 cells, and nearly every Chinese sentence finds
+    // its own English translation first (the bright diagonal).
+    let matrix = browser.js(
+        "const m = document.querySelector('#translation-matrix'); \
+         return [+m.dataset.first, +m.dataset.pairs, m.querySelectorAll('rect').length, m.querySelector('figcaption').textContent]",
+        json!([]),
+    );
+    println!("translation matrix: {matrix}");
+    assert_eq!(matrix[1], 40);
+    assert_eq!(matrix[2], 1600);
+    assert!(matrix[0].as_u64().unwrap() >= 36, "{matrix}");
     browser.screenshot("learn");
     browser.js("document.querySelector('#learn-projection').scrollIntoView()", json!([]));
     browser.screenshot("learn-projection");

@@ -317,3 +317,30 @@ fn q4_pack_on_an_adapter_short_of_workgroup_memory_loads_as_q8() {
     println!("q4 as q8 on the short adapter: lowest cosine to the CPU over {} sentences {worst:.7}", texts.len());
     assert!(worst >= 0.9999, "{worst}");
 }
+
+/// A config with a long context must not let one text build an attention matrix no machine
+/// holds: over the activation budget a batch runs in smaller passes (same vectors), and a
+/// text that needs more alone is refused with the numbers.
+#[test]
+fn long_contexts_stay_within_the_activation_budget() {
+    let mut f = tiny();
+    f.config.max_position_embeddings = 32_768;
+    let mut e = Embedder::new(&f, &Device::flex()).unwrap();
+    let long = "a".repeat(30_000);
+    let err = pollster::block_on(e.embed(&["fine", long.as_str()], None)).unwrap_err().to_string();
+    assert!(err.contains("text 1: 300") && err.contains("tokens need about 28."), "{err}");
+    assert!(err.contains("[4, 300") && err.contains("GB budget; cut the text"), "{err}");
+
+    let mid = "b".repeat(600);
+    let texts = ["short", mid.as_str(), "a middling text"];
+    let whole = pollster::block_on(e.embed(&texts, None)).unwrap();
+    // Room for one 600-token text per pass, not three.
+    e.activation_budget = f.config.activation_bytes(1, 610) as u64;
+    assert!(e.rows_per_pass(601) < 3);
+    let split = pollster::block_on(e.embed(&texts, None)).unwrap();
+    assert_eq!(whole.tokens, split.tokens);
+    for (a, b) in whole.vectors.iter().zip(&split.vectors) {
+        let max = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(max < 1e-4, "split passes changed a vector by {max}");
+    }
+}

@@ -156,6 +156,15 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     browser.post("window/rect", json!({"width": 412, "height": 915}));
     let overflow =
         browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth", json!([]));
+    // Issue #23: the query box leads the first screen; the status is one line.
+    browser.js("window.scrollTo(0, 0)", json!([]));
+    let query_box = browser.js(
+        "const r = document.querySelector('#query').getBoundingClientRect(); \
+         return [r.bottom, window.innerHeight, document.querySelector('#status').getBoundingClientRect().height]",
+        json!([]),
+    );
+    browser.screenshot("search-phone-top");
+    assert!(query_box[0].as_f64().unwrap() < query_box[1].as_f64().unwrap() * 0.6, "query box below the fold: {query_box}");
     browser.js("document.querySelector('#search-results').scrollIntoView()", json!([]));
     browser.screenshot("search-phone");
     browser.post("window/rect", json!({"width": 1100, "height": 1300}));

@@ -48,13 +48,8 @@ pub fn run(
     if seq > config.max_position_embeddings {
         bail!("--seq {seq} exceeds the model's context of {}", config.max_position_embeddings);
     }
-    // Refuse shapes whose activations cannot fit before allocating any: a pass holds about
-    // the attention scores and probabilities [b, heads, t, t], three FFN-wide and six
-    // hidden-wide [b, t, ·] tensors, as f32.
-    let per_token = 3 * config.intermediate_size as u128
-        + 6 * config.hidden_size as u128
-        + 2 * config.num_attention_heads as u128 * seq as u128;
-    let activations = 4 * batch as u128 * seq as u128 * per_token;
+    // Refuse shapes whose activations cannot fit before allocating any.
+    let activations = config.activation_bytes(batch, seq);
     if activations > BENCH_MEMORY_BUDGET as u128 {
         bail!(
             "--batch {batch} --seq {seq} needs about {:.1} GB of activations per pass, over the {} GB this command allows; use a smaller batch",

@@ -1,5 +1,5 @@
-//! vectors → a 2-D picture: principal component analysis, enough to show that a sentence
-//! and its translation land together.
+//! vectors → pictures of a bitext: the cosine matrix of sentences against their
+//! translations (what the model does), and principal component analysis (a 2-D view).
 
 /// Project `rows` onto their first two principal components. Returns one (x, y) per row and
 /// the share of the variance each component explains. Power iteration on the covariance
@@ -89,5 +89,57 @@ mod tests {
             assert!((p[0] - sign * (a - mean)).abs() < 1e-3, "{p:?} vs {}", a - mean);
         }
         assert_eq!(pca2(&rows[..1]).0, vec![[0.0, 0.0]]);
+    }
+}
+
+/// Sentences against their translations, as the model sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranslationMatrix {
+    /// Row-major `n × n` cosines: sentence i (rows) against translation j (columns).
+    pub cosines: Vec<f32>,
+    /// For each row, the 1-based rank of its true translation among all columns (1 =
+    /// found first; ties count against it).
+    pub ranks: Vec<usize>,
+    /// Mean cosine on the diagonal (true translations) and off it.
+    pub mean_true: f32,
+    pub mean_other: f32,
+}
+
+/// [`TranslationMatrix`] of unit vectors `a[i]` against their translations `b[i]`.
+pub fn translation_matrix(a: &[Vec<f32>], b: &[Vec<f32>]) -> TranslationMatrix {
+    let n = a.len().min(b.len());
+    let cosines: Vec<f32> = a[..n]
+        .iter()
+        .flat_map(|x| b[..n].iter().map(move |y| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>()))
+        .collect();
+    let ranks = (0..n)
+        .map(|i| {
+            let row = &cosines[i * n..(i + 1) * n];
+            1 + row.iter().enumerate().filter(|&(j, &c)| j != i && c >= row[i]).count()
+        })
+        .collect();
+    let diagonal: f32 = (0..n).map(|i| cosines[i * n + i]).sum();
+    TranslationMatrix {
+        mean_true: diagonal / n.max(1) as f32,
+        mean_other: (cosines.iter().sum::<f32>() - diagonal) / (n * n - n).max(1) as f32,
+        cosines,
+        ranks,
+    }
+}
+
+#[cfg(test)]
+mod translation_tests {
+    use super::*;
+
+    #[test]
+    fn ranks_count_the_candidates_at_or_above_the_true_translation() {
+        let a = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.6, 0.8]];
+        let b = vec![vec![1.0, 0.0], vec![0.6, 0.8], vec![0.0, 1.0]];
+        let m = translation_matrix(&a, &b);
+        assert_eq!(m.cosines.len(), 9);
+        assert!((m.cosines[1] - 0.6).abs() < 1e-6);
+        // Row 0 finds b[0] first; row 1 (0, 1) prefers b[2] over b[1]; row 2 prefers b[1].
+        assert_eq!(m.ranks, vec![1, 2, 2]);
+        assert!((m.mean_true - (1.0 + 0.8 + 0.8) / 3.0).abs() < 1e-6);
     }
 }

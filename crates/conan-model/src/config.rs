@@ -280,6 +280,16 @@ impl Config {
         Ok(())
     }
 
+    /// About the activation memory of one forward pass over `batch` texts of `seq` tokens,
+    /// in bytes: the attention scores and probabilities `[b, heads, t, t]`, three FFN-wide
+    /// and six hidden-wide `[b, t, ·]` tensors, as f32. u128: any `usize` shape fits.
+    pub fn activation_bytes(&self, batch: usize, seq: usize) -> u128 {
+        let per_token = 3 * self.intermediate_size as u128
+            + 6 * self.hidden_size as u128
+            + 2 * self.num_attention_heads as u128 * seq as u128;
+        4 * batch as u128 * seq as u128 * per_token
+    }
+
     /// Parameter count from the shapes alone, without allocating anything.
     pub fn num_params(&self) -> u64 {
         self.tensor_shapes().iter().map(|(_, s)| s.iter().map(|&d| d as u64).product::<u64>()).sum()

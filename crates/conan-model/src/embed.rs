@@ -41,7 +41,14 @@ pub struct Embedder {
     pub host_table: Option<HostTable>,
     /// Texts per forward pass; bounds activation memory.
     pub batch_size: usize,
+    /// The most activation memory one pass may take ([`Config::activation_bytes`]): a batch
+    /// over it runs in smaller passes, and a text that needs more alone is refused.
+    pub activation_budget: u64,
 }
+
+/// [`Embedder::activation_budget`]'s default: a 24 GB machine's, or a browser tab's (4 GiB
+/// of wasm memory) share; conan-mini's 16 × 512 tokens take 0.26 GB, Conan-v2's 2.6 GB.
+pub const ACTIVATION_BUDGET: u64 = 3 << 30;
 
 impl Embedder {
     /// Check the files and put the weights on `device` (as f32; see [`Self::load`]).
@@ -62,7 +69,15 @@ impl Embedder {
         }
         let (model, host_table) =
             build_placed(&config, device_tensors(files, options)?, device, options.host_table(&config))?;
-        Ok(Self { config, model, text, device: device.clone(), host_table, batch_size: 16 })
+        Ok(Self {
+            config,
+            model,
+            text,
+            device: device.clone(),
+            host_table,
+            batch_size: 16,
+            activation_budget: ACTIVATION_BUDGET,
+        })
     }
 
     /// Embed `texts`, truncated to `dims` (default: the full hidden size).
@@ -81,20 +96,65 @@ impl Embedder {
             tokens: Vec::with_capacity(texts.len()),
             truncated: Vec::with_capacity(texts.len()),
         };
-        for (chunk_no, chunk) in texts.chunks(self.batch_size.max(1)).enumerate() {
-            let batch = self.text.encode_batch(chunk).map_err(|e| e.offset(chunk_no * self.batch_size))?;
-            let vectors = self.embed_batch(&batch, dims).await.map_err(|e| e.offset(chunk_no * self.batch_size))?;
-            out.vectors.extend(vectors);
-            out.tokens.extend(batch.lengths);
-            out.truncated.extend(batch.truncated);
+        let mut start = 0;
+        for chunk in texts.chunks(self.batch_size.max(1)) {
+            let batch = self.text.encode_batch(chunk).map_err(|e| e.offset(start))?;
+            let rows = self.rows_per_pass(batch.seq);
+            if rows >= batch.batch {
+                out.vectors.extend(self.embed_batch(&batch, dims).await.map_err(|e| e.offset(start))?);
+                out.tokens.extend(batch.lengths);
+                out.truncated.extend(batch.truncated);
+            } else {
+                // Padded to its longest text, the batch needs more than the budget: smaller
+                // passes, each padded to its own longest (one text alone if need be).
+                for (i, text) in chunk.iter().enumerate() {
+                    let one = self.text.encode_batch(std::slice::from_ref(text)).map_err(|e| e.offset(start + i))?;
+                    if self.rows_per_pass(one.seq) == 0 {
+                        return Err(self.over_budget(start + i, one.seq));
+                    }
+                    out.vectors.extend(self.embed_batch(&one, dims).await.map_err(|e| e.offset(start + i))?);
+                    out.tokens.extend(one.lengths);
+                    out.truncated.extend(one.truncated);
+                }
+            }
+            start += chunk.len();
         }
         Ok(out)
+    }
+
+    /// How many texts of `seq` tokens one pass may hold within the activation budget.
+    pub fn rows_per_pass(&self, seq: usize) -> usize {
+        let one = self.config.activation_bytes(1, seq).max(1);
+        usize::try_from(u128::from(self.activation_budget) / one).unwrap_or(usize::MAX)
+    }
+
+    fn over_budget(&self, index: usize, seq: usize) -> ModelError {
+        let heads = self.config.num_attention_heads;
+        ModelError::Input(format!(
+            "text {index}: {seq} tokens need about {:.1} GB of activations in one pass (the attention scores alone are \
+             [{heads}, {seq}, {seq}] f32), over the {:.1} GB budget; cut the text",
+            self.config.activation_bytes(1, seq) as f64 / 1e9,
+            self.activation_budget as f64 / 1e9
+        ))
     }
 
     /// Embed an already tokenized batch at `dims` (callers that time tokenization apart, or
     /// reuse it, tokenize once with `self.text` and come here).
     pub async fn embed_batch(&self, batch: &TokenBatch, dims: usize) -> Result<Vec<Vec<f32>>, ModelError> {
         self.config.check_dims(dims)?;
+        if self.rows_per_pass(batch.seq) < batch.batch {
+            return Err(if batch.batch == 1 {
+                self.over_budget(0, batch.seq)
+            } else {
+                ModelError::Input(format!(
+                    "a batch of {} texts of {} tokens needs about {:.1} GB of activations in one pass, over the {:.1} GB budget; embed fewer at once",
+                    batch.batch,
+                    batch.seq,
+                    self.config.activation_bytes(batch.batch, batch.seq) as f64 / 1e9,
+                    self.activation_budget as f64 / 1e9
+                ))
+            });
+        }
         if let Some(max) = batch.max_id()
             && max as usize >= self.config.vocab_size
         {

@@ -247,6 +247,14 @@ pub enum Response {
         points: Vec<ProjectedPoint>,
         /// Share of the variance along each axis.
         explained: [f64; 2],
+        /// Row-major `pairs × pairs` cosines: Chinese sentence i (rows) against English
+        /// sentence j (columns); the diagonal holds the true translations.
+        cosines: Vec<f32>,
+        /// For each Chinese sentence, the 1-based rank of its translation among the English.
+        ranks: Vec<usize>,
+        /// Mean cosine with the translation, and with the other sentences.
+        mean_true: f32,
+        mean_other: f32,
     },
     QuantErrors {
         id: u32,

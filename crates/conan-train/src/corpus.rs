@@ -111,9 +111,18 @@ pub struct HskRow {
     pub en: String,
 }
 
+/// The largest data file training reads (corpora, teacher vectors, CC-CEDICT unpacked).
+const MAX_DATA_BYTES: u64 = 4 << 30;
+
+/// A UTF-8 data file, read with the project's bounded reader.
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = conan_fs::read_bounded(path, MAX_DATA_BYTES)?;
+    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{}: not UTF-8 ({})", path.display(), e.utf8_error()))
+}
+
 /// HSK rows in file order; blank lines are skipped, any other bad line is an error.
 pub fn read_hsk(path: &Path) -> Result<Vec<HskRow>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_text(path)?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -126,7 +135,7 @@ pub fn read_hsk(path: &Path) -> Result<Vec<HskRow>> {
 
 /// `zh_id \t zh \t en_id \t en` with a header line.
 pub fn read_tatoeba(path: &Path) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_text(path)?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -143,7 +152,9 @@ pub fn read_tatoeba(path: &Path) -> Result<Vec<(String, String)>> {
 fn read_cedict(path: &Path) -> Result<Vec<(String, String)>> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut text = String::new();
+    // Capped: a small gzip can unpack to any size.
     flate2::read::GzDecoder::new(file)
+        .take(MAX_DATA_BYTES)
         .read_to_string(&mut text)
         .with_context(|| format!("{} is not a readable gzip text", path.display()))?;
     let mut out = Vec::new();
@@ -193,18 +204,15 @@ pub struct Teacher {
 
 impl Teacher {
     pub fn load(dir: &Path) -> Result<Self> {
-        let meta: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("meta.json"))
-                .with_context(|| format!("reading {}/meta.json", dir.display()))?,
-        )?;
+        let meta: serde_json::Value = serde_json::from_str(&read_text(&dir.join("meta.json"))?)?;
         let dims = meta["dims"].as_u64().context("meta.json has no dims")? as usize;
-        let texts = std::fs::read_to_string(dir.join("texts.jsonl"))?;
+        let texts = read_text(&dir.join("texts.jsonl"))?;
         let rows: HashMap<String, usize> = texts
             .lines()
             .enumerate()
             .map(|(i, l)| Ok((serde_json::from_str::<String>(l)?, i)))
             .collect::<Result<_>>()?;
-        let bytes = std::fs::read(dir.join("vectors.f32"))?;
+        let bytes = conan_fs::read_bounded(&dir.join("vectors.f32"), MAX_DATA_BYTES)?;
         if bytes.len() != rows.len() * dims * 4 {
             bail!(
                 "{}/vectors.f32 holds {} bytes, expected {} texts × {dims} × 4",

@@ -68,12 +68,18 @@ pub struct Attention {
     pub causal: Vec<f32>,
 }
 
-/// Translation pairs projected to 2-D.
+/// Translation pairs: their cosine matrix, and the same vectors projected to 2-D.
 #[derive(Clone, PartialEq)]
 pub struct Projection {
     pub points: Vec<ProjectedPoint>,
     /// Share of the variance along each axis.
     pub explained: [f64; 2],
+    /// Row-major Chinese × English cosines.
+    pub cosines: Vec<f32>,
+    /// Rank of each Chinese sentence's translation among the English (1 = first).
+    pub ranks: Vec<usize>,
+    pub mean_true: f32,
+    pub mean_other: f32,
 }
 
 /// One weight matrix quantized to q8 and q4 and back.
@@ -114,8 +120,15 @@ impl State {
                     causal: causal.clone(),
                 });
             }
-            Response::Projection { points, explained, .. } => {
-                self.projection = Some(Projection { points: points.clone(), explained: *explained })
+            Response::Projection { points, explained, cosines, ranks, mean_true, mean_other, .. } => {
+                self.projection = Some(Projection {
+                    points: points.clone(),
+                    explained: *explained,
+                    cosines: cosines.clone(),
+                    ranks: ranks.clone(),
+                    mean_true: *mean_true,
+                    mean_other: *mean_other,
+                })
             }
             Response::QuantErrors { tensor, source, histograms, .. } => {
                 self.quant =
@@ -287,17 +300,26 @@ pub fn learn_page(p: &LearnProps) -> Html {
         </section>
         <section class="card" id="learn-projection">
             <h2>{ "4 · Translations land together" }</h2>
-            <p class="muted">{ format!("The first {PAIRS} Chinese–English pairs of the corpus, embedded now and projected to 2-D with PCA. \
-                Red: Chinese, blue: English; a line joins each sentence to its translation. Short lines mean the model maps meaning, not language.") }</p>
+            <p class="muted">{ format!("The first {PAIRS} Chinese–English pairs of the corpus, embedded now. Each Chinese sentence (a row) \
+                against each English one (a column): a bright diagonal means every sentence is closest to its own translation, \
+                whatever the language. Below, the same vectors projected to 2-D.") }</p>
             <button type="button" class="secondary" id="projection-run" onclick={project} disabled={!p.ready || v.busy(Section::Projection)}>
                 { if v.busy(Section::Projection) { "Embedding…" } else { "Embed and project" } }</button>
             if v.busy(Section::Projection) { <progress class="inline"></progress> }
-            if let Some(Projection { points, explained }) = &v.projection {
+            if let Some(projection @ Projection { points, explained, cosines, ranks, .. }) = &v.projection {
+                <figure id="translation-matrix" data-first={ranks.iter().filter(|&&r| r == 1).count().to_string()}
+                        data-pairs={ranks.len().to_string()}>
+                    <Heatmap values={contrast(cosines)} rows={ranks.len()} cols={ranks.len()}
+                        title="cosine of each Chinese sentence (rows) with each English sentence (columns)" />
+                    <figcaption>{ translation_summary(projection) }</figcaption>
+                </figure>
                 <div id="projection" data-points={points.len().to_string()}>
                     <Scatter title="PCA of Chinese and English sentence vectors"
                         points={points.iter().map(|q| (q.x, q.y, q.lang.clone(), q.text.clone())).collect::<Vec<_>>()}
                         links={(0..points.len() / 2).map(|k| (2 * k, 2 * k + 1)).collect::<Vec<_>>()} />
-                    <p class="muted small">{ format!("The two axes explain {:.1}% and {:.1}% of the variance. Hover a point for its sentence.",
+                    <p class="muted small">{ format!("PCA keeps only what the two axes explain ({:.1}% and {:.1}% of the variance), \
+                        so pairs that the matrix shows apart from all others can still cross here. Red: Chinese, blue: English; \
+                        a line joins each pair. Hover a point for its sentence.",
                         100.0 * explained[0], 100.0 * explained[1]) }</p>
                 </div>
             }
@@ -336,4 +358,22 @@ pub fn learn_page(p: &LearnProps) -> Html {
         if let Some(e) = &v.error { <p class="error" id="learn-error" role="alert">{ e }</p> }
         </>
     }
+}
+
+/// Cosines stretched to 0..=1 over the matrix's own range, so the diagonal stands out in
+/// the heatmap's shades (each cell's title keeps its cosine).
+fn contrast(cosines: &[f32]) -> Vec<f32> {
+    let (lo, hi) = cosines.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+    cosines.iter().map(|&c| if hi > lo { (c - lo) / (hi - lo) } else { 1.0 }).collect()
+}
+
+fn translation_summary(p: &Projection) -> String {
+    let n = p.ranks.len();
+    let first = p.ranks.iter().filter(|&&r| r == 1).count();
+    let worst = p.ranks.iter().max().copied().unwrap_or(0);
+    format!(
+        "{first} of {n} Chinese sentences find their English translation first (the worst at rank {worst}); \
+         mean cosine {:.2} with the translation, {:.2} with the other sentences.",
+        p.mean_true, p.mean_other
+    )
 }

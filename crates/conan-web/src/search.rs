@@ -284,29 +284,7 @@ pub fn search_page(p: &SearchProps) -> Html {
         <section class="card" id="search">
             <h2>{ "Search" }</h2>
             <p class="muted">{ "Ask in Chinese or English; passages in the other language are found by meaning. The query, the corpus and your documents never leave this page." }</p>
-            if !p.ready { <p class="pending">{ "Waiting for the model…" }</p> }
-            if let Some(job) = &v.working {
-                <div class="progress" id="index-progress">
-                    <progress max={v.progress.as_ref().map(|x| x.total.max(1)).unwrap_or(1).to_string()}
-                              value={v.progress.as_ref().map(|x| x.done).unwrap_or(0).to_string()}></progress>
-                    <span class="muted">{ match &v.progress {
-                        Some(IndexProgress { stage, done, total }) => format!("{stage}: {} of {}", thousands(*done), thousands(*total)),
-                        None => format!("{}…", job.what),
-                    } }</span>
-                </div>
-            }
-            if let Some(i) = &v.index {
-                <p class="muted" id="index-info" data-passages={(i.corpus_passages + i.user_passages).to_string()}
-                   data-user={i.user_passages.to_string()} data-restored={i.restored.to_string()} data-shipped={i.shipped.to_string()} data-embedded={i.embedded.to_string()}
-                   data-persistent={i.persistent.to_string()} data-sentences={i.sentences.to_string()} data-vector-bytes={i.vector_bytes.to_string()}>
-                    { format!("{} passages ({} bundled, {} yours) and {} sentence vectors · {}-d · {:.1} MB of vectors · ",
-                        thousands(i.corpus_passages + i.user_passages), thousands(i.corpus_passages), thousands(i.user_passages),
-                        thousands(i.sentences), i.width, i.vector_bytes as f64 / 1e6) }
-                    { vectors_origin(i) }
-                    { if i.persistent { " · stored in IndexedDB" } else { " · kept in memory only" } }
-                </p>
-                { for i.notices.iter().map(|n| html! { <p class="notice">{ n }</p> }) }
-            }
+            // The query box first: on a phone it is the first thing under the status line.
             <form class="row search-row" onsubmit={on_submit}>
                 <label for="query" class="sr-only">{ "Query" }</label>
                 <input id="query" ref={query} type="search" placeholder="输入查询 · type a query" autocomplete="off" />
@@ -335,6 +313,29 @@ pub fn search_page(p: &SearchProps) -> Html {
                 </p>
             }
             if let Some(r) = &v.result { <Results result={r.clone()} /> }
+            if !p.ready { <p class="pending">{ "Waiting for the model…" }</p> }
+            if let Some(job) = &v.working {
+                <div class="progress" id="index-progress">
+                    <progress max={v.progress.as_ref().map(|x| x.total.max(1)).unwrap_or(1).to_string()}
+                              value={v.progress.as_ref().map(|x| x.done).unwrap_or(0).to_string()}></progress>
+                    <span class="muted">{ match &v.progress {
+                        Some(IndexProgress { stage, done, total }) => format!("{stage}: {} of {}", thousands(*done), thousands(*total)),
+                        None => format!("{}…", job.what),
+                    } }</span>
+                </div>
+            }
+            if let Some(i) = &v.index {
+                <p class="muted" id="index-info" data-passages={(i.corpus_passages + i.user_passages).to_string()}
+                   data-user={i.user_passages.to_string()} data-restored={i.restored.to_string()} data-shipped={i.shipped.to_string()} data-embedded={i.embedded.to_string()}
+                   data-persistent={i.persistent.to_string()} data-sentences={i.sentences.to_string()} data-vector-bytes={i.vector_bytes.to_string()}>
+                    { format!("{} passages ({} bundled, {} yours) and {} sentence vectors · {}-d · {:.1} MB of vectors · ",
+                        thousands(i.corpus_passages + i.user_passages), thousands(i.corpus_passages), thousands(i.user_passages),
+                        thousands(i.sentences), i.width, i.vector_bytes as f64 / 1e6) }
+                    { vectors_origin(i) }
+                    { if i.persistent { " · stored in IndexedDB" } else { " · kept in memory only" } }
+                </p>
+                { for i.notices.iter().map(|n| html! { <p class="notice">{ n }</p> }) }
+            }
         </section>
         <section class="card" id="tradeoff">
             <h2>{ "Matryoshka: dims against speed and quality" }</h2>

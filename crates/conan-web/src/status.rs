@@ -107,29 +107,22 @@ pub fn status_panel(props: &StatusProps) -> Html {
         Phase::Ready => "ready",
         Phase::Failed(_) => "failed",
     };
+    // One line first (a phone shows the query box right under it); the details fold out.
+    let summary = match (&p.backend, &p.model) {
+        (Some(b), Some(m)) => format!(" · {} · {}", backend_name(b.kind), m.source),
+        (Some(b), None) => format!(" · {}", backend_name(b.kind)),
+        _ => String::new(),
+    };
     html! {
         <section class="card status" id="status" data-phase={phase_name}>
-            <p>{ status }
+            <p class="status-line">{ status }<span class="muted">{ summary }</span>
+                if p.model.as_ref().is_some_and(|m| m.synthetic) { <span class="tag warn">{ "random weights" }</span> }
                 { match &p.offline {
                     Some(Ok(())) => html! { <span class="tag offline" id="offline" data-ready="true" title="the app, the default model and the corpus are cached by a service worker">{ "works offline" }</span> },
                     Some(Err(e)) => html! { <span class="muted" id="offline" data-ready="false">{ format!(" · {e}") }</span> },
                     None => html! {},
                 } }
             </p>
-            if let Some(b) = &p.backend {
-                <p id="backend" data-kind={b.kind.as_str()}>
-                    <strong>{ "Backend: " }</strong>
-                    { match b.kind { BackendKind::WebGpu => "WebGPU (burn-wgpu)", BackendKind::Cpu => "CPU (burn flex, wasm)" } }
-                    { for b.adapter.iter().chain(b.vendor.iter()).chain(b.architecture.iter()).map(|s| html! { <span class="tag">{ s }</span> }) }
-                    <span class="muted">{ format!(" started in {:.0} ms", b.init_ms) }</span>
-                </p>
-                if let Some(limit) = b.max_storage_buffer_binding_size {
-                    <p class="muted">{ format!("Adapter limits: storage binding {} MiB, buffer {} MiB", limit >> 20, b.max_buffer_size.unwrap_or(0) >> 20) }</p>
-                }
-                if let Some(notice) = &b.notice {
-                    <p class="notice" id="backend-notice">{ notice }</p>
-                }
-            }
             if let (Some(d), false) = (&p.progress, matches!(p.phase, Phase::Ready)) {
                 <div class="download" id="download-progress">
                     <progress max={d.total.max(1).to_string()} value={d.loaded.to_string()}></progress>
@@ -139,23 +132,47 @@ pub fn status_panel(props: &StatusProps) -> Html {
                         if d.bytes_per_s > 0.0 { format!(" · {:.1} MB/s", d.bytes_per_s / 1e6) } else { String::new() }) }</span>
                 </div>
             }
-            if let Some(d) = &p.download {
-                <p class="muted" id="download" data-fetched={d.fetched_files.to_string()} data-cached={d.cached_files.to_string()}
-                   data-refetched={d.refetched.to_string()}>
-                    { format!("Pack: {} shard(s), {}: {} downloaded, {} from this browser's cache{}",
-                        d.files, mb(d.total_bytes), d.fetched_files, d.cached_files,
-                        if d.refetched > 0 { format!(", {} fetched again after a bad hash", d.refetched) } else { String::new() }) }
-                    { for d.notices.iter().map(|n| html! { <span class="notice">{ format!(" {n}") }</span> }) }
-                </p>
+            if let Some(notice) = p.backend.as_ref().and_then(|b| b.notice.as_ref()) {
+                <p class="notice" id="backend-notice">{ notice }</p>
             }
-            if let Some(m) = &p.model {
-                <p id="model">
-                    <strong>{ "Model: " }</strong>{ format!("{} ({}), {} parameters", m.source, m.model_type, m.parameters) }
-                    if m.synthetic { <span class="tag warn">{ "random weights, for speed only" }</span> }
-                    <br /><span class="muted">{ &m.architecture }</span>
-                    { for p.load_ms.map(|ms| html! { <span class="muted">{ format!(" · loaded in {ms:.0} ms") }</span> }) }
-                </p>
-            }
+            <details class="status-details">
+                <summary>{ "Backend, model and download" }</summary>
+                if let Some(b) = &p.backend {
+                    <p id="backend" data-kind={b.kind.as_str()}>
+                        <strong>{ "Backend: " }</strong>
+                        { match b.kind { BackendKind::WebGpu => "WebGPU (burn-wgpu)", BackendKind::Cpu => "CPU (burn flex, wasm)" } }
+                        { for b.adapter.iter().chain(b.vendor.iter()).chain(b.architecture.iter()).map(|s| html! { <span class="tag">{ s }</span> }) }
+                        <span class="muted">{ format!(" started in {:.0} ms", b.init_ms) }</span>
+                    </p>
+                    if let Some(limit) = b.max_storage_buffer_binding_size {
+                        <p class="muted">{ format!("Adapter limits: storage binding {} MiB, buffer {} MiB", limit >> 20, b.max_buffer_size.unwrap_or(0) >> 20) }</p>
+                    }
+                }
+                if let Some(d) = &p.download {
+                    <p class="muted" id="download" data-fetched={d.fetched_files.to_string()} data-cached={d.cached_files.to_string()}
+                       data-refetched={d.refetched.to_string()}>
+                        { format!("Pack: {} shard(s), {}: {} downloaded, {} from this browser's cache{}",
+                            d.files, mb(d.total_bytes), d.fetched_files, d.cached_files,
+                            if d.refetched > 0 { format!(", {} fetched again after a bad hash", d.refetched) } else { String::new() }) }
+                        { for d.notices.iter().map(|n| html! { <span class="notice">{ format!(" {n}") }</span> }) }
+                    </p>
+                }
+                if let Some(m) = &p.model {
+                    <p id="model">
+                        <strong>{ "Model: " }</strong>{ format!("{} ({}), {} parameters", m.source, m.model_type, m.parameters) }
+                        if m.synthetic { <span class="tag warn">{ "random weights, for speed only" }</span> }
+                        <br /><span class="muted">{ &m.architecture }</span>
+                        { for p.load_ms.map(|ms| html! { <span class="muted">{ format!(" · loaded in {ms:.0} ms") }</span> }) }
+                    </p>
+                }
+            </details>
         </section>
+    }
+}
+
+fn backend_name(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::WebGpu => "WebGPU",
+        BackendKind::Cpu => "CPU (wasm)",
     }
 }

@@ -66,7 +66,14 @@ impl FetchSource {
             return Ok(Uint8Array::new(&buffer).to_vec());
         };
         let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-        let mut bytes = Vec::with_capacity(entry.bytes as usize);
+        // The manifest's size, if this memory can hold it: a refusal rather than a panic.
+        let mut bytes = Vec::new();
+        usize::try_from(entry.bytes).ok().and_then(|n| bytes.try_reserve_exact(n).ok()).ok_or_else(|| {
+            ModelError::Weights(format!(
+                "shard {} lists {} bytes, more than this tab's memory holds",
+                entry.file, entry.bytes
+            ))
+        })?;
         let (start, mut last) = (now_ms(), 0.0);
         loop {
             let chunk = JsFuture::from(reader.read()).await.map_err(io)?;

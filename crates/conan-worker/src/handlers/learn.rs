@@ -73,6 +73,8 @@ pub async fn projection(state: &RefCell<State>, id: u32, pairs: usize) -> Result
     let texts: Vec<&str> =
         chosen.iter().flat_map(|&(z, e)| [corpus[z].text.as_str(), corpus[e].text.as_str()]).collect();
     let vectors = embedder.embed(&texts, None).await?.vectors;
+    let (zh, en): (Vec<_>, Vec<_>) = vectors.chunks(2).map(|p| (p[0].clone(), p[1].clone())).unzip();
+    let matrix = conan_index::project::translation_matrix(&zh, &en);
     let (points, explained) = conan_index::project::pca2(&vectors);
     Ok(Response::Projection {
         id,
@@ -89,6 +91,10 @@ pub async fn projection(state: &RefCell<State>, id: u32, pairs: usize) -> Result
             })
             .collect(),
         explained,
+        cosines: matrix.cosines,
+        ranks: matrix.ranks,
+        mean_true: matrix.mean_true,
+        mean_other: matrix.mean_other,
     })
 }
 
