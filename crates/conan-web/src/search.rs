@@ -283,8 +283,8 @@ pub fn search_page(p: &SearchProps) -> Html {
         <>
         <section class="card" id="search">
             <h2>{ "Search" }</h2>
-            <p class="muted">{ "Ask in Chinese or English; passages in the other language are found by meaning. The query, the corpus and your documents never leave this page." }</p>
-            // The query box first: on a phone it is the first thing under the status line.
+            // The query box first: on a phone it is the first thing under the status line,
+            // what the page does right below it.
             <form class="row search-row" onsubmit={on_submit}>
                 <label for="query" class="sr-only">{ "Query" }</label>
                 <input id="query" ref={query} type="search" placeholder="输入查询 · type a query" autocomplete="off" />
@@ -307,6 +307,7 @@ pub fn search_page(p: &SearchProps) -> Html {
                         onclick={Callback::from(move |_: MouseEvent| run.emit(Some(text.clone())))}>{ *ex }</button> }
                 }) }
             </p>
+            <p class="muted">{ "Ask in Chinese or English; passages in the other language are found by meaning. The query, the corpus and your documents never leave this page." }</p>
             if let Some(e) = &v.error {
                 <p class="error" id="search-error" role="alert">{ e }
                     if v.index.is_none() { <button type="button" class="secondary" onclick={retry}>{ "Try again" }</button> }
