@@ -334,6 +334,58 @@ fn classification_with_too_many_labels_is_refused_with_its_cost() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Issue #22, natively: `conan index build` splits and embeds documents as the Search page
+/// does, `conan search` finds the paragraph whose one sentence a Chinese query translates,
+/// and names that sentence.
+#[test]
+fn index_build_and_search_find_the_sentence_inside_a_document() {
+    let pairs = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl")).unwrap();
+    let pairs: Vec<(String, String)> = pairs
+        .lines()
+        .take(48)
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("notes.md");
+    let paragraphs: Vec<String> =
+        pairs.chunks(4).map(|c| c.iter().map(|p| p.1.as_str()).collect::<Vec<_>>().join(" ")).collect();
+    std::fs::write(&doc, paragraphs.join("\n\n")).unwrap();
+    let index = dir.path().join("index");
+    let model = "static/models/conan-mini/q8";
+    let out =
+        conan(&["index", "build", "--model", model, "--docs", doc.to_str().unwrap(), "--out", index.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The third sentence of each paragraph, asked in Chinese.
+    let queries: Vec<&str> = (0..12).map(|p| pairs[p * 4 + 2].0.as_str()).collect();
+    let mut args = vec!["search", "--index", index.to_str().unwrap(), "--top", "3", "--json"];
+    args.extend(&queries);
+    let answers = ok_json(&args);
+    let mut found = 0;
+    for (p, answer) in answers.as_array().unwrap().iter().enumerate() {
+        let top = &answer["hits"][0];
+        if top["source"] == format!("notes.md ¶{}", p + 1) {
+            found += 1;
+            if let Some(sentence) = top["sentence"].as_object() {
+                assert_eq!(sentence["text"], pairs[p * 4 + 2].1.as_str(), "{answer}");
+            }
+        }
+    }
+    println!("conan search: {found} of 12 queries found their paragraph first");
+    assert!(found >= 10, "{answers}");
+
+    fails_with(
+        &["index", "build", "--model", model, "--docs", doc.to_str().unwrap(), "--out", index.to_str().unwrap()],
+        "exists and is not empty",
+    );
+    fails_with(
+        &["search", "--index", index.to_str().unwrap(), "--model", "static/models/tiny", "a query"],
+        "is not the model this index was built with",
+    );
+}
+
 /// Issue #22's goal on a dev passage task (12 sentences per passage, conan-mini q8): the
 /// sentence window finds the passage whose one sentence the query translates (nDCG@10 ≥
 /// 0.85, from about 0.41 with one vector per passage), reported beside the unchanged

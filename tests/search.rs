@@ -164,7 +164,10 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         json!([]),
     );
     browser.screenshot("search-phone-top");
-    assert!(query_box[0].as_f64().unwrap() < query_box[1].as_f64().unwrap() * 0.7, "query box below the fold: {query_box}");
+    assert!(
+        query_box[0].as_f64().unwrap() < query_box[1].as_f64().unwrap() * 0.7,
+        "query box below the fold: {query_box}"
+    );
     browser.js("document.querySelector('#search-results').scrollIntoView()", json!([]));
     browser.screenshot("search-phone");
     browser.post("window/rect", json!({"width": 1100, "height": 1300}));

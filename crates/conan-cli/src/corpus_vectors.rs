@@ -22,13 +22,7 @@ pub fn run(model: &Path, corpus_dir: &Path, device: Device, options: LoadOptions
     // Passages, then each passage's sentences in order: the layout the worker stores.
     let texts: Vec<&str> = corpus.iter().map(|p| p.text.as_str()).collect();
     let laid_out = WindowTexts::new(&texts);
-    let all = &laid_out.texts;
-    let mut values = Vec::with_capacity(all.len() * embedder.config.hidden_size);
-    for (i, chunk) in all.chunks(256).enumerate() {
-        values.extend(pollster::block_on(embedder.embed(chunk, None))?.vectors.concat());
-        eprint!("\rembedded {} of {}", i * 256 + chunk.len(), all.len());
-    }
-    eprintln!();
+    let values = crate::index::embed_windows(&embedder, &laid_out)?;
     let header = ShippedHeader {
         format: FORMAT.into(),
         model_fingerprint: fingerprint,

@@ -17,6 +17,7 @@ mod bench;
 mod corpus_vectors;
 mod embed;
 mod eval;
+mod index;
 
 #[derive(Parser)]
 #[command(name = "conan", version, about = "Conan-Embedding-v2 architecture in burn: embed, synth, info, serve")]
@@ -147,6 +148,33 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         backend: Backend,
     },
+    /// Build a sentence-window search index of documents (the Search page's, on disk).
+    Index {
+        #[command(subcommand)]
+        action: IndexAction,
+    },
+    /// Search an index built by `conan index build`.
+    Search {
+        /// The index folder
+        #[arg(long)]
+        index: PathBuf,
+        /// The model (default: the one the index was built with)
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Passages per query
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        top: u32,
+        /// Matryoshka prefix to search at (default: full width)
+        #[arg(long)]
+        dims: Option<usize>,
+        /// Print JSON instead of a list
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+        #[arg(required = true)]
+        queries: Vec<String>,
+    },
     /// Evaluate on MTEB-style task folders; prints a table, optionally MTEB-style JSON.
     Eval {
         /// Model folder (or use --embeddings)
@@ -193,6 +221,24 @@ enum Command {
     },
     /// Serve a folder (the built web app) on http://HOST:PORT; the same server as `conan-serve`.
     Serve(conan_serve::ServeArgs),
+}
+
+#[derive(Subcommand)]
+enum IndexAction {
+    /// Split documents (.txt, .md, .jsonl, .csv) into passages and embed them with the
+    /// sentences of each, as the Search page does; write the index folder.
+    Build {
+        #[arg(long)]
+        model: PathBuf,
+        /// Documents to index
+        #[arg(long, num_args = 1.., required = true)]
+        docs: Vec<PathBuf>,
+        /// A new (or empty) folder for the index
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+    },
 }
 
 fn main() -> ExitCode {
@@ -279,6 +325,22 @@ fn run(command: Command) -> Result<()> {
                 split_sentences,
             };
             eval::run(args, device, options)
+        }
+        Command::Index { action: IndexAction::Build { model, docs, out, backend } } => {
+            let (device, options) = device(backend)?;
+            index::build(&model, &docs, &out, device, options)
+        }
+        Command::Search { index, model, top, dims, json, backend, queries } => {
+            let (device, options) = device(backend)?;
+            let args = index::SearchArgs {
+                index: &index,
+                model: model.as_deref(),
+                queries: &queries,
+                top: top as usize,
+                dims,
+                json,
+            };
+            index::search(args, device, options)
         }
         Command::CorpusVectors { model, corpus, backend } => {
             let (device, options) = device(backend)?;

@@ -122,6 +122,33 @@ impl Embedder {
         Ok(out)
     }
 
+    /// Full-width vectors of `texts`, flat and row-major in input order, embedded in
+    /// length-sorted batches of `chunk` (far less padding than input order for mixed
+    /// passages and sentences); `progress(done, total)` runs before each batch and at the end.
+    pub async fn embed_flat(
+        &self,
+        texts: &[&str],
+        chunk: usize,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<f32>, ModelError> {
+        let width = self.config.hidden_size;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
+        let mut out = vec![0.0f32; texts.len() * width];
+        let mut done = 0;
+        for batch in order.chunks(chunk.max(1)) {
+            progress(done, texts.len());
+            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+            let vectors = self.embed(&batch_texts, None).await?.vectors;
+            for (&i, v) in batch.iter().zip(vectors) {
+                out[i * width..(i + 1) * width].copy_from_slice(&v);
+            }
+            done += batch.len();
+        }
+        progress(done, texts.len());
+        Ok(out)
+    }
+
     /// How many texts of `seq` tokens one pass may hold within the activation budget.
     pub fn rows_per_pass(&self, seq: usize) -> usize {
         let one = self.config.activation_bytes(1, seq).max(1);

@@ -55,22 +55,8 @@ pub struct SearchIndex {
 /// Embed `texts` at full width, longest-first batches of similar length (less padding),
 /// posting progress; returns the vectors row-major in input order.
 async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[&str]) -> Result<Vec<f32>> {
-    let width = embedder.config.hidden_size;
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
-    let mut out = vec![0.0f32; texts.len() * width];
-    let mut done = 0;
-    for chunk in order.chunks(64) {
-        post(Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
-        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-        let vectors = embedder.embed(&batch, None).await.map_err(|e| WorkerError::from(e).context(stage))?.vectors;
-        for (&i, v) in chunk.iter().zip(vectors) {
-            out[i * width..(i + 1) * width].copy_from_slice(&v);
-        }
-        done += chunk.len();
-    }
-    post(Response::IndexProgress { id, stage: stage.into(), done, total: texts.len() });
-    Ok(out)
+    let progress = |done, total| post(Response::IndexProgress { id, stage: stage.into(), done, total });
+    embedder.embed_flat(texts, 64, progress).await.map_err(|e| WorkerError::from(e).context(stage))
 }
 
 /// Passages ready for the window index: each one's sentence spans, and the vectors in
