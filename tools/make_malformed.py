@@ -287,6 +287,7 @@ mcase("manifest-shard-empty-name", "shard 0 has an unsafe file name", medit(lamb
 mcase("manifest-unknown-encoding", "unknown variant `q3`", medit(lambda m: m["tensors"]["norm.weight"].__setitem__("encoding", "q3")))
 mcase("manifest-negative-bytes", "invalid value: integer `-1`", medit(lambda m: m["shards"][0].__setitem__("bytes", -1)))
 mcase("manifest-size-mismatch", "shard-00000.safetensors", medit(lambda m: m["shards"][0].__setitem__("bytes", m["shards"][0]["bytes"] + 1)))
+mcase("manifest-shard-2gib", "2147483648", medit(lambda m: m["shards"][0].__setitem__("bytes", 1 << 31)))
 mcase("manifest-hash-mismatch", "shard-00000.safetensors", medit(lambda m: m["shards"][0].__setitem__("sha256", "0" * 64)))
 mcase("manifest-hash-not-hex", "shard-00000.safetensors", medit(lambda m: m["shards"][0].__setitem__("sha256", "xyz")))
 mcase("manifest-tensor-missing", "norm.weight", medit(lambda m: m["tensors"].pop("norm.weight")))
