@@ -237,6 +237,40 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     assert!(found >= 18, "only {found} of 20 queries found their paragraph");
     browser.screenshot("search-sentence-window");
 
+    // An index built natively (`conan index build`) opens in the page as one document, its
+    // vectors used as they are: nothing is embedded, and it is searched like the rest.
+    let pairs: Vec<(String, String)> = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl"))
+        .unwrap()
+        .lines()
+        .skip(100)
+        .take(12)
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let trip = dir.path().join("trip.md");
+    let paragraphs: Vec<String> = pairs.chunks(4).map(|c| c.iter().map(|p| p.1.as_str()).collect::<Vec<_>>().join(" ")).collect();
+    std::fs::write(&trip, paragraphs.join("\n\n")).unwrap();
+    let saved = dir.path().join("trip-index");
+    let built = std::process::Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["index", "build", "--model", "static/models/conan-mini/q8", "--docs"])
+        .arg(&trip)
+        .arg("--out")
+        .arg(&saved)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let embedded_before = index_info(&browser, Duration::from_secs(60))["embedded"].clone();
+    browser.pick_file("#index-folder", &saved);
+    assert_eq!(docs_and_user(&browser), (4, 28));
+    let info = index_info(&browser, Duration::from_secs(60));
+    assert_eq!(info["embedded"], embedded_before, "the saved vectors were embedded again: {info}");
+    let hits = search(&browser, &pairs[6].0);
+    let mine = hits.iter().find(|h| h["yours"] == true).expect("a hit from the opened index");
+    assert_eq!(mine["text"], paragraphs[1].as_str(), "{hits:?}");
+
     // Forget: gone from the index now and after a reload.
     browser.js("document.querySelector('#forget').click()", json!([]));
     browser.wait_for(

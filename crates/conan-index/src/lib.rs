@@ -12,6 +12,7 @@
 
 pub mod corpus;
 pub mod flat;
+pub mod folder;
 pub mod lang;
 pub mod project;
 pub mod sentences;

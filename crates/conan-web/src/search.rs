@@ -375,7 +375,12 @@ pub fn search_page(p: &SearchProps) -> Html {
             <div class="row">
                 <button type="button" id="add-paste" onclick={add_paste} disabled={!index_ready}>{ "Add text" }</button>
                 <label for="doc-files" class="file-label">{ "or files:" }</label>
-                <input id="doc-files" type="file" multiple=true accept=".txt,.md,.jsonl,.csv" onchange={on_files} disabled={!index_ready} />
+                <input id="doc-files" type="file" multiple=true accept=".txt,.md,.jsonl,.csv" onchange={on_files.clone()} disabled={!index_ready} />
+            </div>
+            <div class="row">
+                // An index built natively (`conan index build`): its vectors are used as they are.
+                <label for="index-folder" class="file-label">{ "or open an index folder (conan index build):" }</label>
+                <input id="index-folder" type="file" webkitdirectory=true multiple=true onchange={on_files} disabled={!index_ready} />
             </div>
             <p class="muted small" id="split-rule">{ v.index.as_ref().map(|i| i.split_rule.clone()).unwrap_or_default() }</p>
             <p class="muted small" id="window-rule">{ v.index.as_ref().map(|i| format!("Each sentence of a passage is embedded too: {}; the sentence that decided it is highlighted.", i.window_rule)).unwrap_or_default() }</p>

@@ -1,9 +1,11 @@
 //! The search index in the worker: the bundled corpus and the user's documents, embedded
 //! by the loaded model, in a flat index (conan-index), persisted in IndexedDB per model.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use conan_index::corpus::MAX_CORPUS_BYTES;
+use conan_index::folder::{FILES, IndexFolder};
 use conan_index::shipped::decode_f16;
 use conan_index::{
     CorpusPassage, Lang, SPLIT_RULE, ShippedHeader, WINDOW_RULE, WindowIndex, WindowTexts, parse_corpus, split_document,
@@ -375,6 +377,9 @@ impl SearchIndex {
         if files.is_empty() {
             return Err(WorkerError::bad_input("no documents were given"));
         }
+        if let Some((name, files)) = saved_index(&files) {
+            return self.open_saved(&name, &files).await;
+        }
         let mut docs = Vec::new();
         for (name, bytes) in &files {
             let drafts = split_document(name, bytes).map_err(|e| WorkerError::bad_input(e.to_string()))?;
@@ -391,8 +396,36 @@ impl SearchIndex {
             let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
             embedded.push(Windows::embed(embedder, id, &format!("embedding {}", doc.name), &texts).await?);
         }
-        for (doc, windows) in docs.into_iter().zip(embedded) {
+        for doc in &docs {
             self.embedded += doc.passages.len();
+        }
+        self.keep(docs.into_iter().zip(embedded).collect()).await
+    }
+
+    /// An index saved by `conan index build` (its vectors used as they are, when they are
+    /// this model's), added as one document.
+    async fn open_saved(&mut self, name: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+        let saved = IndexFolder::parse(files).map_err(|e| WorkerError::bad_input(format!("{name}: {e}")))?;
+        if saved.header.model_fingerprint != self.fingerprint || saved.header.width != self.index.width() {
+            return Err(WorkerError::bad_input(format!(
+                "{name} was built with another model ({}); load that model first, or add its documents instead",
+                saved.meta.model
+            )));
+        }
+        let doc = StoredDoc {
+            id: format!("{:015}-index", js_sys::Date::now() as u64),
+            name: format!("{name} (index of {} document(s))", saved.meta.documents.len()),
+            passages: saved.passages.into_iter().map(|p| StoredPassage { text: p.text, source: p.source }).collect(),
+        };
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        let windows = Windows::from_stored(&texts, saved.header.width, saved.vectors)
+            .ok_or_else(|| WorkerError::bad_input(format!("{name}: the vectors do not match the passages")))?;
+        self.keep(vec![(doc, windows)]).await
+    }
+
+    /// Store (when IndexedDB works) and index documents whose vectors are ready.
+    async fn keep(&mut self, docs: Vec<(StoredDoc, Windows)>) -> Result<()> {
+        for (doc, windows) in docs {
             if let Some(store) = &self.store {
                 let saved = async {
                     store.put_document(&doc).await?;
@@ -420,6 +453,22 @@ impl SearchIndex {
         self.measure();
         Ok(())
     }
+}
+
+/// The files of a folder saved by `conan index build`, by their names inside it, and the
+/// folder's name; `None` when the files are documents.
+fn saved_index(files: &[(String, Vec<u8>)]) -> Option<(String, BTreeMap<String, Vec<u8>>)> {
+    let base = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
+    let named: BTreeMap<String, Vec<u8>> = files
+        .iter()
+        .filter(|(path, _)| FILES.contains(&base(path).as_str()))
+        .map(|(path, bytes)| (base(path), bytes.clone()))
+        .collect();
+    if named.len() < FILES.len() {
+        return None;
+    }
+    let folder = files[0].0.split_once('/').map_or("index", |(first, _)| first).to_string();
+    Some((folder, named))
 }
 
 /// Time top-10 searches over `passages` random unit vectors of `width` at every dims.
