@@ -248,18 +248,20 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
 
     // An index built natively (`conan index build`) opens in the page as one document, its
     // vectors used as they are: nothing is embedded, and it is searched like the rest.
-    let pairs: Vec<(String, String)> = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl"))
-        .unwrap()
-        .lines()
-        .skip(100)
-        .take(12)
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string())
-        })
-        .collect();
+    let pairs: Vec<(String, String)> =
+        std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl"))
+            .unwrap()
+            .lines()
+            .skip(100)
+            .take(12)
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string())
+            })
+            .collect();
     let trip = dir.path().join("trip.md");
-    let paragraphs: Vec<String> = pairs.chunks(4).map(|c| c.iter().map(|p| p.1.as_str()).collect::<Vec<_>>().join(" ")).collect();
+    let paragraphs: Vec<String> =
+        pairs.chunks(4).map(|c| c.iter().map(|p| p.1.as_str()).collect::<Vec<_>>().join(" ")).collect();
     std::fs::write(&trip, paragraphs.join("\n\n")).unwrap();
     let saved = dir.path().join("trip-index");
     let built = std::process::Command::new(env!("CARGO_BIN_EXE_conan"))
