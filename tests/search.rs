@@ -379,6 +379,30 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     );
     assert!(!bench.as_str().unwrap().starts_with("failed"), "{bench}");
 
+    // Every other page at a phone's width too (README's screenshots): nothing wider than
+    // the screen.
+    browser.post("window/rect", json!({"width": 412, "height": 915}));
+    for page in ["Embed", "Benchmark", "Model", "Learn"] {
+        browser.js(
+            "[...document.querySelectorAll('nav.tabs button')].find(b => b.innerText === arguments[0]).click(); \
+             window.scrollTo(0, 0);",
+            json!([page]),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        // The keyboard walk above opened the status details; a visitor sees them folded.
+        let folded = browser.js(
+            "const d = document.querySelector('.status-details'); d.open = false; window.scrollTo(0, 0); return d.open",
+            json!([]),
+        );
+        assert_eq!(folded, json!(false));
+        std::thread::sleep(Duration::from_millis(200));
+        let overflow =
+            browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth", json!([]));
+        browser.screenshot(&format!("phone-{}", page.to_lowercase()));
+        assert_eq!(overflow.as_i64(), Some(0), "the {page} page scrolls sideways at phone width");
+    }
+    browser.post("window/rect", json!({"width": 1100, "height": 1300}));
+
     // Private: every request of the session went to this page's own origin. Two records:
     // DevTools network events of the page (what chromedriver sees), and the page's own
     // Privacy panel, which lists the page's and the inference worker's Resource Timing
