@@ -140,6 +140,12 @@ fn bad_input_gets_one_clear_line() {
     let d = copy_of_tiny("utf8");
     std::fs::write(d.join("texts"), [0xffu8, 0xfe, b'\n']).unwrap();
     fails_with(&["embed", "--model", "static/models/tiny", "--input", d.join("texts").to_str().unwrap()], "not UTF-8");
+    // A file with no line break is not read whole: its first line is cut at 64 MiB.
+    std::fs::write(d.join("one-line"), vec![b'a'; (64 << 20) + 1]).unwrap();
+    fails_with(
+        &["embed", "--model", "static/models/tiny", "--input", d.join("one-line").to_str().unwrap()],
+        "line 1 is longer than 64 MiB",
+    );
 }
 
 /// `conan embed --input -` writes vectors while its input is still open (bounded memory:

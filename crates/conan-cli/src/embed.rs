@@ -2,7 +2,7 @@
 //! written as the vectors come. `--input` is read a block of lines at a time, so memory stays
 //! bounded and output starts after the first block however many texts follow.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -10,6 +10,10 @@ use conan_model::{DirSource, Embedder, read_files};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{Backend, device};
+
+/// The longest input line read: far past any model's context (texts are cut to it before
+/// tokenizing), so a file with no line breaks is refused instead of read whole.
+const MAX_LINE_BYTES: u64 = 64 << 20;
 
 /// Texts embedded per block: enough whole batches to keep the model busy, few enough that
 /// a block's texts and vectors stay small.
@@ -44,10 +48,14 @@ impl Texts {
         let mut raw = Vec::new();
         while out.len() < n {
             raw.clear();
-            if reader.read_until(b'\n', &mut raw).with_context(|| name.clone())? == 0 {
+            let read = reader.by_ref().take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut raw);
+            if read.with_context(|| name.clone())? == 0 {
                 break;
             }
             self.line_no += 1;
+            if raw.len() as u64 > MAX_LINE_BYTES && raw.last() != Some(&b'\n') {
+                bail!("{name}: line {} is longer than {} MiB", self.line_no, MAX_LINE_BYTES >> 20);
+            }
             let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let text = std::str::from_utf8(line)
