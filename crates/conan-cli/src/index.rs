@@ -13,7 +13,7 @@ use conan_model::burn::prelude::Device;
 use conan_model::source::MAX_JSON_BYTES;
 use conan_model::{DirSource, Embedder, LoadOptions, read_files};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde::Serialize;
 
 /// Every text of `laid_out` embedded at full width, in its order, with a progress bar.
 pub fn embed_windows(embedder: &Embedder, laid_out: &WindowTexts) -> Result<Vec<f32>> {
@@ -105,59 +105,79 @@ pub fn search(args: SearchArgs, device: Device, options: LoadOptions) -> Result<
         );
     }
     let embedder = Embedder::load(&model_files, &device, options)?;
-    let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-    let laid_out = WindowTexts::new(&texts);
     let mut index = WindowIndex::new(header.width, &embedder.config.matryoshka_dims);
-    index.extend(&laid_out.spans, &saved.vectors)?;
+    index.extend(&saved.spans, &saved.vectors)?;
     let dims = args.dims.unwrap_or(header.width);
 
     let query_vectors = pollster::block_on(embedder.embed(args.queries, Some(header.width)))?.vectors;
     let mut answers = Vec::new();
     for (query, vector) in args.queries.iter().zip(&query_vectors) {
-        let hits = index.search(vector, dims, args.top)?;
-        let hits: Vec<serde_json::Value> = hits
-            .iter()
+        let hits = index
+            .search(vector, dims, args.top)?
+            .into_iter()
             .enumerate()
             .map(|(rank, h)| {
                 let p = &passages[h.row];
-                json!({
-                    "rank": rank + 1,
-                    "score": h.score,
-                    "passage_score": h.passage_score,
-                    "source": p.source,
-                    "text": p.text,
-                    "sentence": h.sentence.as_ref().map(|(span, score)| json!({
-                        "start": span.start, "end": span.end, "text": &p.text[span.clone()], "score": score,
-                    })),
-                })
+                Found {
+                    rank: rank + 1,
+                    score: h.score,
+                    passage_score: h.passage_score,
+                    source: &p.source,
+                    text: &p.text,
+                    sentence: h.sentence.map(|(span, score)| FoundSentence {
+                        text: &p.text[span.clone()],
+                        start: span.start,
+                        end: span.end,
+                        score,
+                    }),
+                }
             })
             .collect();
-        answers.push(json!({ "query": query, "dims": dims, "hits": hits }));
+        answers.push(Answer { query, dims, hits });
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answers)?);
         return Ok(());
     }
     for answer in &answers {
-        println!("{}", answer["query"].as_str().unwrap_or_default());
-        for hit in answer["hits"].as_array().into_iter().flatten() {
-            let text = hit["text"].as_str().unwrap_or_default();
+        println!("{}", answer.query);
+        for hit in &answer.hits {
             // The sentence that decided the score, between « and ».
-            let shown = match hit["sentence"].as_object() {
-                Some(s) => {
-                    let (a, b) = (s["start"].as_u64().unwrap_or(0) as usize, s["end"].as_u64().unwrap_or(0) as usize);
-                    format!("{}«{}»{}", &text[..a], &text[a..b], &text[b..])
-                }
-                None => text.to_string(),
+            let shown = match &hit.sentence {
+                Some(s) => format!("{}«{}»{}", &hit.text[..s.start], s.text, &hit.text[s.end..]),
+                None => hit.text.to_string(),
             };
-            println!(
-                "  {:>2}. {:.3}  {}  {}",
-                hit["rank"],
-                hit["score"].as_f64().unwrap_or(0.0),
-                hit["source"].as_str().unwrap_or(""),
-                shown.replace('\n', " ")
-            );
+            println!("  {:>2}. {:.3}  {}  {}", hit.rank, hit.score, hit.source, shown.replace('\n', " "));
         }
     }
     Ok(())
+}
+
+/// One query's answer, as `--json` prints it.
+#[derive(Serialize)]
+struct Answer<'a> {
+    query: &'a str,
+    dims: usize,
+    hits: Vec<Found<'a>>,
+}
+
+#[derive(Serialize)]
+struct Found<'a> {
+    rank: usize,
+    /// Under the sentence-window rule; `passage_score` is the passage vector's own cosine.
+    score: f32,
+    passage_score: f32,
+    source: &'a str,
+    text: &'a str,
+    /// The sentence that decided the score, when one did.
+    sentence: Option<FoundSentence<'a>>,
+}
+
+#[derive(Serialize)]
+struct FoundSentence<'a> {
+    /// Byte span in `text`.
+    start: usize,
+    end: usize,
+    text: &'a str,
+    score: f32,
 }

@@ -11,6 +11,7 @@
 //! knows its model.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -51,6 +52,8 @@ pub struct IndexFolder {
     pub meta: IndexMeta,
     pub header: ShippedHeader,
     pub passages: Vec<SavedPassage>,
+    /// Each passage's sentence spans, as `WindowIndex::extend` takes them with `vectors`.
+    pub spans: Vec<Vec<Range<usize>>>,
     /// [`WindowTexts`] order: passages, then each passage's sentences.
     pub vectors: Vec<f32>,
 }
@@ -86,10 +89,12 @@ impl IndexFolder {
             passages: laid_out.passages(),
             sentences: laid_out.sentences(),
         };
+        let spans = laid_out.spans;
         Ok(Self {
             meta: IndexMeta { format: INDEX_FORMAT.into(), model: model.into(), documents },
             header,
             passages,
+            spans,
             vectors,
         })
     }
@@ -132,7 +137,8 @@ impl IndexFolder {
         if (laid_out.passages(), laid_out.sentences()) != (header.passages, header.sentences) {
             return Err(bad("vectors.json", &"its counts do not match the passages and their sentences"));
         }
-        Ok(Self { meta, header, passages, vectors })
+        let spans = laid_out.spans;
+        Ok(Self { meta, header, passages, spans, vectors })
     }
 }
 

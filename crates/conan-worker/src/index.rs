@@ -417,9 +417,8 @@ impl SearchIndex {
             name: format!("{name} (index of {} document(s))", saved.meta.documents.len()),
             passages: saved.passages.into_iter().map(|p| StoredPassage { text: p.text, source: p.source }).collect(),
         };
-        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
-        let windows = Windows::from_stored(&texts, saved.header.width, saved.vectors)
-            .ok_or_else(|| WorkerError::bad_input(format!("{name}: the vectors do not match the passages")))?;
+        // Spans and vectors were checked against each other when the folder was parsed.
+        let windows = Windows { spans: saved.spans, vectors: saved.vectors };
         self.keep(vec![(doc, windows)]).await
     }
 
