@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # rustfmt and clippy over the whole workspace: native crates with their tests, the wasm
 # crates (worker, UI) for wasm32, and the cargo-fuzz targets' formatting. Warnings fail.
+#   tools/lint.sh          formatting, then clippy
+#   tools/lint.sh --fmt    formatting only (CI lints while it compiles: tools/test.sh --lint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
@@ -10,6 +12,7 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 echo "== cargo fmt --check"
 cargo fmt --all --check
 (cd fuzz && cargo fmt --check)
+[[ "${1:-}" == "--fmt" ]] && exit 0
 
 echo "== cargo clippy (native)"
 cargo clippy --workspace --exclude conan-web --exclude conan-worker --all-targets -- -D warnings
