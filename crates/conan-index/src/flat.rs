@@ -1,10 +1,16 @@
-//! A flat index: every vector is scored against the query, exactly.
+//! A flat index: every vector is scored against the query.
 //!
-//! Why flat: the app's collections are at most tens of thousands of passages, and a scan of
-//! 50,000 × 256 floats is about 13 M multiply-adds — a few milliseconds in wasm — with no
-//! recall loss and nothing to build. Rows are stored once at full width; a Matryoshka
-//! search at `dims` reads only each row's prefix and rescales it with a stored inverse prefix
-//! norm, so switching dims costs nothing and stores no second copy.
+//! Why flat: the app's collections are tens of thousands of passages (and five times as many
+//! sentence vectors), and a scan of 300,000 × 256 values is tens of milliseconds in wasm, with
+//! nothing to build.
+//!
+//! Rows are held as int8 codes, each row scaled so its largest value is ±127: a quarter of
+//! f32's memory and bandwidth (300,000 × 256 is 77 MB instead of 307 MB in a tab). A search
+//! scans with the query quantized too (integer dot products), then rescores the best
+//! [`candidates`] with the f32 query, so quantizing the query changes no result; what is left is
+//! the rows' own rounding, about 1e-3 of a cosine. Cosine does not depend on a row's scale, so
+//! none is stored: only 1 / ‖codes[..dims]‖ per row for each Matryoshka dims, so switching dims
+//! costs nothing and stores no second copy.
 
 use std::collections::BTreeMap;
 
@@ -20,18 +26,54 @@ pub struct Hit {
 #[derive(Debug, Clone)]
 pub struct FlatIndex {
     width: usize,
-    /// Row-major, `len × width`, each row L2-normalised at full width.
-    data: Vec<f32>,
-    /// For each Matryoshka dims below `width`: 1 / ‖row[..dims]‖ per row.
-    inv_prefix_norms: BTreeMap<usize, Vec<f32>>,
+    /// Row-major, `len × width`.
+    codes: Vec<i8>,
+    /// For each searchable dims (every Matryoshka dims below `width`, and `width`):
+    /// 1 / ‖row's codes[..dims]‖ per row, 0 where that prefix is all zeros.
+    inv_norms: BTreeMap<usize, Vec<f32>>,
+}
+
+/// A query prepared for one dims: unit-length at that prefix, in f32 (rescoring) and int8
+/// (the scan).
+#[derive(Debug, Clone)]
+pub struct Query {
+    dims: usize,
+    unit: Vec<f32>,
+    codes: Vec<i8>,
+    /// f32 value of one code step.
+    step: f32,
+}
+
+/// How many scan results are rescored for a top `k`: enough that the query's own rounding
+/// (a score error of 1e-3 to 2e-3 at worst over 3,000 rows at 64–256 dims) cannot push a
+/// true top-`k` row out unless dozens of rows tie with it.
+pub fn candidates(k: usize) -> usize {
+    k.saturating_mul(4).max(k + 32)
+}
+
+/// `v` as int8 codes with its largest |value| at 127, and the f32 value of one step.
+fn quantize(v: &[f32]) -> (Vec<i8>, f32) {
+    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 {
+        return (vec![0; v.len()], 0.0);
+    }
+    let scale = 127.0 / max;
+    (v.iter().map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8).collect(), max / 127.0)
+}
+
+fn inv_norm(codes: &[i8]) -> f32 {
+    let n = (idot(codes, codes) as f32).sqrt();
+    if n == 0.0 { 0.0 } else { 1.0 / n }
 }
 
 impl FlatIndex {
     /// An empty index of `width`-dimensional vectors, searchable at `width` and at every
     /// dims in `matryoshka` that is smaller.
     pub fn new(width: usize, matryoshka: &[usize]) -> Self {
-        let inv_prefix_norms = matryoshka.iter().filter(|&&d| d > 0 && d < width).map(|&d| (d, Vec::new())).collect();
-        Self { width, data: Vec::new(), inv_prefix_norms }
+        let mut inv_norms: BTreeMap<usize, Vec<f32>> =
+            matryoshka.iter().filter(|&&d| d > 0 && d < width).map(|&d| (d, Vec::new())).collect();
+        inv_norms.insert(width, Vec::new());
+        Self { width, codes: Vec::new(), inv_norms }
     }
 
     pub fn width(&self) -> usize {
@@ -39,36 +81,31 @@ impl FlatIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.data.len() / self.width.max(1)
+        self.codes.len() / self.width.max(1)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.codes.is_empty()
     }
 
     /// The dims a search may ask for, ascending.
     pub fn dims(&self) -> Vec<usize> {
-        let mut d: Vec<usize> = self.inv_prefix_norms.keys().copied().collect();
-        d.push(self.width);
-        d
+        self.inv_norms.keys().copied().collect()
     }
 
     /// Bytes of vector data held (what a user's device pays for the index).
     pub fn bytes(&self) -> usize {
-        (self.data.len() + self.inv_prefix_norms.values().map(Vec::len).sum::<usize>()) * 4
+        self.codes.len() + self.inv_norms.values().map(Vec::len).sum::<usize>() * 4
     }
 
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.width..(i + 1) * self.width]
+    /// Row `i` as stored, back in f32 and unit length at full width.
+    pub fn row(&self, i: usize) -> Vec<f32> {
+        let inv = self.inv_norms[&self.width][i];
+        self.codes[i * self.width..(i + 1) * self.width].iter().map(|&c| c as f32 * inv).collect()
     }
 
-    /// All rows, row-major (for storing the index).
-    pub fn as_slice(&self) -> &[f32] {
-        &self.data
-    }
-
-    /// Append one vector; it is normalised here so callers may pass any non-zero vector.
-    /// Returns its row number. Nothing is added when the vector is refused.
+    /// Append one vector (any non-zero length; only its direction is kept). Returns its row
+    /// number. Nothing is added when the vector is refused.
     pub fn push(&mut self, v: &[f32]) -> Result<usize, IndexError> {
         let row = self.len();
         if v.len() != self.width {
@@ -77,16 +114,15 @@ impl FlatIndex {
         if v.iter().any(|x| !x.is_finite()) {
             return Err(IndexError::NotFinite { row });
         }
-        let norm = dot(v, v).sqrt();
-        if norm == 0.0 {
+        let (codes, step) = quantize(v);
+        if step == 0.0 {
             return Err(IndexError::Zero { row, dims: self.width });
         }
-        self.data.extend(v.iter().map(|x| x / norm));
-        for (&d, inv) in self.inv_prefix_norms.iter_mut() {
-            let n = dot(&v[..d], &v[..d]).sqrt();
+        for (&d, inv) in self.inv_norms.iter_mut() {
             // A zero prefix has no direction: it scores 0 at that dims rather than NaN.
-            inv.push(if n == 0.0 { 0.0 } else { norm / n });
+            inv.push(inv_norm(&codes[..d]));
         }
+        self.codes.extend(codes);
         Ok(row)
     }
 
@@ -100,6 +136,7 @@ impl FlatIndex {
             )));
         }
         let before = self.len();
+        self.codes.reserve(flat.len());
         for v in flat.chunks_exact(self.width) {
             if let Err(e) = self.push(v) {
                 self.truncate(before);
@@ -111,27 +148,18 @@ impl FlatIndex {
 
     /// Keep the first `n` rows.
     pub fn truncate(&mut self, n: usize) {
-        self.data.truncate(n * self.width);
-        for inv in self.inv_prefix_norms.values_mut() {
+        self.codes.truncate(n * self.width);
+        for inv in self.inv_norms.values_mut() {
             inv.truncate(n);
         }
     }
 
-    /// Score every row against `query` at `dims` and return the best `k`, best first (ties:
-    /// lower row first). `query` may be longer than `dims`; its prefix is used and
-    /// normalised, exactly as the model's Matryoshka truncation does.
-    pub fn search(&self, query: &[f32], dims: usize, k: usize) -> Result<Vec<Hit>, IndexError> {
-        let scores = self.scores(query, dims)?;
-        Ok(top_k(&scores, k))
-    }
-
-    /// Cosine of `query` with every row at `dims`.
-    pub fn scores(&self, query: &[f32], dims: usize) -> Result<Vec<f32>, IndexError> {
-        let inv = if dims == self.width {
-            None
-        } else {
-            Some(self.inv_prefix_norms.get(&dims).ok_or_else(|| IndexError::Dims { dims, available: self.dims() })?)
-        };
+    /// Check `query` for a search at `dims` and prepare it. `query` may be longer than `dims`;
+    /// its prefix is used and normalised, exactly as the model's Matryoshka truncation does.
+    pub fn query(&self, query: &[f32], dims: usize) -> Result<Query, IndexError> {
+        if !self.inv_norms.contains_key(&dims) {
+            return Err(IndexError::Dims { dims, available: self.dims() });
+        }
         if query.len() < dims {
             return Err(IndexError::Width { got: query.len(), want: dims });
         }
@@ -139,29 +167,50 @@ impl FlatIndex {
         if q.iter().any(|x| !x.is_finite()) {
             return Err(IndexError::NotFinite { row: 0 });
         }
-        let qn = dot(q, q).sqrt();
-        if qn == 0.0 {
+        let norm = dot(q, q).sqrt();
+        if norm == 0.0 {
             return Err(IndexError::Zero { row: 0, dims });
         }
-        let q: Vec<f32> = q.iter().map(|x| x / qn).collect();
-        let rows = self.data.chunks_exact(self.width).map(|r| dot(&q, &r[..dims]));
-        Ok(match inv {
-            None => rows.collect(),
-            Some(inv) => rows.zip(inv).map(|(s, i)| s * i).collect(),
-        })
+        let unit: Vec<f32> = q.iter().map(|x| x / norm).collect();
+        let (codes, step) = quantize(&unit);
+        Ok(Query { dims, unit, codes, step })
+    }
+
+    /// The scan: every row's cosine with the int8 query (within about 2e-3 of
+    /// [`Self::score`]), for choosing candidates.
+    pub fn scan(&self, q: &Query) -> Vec<f32> {
+        let inv = &self.inv_norms[&q.dims];
+        self.codes
+            .chunks_exact(self.width)
+            .zip(inv)
+            .map(|(row, &inv)| idot(&q.codes, &row[..q.dims]) as f32 * q.step * inv)
+            .collect()
+    }
+
+    /// Row `row`'s cosine with the f32 query.
+    pub fn score(&self, q: &Query, row: usize) -> f32 {
+        let codes = &self.codes[row * self.width..row * self.width + q.dims];
+        let s: f32 = q.unit.iter().zip(codes).map(|(&x, &c)| x * c as f32).sum();
+        s * self.inv_norms[&q.dims][row]
+    }
+
+    /// The best `k` rows for `query` at `dims`, best first (ties: lower row first).
+    pub fn search(&self, query: &[f32], dims: usize, k: usize) -> Result<Vec<Hit>, IndexError> {
+        let q = self.query(query, dims)?;
+        let mut hits: Vec<Hit> = top_k(&self.scan(&q), candidates(k))
+            .into_iter()
+            .map(|h| Hit { row: h.row, score: self.score(&q, h.row) })
+            .collect();
+        hits.sort_unstable_by(order);
+        hits.truncate(k);
+        Ok(hits)
     }
 }
 
-/// An index of `n` pseudo-random vectors of `width` (xorshift from `seed`) and a random
-/// query: what speed checks search, natively and in the browser, with no rand crate.
+/// An index of `n` pseudo-random vectors of `width` and a random query: what speed checks
+/// search, natively and in the browser, with no rand crate.
 pub fn synthetic(n: usize, width: usize, matryoshka: &[usize], seed: u64) -> Result<(FlatIndex, Vec<f32>), IndexError> {
-    let mut s = seed | 1;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let mut next = pseudo_random(seed);
     let mut index = FlatIndex::new(width, matryoshka);
     let mut v = vec![0.0f32; width];
     for _ in 0..n {
@@ -172,9 +221,19 @@ pub fn synthetic(n: usize, width: usize, matryoshka: &[usize], seed: u64) -> Res
     Ok((index, v))
 }
 
+/// Values in [-0.5, 0.5) from a xorshift generator seeded with `seed`.
+pub fn pseudo_random(seed: u64) -> impl FnMut() -> f32 {
+    let mut s = seed | 1;
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
 /// The `k` best of `scores`, best first; ties go to the lower row.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
-    let order = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row));
     let mut hits: Vec<Hit> = scores.iter().enumerate().map(|(row, &score)| Hit { row, score }).collect();
     let k = k.min(hits.len());
     if k == 0 {
@@ -186,6 +245,33 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
     }
     hits.sort_unstable_by(order);
     hits
+}
+
+/// Best first; ties go to the lower row.
+pub fn order(a: &Hit, b: &Hit) -> std::cmp::Ordering {
+    b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
+}
+
+/// Integer dot product, exact (|sum| ≤ 127² × len fits i32 for any width below 133,000).
+/// Sixteen i32 lanes, so the compiler widens and multiplies in SIMD (wasm simd128,
+/// SSE/AVX natively).
+#[inline]
+pub fn idot(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0i32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] as i32 * y[i] as i32;
+        }
+    }
+    let mut s: i32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += *x as i32 * *y as i32;
+    }
+    s
 }
 
 /// Eight independent accumulators so the compiler can keep them in SIMD lanes (wasm simd128,
@@ -251,9 +337,13 @@ mod tests {
             want.sort_by(|a, b| b.1.total_cmp(&a.1));
             let got = index.search(query, dims, 10).unwrap();
             assert_eq!(got.len(), 10);
-            for (g, w) in got.iter().zip(&want) {
-                assert_eq!(g.row, w.0, "dims {dims}");
-                assert!((g.score - w.1).abs() < 1e-5, "dims {dims}: {} vs {}", g.score, w.1);
+            // int8 rows: scores within rounding, ranks equal wherever the f32 scores are
+            // further apart than that rounding.
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g.score - w.1).abs() < 0.02, "dims {dims}: {} vs {}", g.score, w.1);
+                let close = |j: usize| (want[j].1 - w.1).abs() < 0.02;
+                let ambiguous = (i > 0 && close(i - 1)) || close(i + 1);
+                assert!(g.row == w.0 || ambiguous, "dims {dims}, rank {i}: row {} vs {}", g.row, w.0);
             }
         }
     }
@@ -281,7 +371,9 @@ mod tests {
         assert_eq!(index.len(), 1, "all or nothing");
         // A vector whose Matryoshka prefix is zero scores 0 there instead of NaN.
         index.push(&[0.0, 0.0, 1.0, 0.0]).unwrap();
-        assert_eq!(index.scores(&[1.0, 0.0, 0.0, 0.0], 2).unwrap(), vec![1.0, 0.0]);
+        let q = index.query(&[1.0, 0.0, 0.0, 0.0], 2).unwrap();
+        assert_eq!(index.scan(&q), vec![1.0, 0.0]);
+        assert_eq!((index.score(&q, 0), index.score(&q, 1)), (1.0, 0.0));
         index.truncate(1);
         assert!(matches!(index.search(&[1.0, 0.0, 0.0, 0.0], 3, 1), Err(IndexError::Dims { dims: 3, .. })));
         assert!(matches!(index.search(&[0.0; 4], 4, 1), Err(IndexError::Zero { .. })));
@@ -295,7 +387,8 @@ mod tests {
         index.truncate(1);
         assert_eq!(index.len(), 1);
         assert_eq!(index.search(&[0.0, 1.0, 0.0], 3, 5).unwrap().len(), 1);
-        assert_eq!(index.bytes(), 4 * 4);
+        // Three int8 codes and one inverse norm for each of the dims 1 and 3.
+        assert_eq!(index.bytes(), 3 + 2 * 4);
     }
 
     #[test]
@@ -305,5 +398,40 @@ mod tests {
             let plain: f32 = v[0][..n].iter().zip(&v[1][..n]).map(|(a, b)| a * b).sum();
             assert!((dot(&v[0][..n], &v[1][..n]) - plain).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn idot_matches_the_plain_sum_for_every_length_and_extreme_codes() {
+        let a: Vec<i8> = (0..70).map(|i| if i % 3 == 0 { 127 } else { -127 + i as i8 }).collect();
+        let b: Vec<i8> = (0..70).map(|i| if i % 2 == 0 { -127 } else { 127 - i as i8 }).collect();
+        for n in 0..=70 {
+            let plain: i32 = a[..n].iter().zip(&b[..n]).map(|(&x, &y)| x as i32 * y as i32).sum();
+            assert_eq!(idot(&a[..n], &b[..n]), plain);
+        }
+    }
+
+    #[test]
+    fn the_int8_query_scan_changes_no_result() {
+        // The scan's choice of candidates, rescored with the f32 query, gives exactly the
+        // top 10 that scoring every row with the f32 query gives.
+        let mut index = FlatIndex::new(256, &[64, 128]);
+        for r in vectors(3000, 256, 11) {
+            index.push(&r).unwrap();
+        }
+        for (seed, dims) in [(5, 64), (6, 128), (7, 256)] {
+            let query = &vectors(1, 256, seed)[0];
+            let q = index.query(query, dims).unwrap();
+            let scan = index.scan(&q);
+            let exact: Vec<f32> = (0..index.len()).map(|r| index.score(&q, r)).collect();
+            let worst = scan.iter().zip(&exact).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(worst < 5e-3, "dims {dims}: {worst}");
+            assert_eq!(index.search(query, dims, 10).unwrap(), top_k(&exact, 10), "dims {dims}");
+        }
+        // Rows come back unit-length and within rounding of what went in.
+        let first = unit(&vectors(3000, 256, 11)[0]);
+        let back = index.row(0);
+        assert!((dot(&back, &back) - 1.0).abs() < 1e-5);
+        assert!(dot(&back, &first) > 0.9999);
+        assert_eq!(index.bytes(), 3000 * 256 + 3000 * 3 * 4);
     }
 }

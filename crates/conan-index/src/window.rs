@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use crate::IndexError;
-use crate::flat::{FlatIndex, top_k};
+use crate::flat::{FlatIndex, Query, candidates, pseudo_random, top_k};
 use crate::sentences::{sentence_spans, window_score};
 
 /// One passage found, with the sentence that decided its score when one did.
@@ -155,32 +155,60 @@ impl WindowIndex {
     }
 
     /// The best `k` passages for `query` at `dims` under the window rule, best first (ties:
-    /// lower row first).
+    /// lower row first). The int8 scan of every passage and sentence picks
+    /// [`candidates`]`(k)` passages; those are rescored with the f32 query (see [`crate::flat`]).
     pub fn search(&self, query: &[f32], dims: usize, k: usize) -> Result<Vec<WindowHit>, IndexError> {
-        let passage = self.passages.scores(query, dims)?;
-        let mut best: Vec<Option<(usize, f32)>> = vec![None; passage.len()];
+        let q = self.passages.query(query, dims)?;
+        let mut scan = self.passages.scan(&q);
         if !self.sentences.is_empty() {
-            for (s, score) in self.sentences.scores(query, dims)?.into_iter().enumerate() {
-                let slot = &mut best[self.sentence_of[s].0];
-                if slot.is_none_or(|(_, b)| score > b) {
-                    *slot = Some((s, score));
-                }
+            for (s, score) in self.sentences.scan(&q).into_iter().enumerate() {
+                let slot = &mut scan[self.sentence_of[s].0];
+                *slot = window_score(*slot, Some(score));
             }
         }
-        let combined: Vec<f32> =
-            passage.iter().zip(&best).map(|(&p, b)| window_score(p, b.map(|(_, score)| score))).collect();
-        Ok(top_k(&combined, k)
-            .into_iter()
-            .map(|h| WindowHit {
-                row: h.row,
-                score: h.score,
-                passage_score: passage[h.row],
-                sentence: best[h.row]
-                    .filter(|&(_, s)| s > passage[h.row])
-                    .map(|(s, score)| (self.sentence_of[s].1.clone(), score)),
-            })
-            .collect())
+        let mut hits: Vec<WindowHit> =
+            top_k(&scan, candidates(k)).into_iter().map(|h| self.rescore(&q, h.row)).collect();
+        hits.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+        hits.truncate(k);
+        Ok(hits)
     }
+
+    /// Passage `row` scored with the f32 query: its own vector and each of its sentences.
+    fn rescore(&self, q: &Query, row: usize) -> WindowHit {
+        let passage_score = self.passages.score(q, row);
+        let first = self.sentence_of.partition_point(|(r, _)| *r < row);
+        let last = self.sentence_of.partition_point(|(r, _)| *r <= row);
+        let best = (first..last)
+            .map(|s| (s, self.sentences.score(q, s)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        WindowHit {
+            row,
+            score: window_score(passage_score, best.map(|(_, score)| score)),
+            passage_score,
+            sentence: best.filter(|&(_, s)| s > passage_score).map(|(s, score)| (self.sentence_of[s].1.clone(), score)),
+        }
+    }
+}
+
+/// A window index of `passages` pseudo-random passages with `sentences` sentence vectors
+/// each (of no text: empty spans), and a random query: the Search page's speed check.
+pub fn synthetic(
+    passages: usize,
+    sentences: usize,
+    width: usize,
+    matryoshka: &[usize],
+    seed: u64,
+) -> Result<(WindowIndex, Vec<f32>), IndexError> {
+    let mut next = pseudo_random(seed);
+    let mut index = WindowIndex::new(width, matryoshka);
+    let spans = vec![0..0; sentences];
+    let mut block = vec![0.0f32; (1 + sentences) * width];
+    for _ in 0..passages {
+        block.iter_mut().for_each(|x| *x = next());
+        index.extend(std::slice::from_ref(&spans), &block)?;
+    }
+    let query = (0..width).map(|_| next()).collect();
+    Ok((index, query))
 }
 
 #[cfg(test)]

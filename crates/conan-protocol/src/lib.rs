@@ -42,8 +42,9 @@ pub enum Request {
     AddDocuments { id: u32, files: Files },
     /// Remove every document the user added, from the index and from IndexedDB.
     ForgetDocuments { id: u32 },
-    /// Time a flat search over `passages` random vectors of the model's width, at every dims.
-    SpeedCheck { id: u32, passages: usize },
+    /// Time a sentence-window search over `passages` random passages with `sentences`
+    /// sentence vectors each, of the model's width, at every dims.
+    SpeedCheck { id: u32, passages: usize, sentences: usize },
     /// Load a model folder the user picked from disk (path → bytes).
     LoadFiles { label: String, files: Files, prefer_webgpu: bool },
     /// Read only a model's manifest / config: size, shape and whether it fits this device,
@@ -212,7 +213,11 @@ pub enum Response {
     SpeedChecked {
         id: u32,
         passages: usize,
+        /// Sentence vectors, all passages together.
+        sentences: usize,
         width: usize,
+        /// Bytes the index's vectors take in the worker (int8 rows and their norms).
+        bytes: u64,
         /// (dims, median milliseconds of a top-10 search)
         rows: Vec<(usize, f64)>,
     },
@@ -336,7 +341,8 @@ pub struct IndexInfo {
     pub sentences: usize,
     /// How a passage is scored from its sentences.
     pub window_rule: String,
-    /// Bytes of all vectors the index holds (passages and sentences, full width).
+    /// Bytes of all vectors the index holds (passages and sentences, int8 at full width, and
+    /// their norms).
     pub vector_bytes: u64,
 }
 
@@ -350,7 +356,7 @@ pub struct UserDocument {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DimsRow {
     pub dims: usize,
-    /// Bytes a float32 index of this width takes for the current passages and sentences.
+    /// Bytes an int8 index cut to these dims takes for the current passages and sentences.
     pub index_bytes: u64,
     /// Median milliseconds of one top-10 search over the index.
     pub search_ms: f64,

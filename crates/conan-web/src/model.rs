@@ -9,7 +9,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::files::{Dropped, read_files};
-use crate::format::thousands;
+use crate::format::{bytes, thousands};
 
 /// What the Model page knows.
 #[derive(Clone, PartialEq, Default)]
@@ -127,14 +127,6 @@ const OFFERED: [Offer; 4] = [
     },
 ];
 
-fn mb(bytes: u64) -> String {
-    if bytes >= 1_000_000_000 {
-        format!("{:.2} GB", bytes as f64 / 1e9)
-    } else {
-        format!("{:.1} MB", bytes as f64 / 1e6)
-    }
-}
-
 /// Reload the page on another model (the page's device, CSP and index all follow the URL).
 fn open_model(url: &str) {
     let Some(window) = web_sys::window() else { return };
@@ -162,13 +154,13 @@ fn card_table(p: &CardProps) -> Html {
             <tbody>
                 <tr><th>{ "parameters" }</th><td>{ thousands(c.parameters) }</td></tr>
                 { for c.details.iter().map(|(k, v)| html! { <tr><th>{ k }</th><td>{ v }</td></tr> }) }
-                <tr><th>{ "download" }</th><td>{ c.download_bytes.map(mb).unwrap_or_else(|| "unknown until fetched (HF folder)".into()) }</td></tr>
-                <tr><th>{ "GPU memory for weights" }</th><td>{ format!("{} (q8 / q4 matrices stay quantized on WebGPU; the token table and norms are f32)", mb(c.gpu_weight_bytes)) }</td></tr>
+                <tr><th>{ "download" }</th><td>{ c.download_bytes.map(bytes).unwrap_or_else(|| "unknown until fetched (HF folder)".into()) }</td></tr>
+                <tr><th>{ "GPU memory for weights" }</th><td>{ format!("{} (q8 / q4 matrices stay quantized on WebGPU; the token table and norms are f32)", bytes(c.gpu_weight_bytes)) }</td></tr>
                 <tr><th>{ "largest GPU buffer" }</th><td>{ match p.limit {
-                    Some(l) => format!("{} of this adapter's {} binding limit", mb(c.largest_buffer_bytes), mb(l)),
-                    None => mb(c.largest_buffer_bytes),
+                    Some(l) => format!("{} of this adapter's {} binding limit", bytes(c.largest_buffer_bytes), bytes(l)),
+                    None => bytes(c.largest_buffer_bytes),
                 } }</td></tr>
-                <tr><th>{ "wasm memory while loading" }</th><td>{ format!("about {} (the downloaded files, then host copies of each tensor)", mb(c.download_bytes.unwrap_or(0) + c.gpu_weight_bytes)) }</td></tr>
+                <tr><th>{ "wasm memory while loading" }</th><td>{ format!("about {} (the downloaded files, then host copies of each tensor)", bytes(c.download_bytes.unwrap_or(0) + c.gpu_weight_bytes)) }</td></tr>
             </tbody>
         </table>
     }
@@ -273,7 +265,7 @@ pub fn model_page(p: &ModelProps) -> Html {
             }
             if let Some(b) = &p.backend {
                 <p class="muted">{ match (b.max_storage_buffer_binding_size, b.max_buffer_size) {
-                    (Some(s), Some(m)) => format!("This adapter ({}): maxStorageBufferBindingSize {}, maxBufferSize {}.", b.adapter.clone().or(b.vendor.clone()).unwrap_or_default(), mb(s), mb(m)),
+                    (Some(s), Some(m)) => format!("This adapter ({}): maxStorageBufferBindingSize {}, maxBufferSize {}.", b.adapter.clone().or(b.vendor.clone()).unwrap_or_default(), bytes(s), bytes(m)),
                     _ => "CPU backend (flex, wasm): no GPU buffer limits; memory is the wasm heap (up to 4 GB).".into(),
                 } }</p>
             }
@@ -343,7 +335,7 @@ fn model_row(p: &RowProps) -> Html {
         Some(Err(e)) => (html! { <span class="muted">{ format!("not available here: {e}") }</span> }, false),
         Some(Ok(card)) if card.estimated => (
             html! { <span class="muted">{ format!("not built on this server · estimated from its config: {} parameters · download {} · GPU weights {}{}{}",
-            thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes),
+            thousands(card.parameters), card.download_bytes.map(bytes).unwrap_or_else(|| "?".into()), bytes(card.gpu_weight_bytes),
             if card.details.iter().any(|(k, _)| k == "token table") { " · token table in wasm memory" } else { "" },
             card.refusal.as_ref().map(|why| format!(" · would not run on this adapter: {why}")).unwrap_or_default()) }</span> },
             false,
@@ -352,7 +344,7 @@ fn model_row(p: &RowProps) -> Html {
             Some(why) => (html! { <span class="error">{ format!("cannot run on this adapter: {why}") }</span> }, false),
             None => (
                 html! { <span class="muted">{ format!("{} parameters · download {} · GPU weights {}",
-                thousands(card.parameters), card.download_bytes.map(mb).unwrap_or_else(|| "?".into()), mb(card.gpu_weight_bytes)) }</span> },
+                thousands(card.parameters), card.download_bytes.map(bytes).unwrap_or_else(|| "?".into()), bytes(card.gpu_weight_bytes)) }</span> },
                 true,
             ),
         },

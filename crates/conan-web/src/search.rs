@@ -7,7 +7,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::files::read_files;
-use crate::format::thousands;
+use crate::format::{bytes as format_bytes, thousands};
 
 /// What the Search page knows, kept in the app state (responses arrive there).
 #[derive(Clone, PartialEq, Default)]
@@ -40,11 +40,13 @@ pub struct IndexProgress {
     pub total: usize,
 }
 
-/// A timed flat scan over random vectors.
+/// A timed sentence-window search over random vectors.
 #[derive(Clone, PartialEq)]
 pub struct SpeedCheck {
     pub passages: usize,
+    pub sentences: usize,
     pub width: usize,
+    pub bytes: u64,
     /// (dims, median milliseconds of a top-10 search)
     pub rows: Vec<(usize, f64)>,
 }
@@ -122,9 +124,17 @@ impl State {
                 self.searching = None;
                 self.result = Some(result.clone());
             }
-            Response::SpeedChecked { id, passages, width, rows } if self.speed_running == Some(*id) => {
+            Response::SpeedChecked { id, passages, sentences, width, bytes, rows }
+                if self.speed_running == Some(*id) =>
+            {
                 self.speed_running = None;
-                self.speed = Some(SpeedCheck { passages: *passages, width: *width, rows: rows.clone() });
+                self.speed = Some(SpeedCheck {
+                    passages: *passages,
+                    sentences: *sentences,
+                    width: *width,
+                    bytes: *bytes,
+                    rows: rows.clone(),
+                });
             }
             Response::NetworkLog { id, urls } if self.network_pending == Some(*id) => {
                 self.network_pending = None;
@@ -168,10 +178,8 @@ pub struct SearchProps {
 const EXAMPLES: [&str; 4] =
     ["我们明天去北京看长城。", "Where is the train station?", "我喜欢喝茶。", "He is learning to cook."];
 const SPEED_PASSAGES: usize = 50_000;
-
-fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 { format!("{:.1} MB", bytes as f64 / 1e6) } else { format!("{:.0} kB", bytes as f64 / 1e3) }
-}
+/// Sentence vectors per passage in the speed check (the Search page's passages hold 3 to 6).
+const SPEED_SENTENCES: usize = 5;
 
 #[function_component(SearchPage)]
 pub fn search_page(p: &SearchProps) -> Html {
@@ -273,7 +281,9 @@ pub fn search_page(p: &SearchProps) -> Html {
     };
     let speed = {
         let (send, id) = (p.send.clone(), p.next_id);
-        Callback::from(move |_: MouseEvent| send.emit(Request::SpeedCheck { id, passages: SPEED_PASSAGES }))
+        Callback::from(move |_: MouseEvent| {
+            send.emit(Request::SpeedCheck { id, passages: SPEED_PASSAGES, sentences: SPEED_SENTENCES })
+        })
     };
 
     let v = &p.state;
@@ -329,9 +339,9 @@ pub fn search_page(p: &SearchProps) -> Html {
                 <p class="muted" id="index-info" data-passages={(i.corpus_passages + i.user_passages).to_string()}
                    data-user={i.user_passages.to_string()} data-restored={i.restored.to_string()} data-shipped={i.shipped.to_string()} data-embedded={i.embedded.to_string()}
                    data-persistent={i.persistent.to_string()} data-sentences={i.sentences.to_string()} data-vector-bytes={i.vector_bytes.to_string()}>
-                    { format!("{} passages ({} bundled, {} yours) and {} sentence vectors · {}-d · {:.1} MB of vectors · ",
+                    { format!("{} passages ({} bundled, {} yours) and {} sentence vectors · {}-d · {} of int8 vectors · ",
                         thousands(i.corpus_passages + i.user_passages), thousands(i.corpus_passages), thousands(i.user_passages),
-                        thousands(i.sentences), i.width, i.vector_bytes as f64 / 1e6) }
+                        thousands(i.sentences), i.width, format_bytes(i.vector_bytes)) }
                     { vectors_origin(i) }
                     { if i.persistent { " · stored in IndexedDB" } else { " · kept in memory only" } }
                 </p>
@@ -349,7 +359,7 @@ pub fn search_page(p: &SearchProps) -> Html {
                     { for i.tradeoff.iter().map(|r| html! {
                         <tr class={classes!((Some(r.dims) == selected_dims).then_some("selected"))} data-dims={r.dims.to_string()}>
                             <td class="num">{ r.dims }</td>
-                            <td class="num">{ size(r.index_bytes) }</td>
+                            <td class="num">{ format_bytes(r.index_bytes) }</td>
                             <td class="num">{ format!("{:.2} ms", r.search_ms) }</td>
                             <td class="num">{ r.translation_top1.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into()) }</td>
                         </tr>
@@ -359,11 +369,15 @@ pub fn search_page(p: &SearchProps) -> Html {
             }
             <div class="row">
                 <button type="button" class="secondary" id="speed-check" onclick={speed} disabled={!p.ready || v.speed_running.is_some()}>
-                    { format!("Speed check: search {} random passages", thousands(SPEED_PASSAGES)) }</button>
+                    { format!("Speed check: search {} random passages with {} sentences each", thousands(SPEED_PASSAGES), SPEED_SENTENCES) }</button>
                 if v.speed_running.is_some() { <progress class="inline"></progress><span class="pending">{ " building and timing…" }</span> }
             </div>
-            if let Some(SpeedCheck { passages, width, rows }) = &v.speed {
-                <p class="muted" id="speed-result">{ format!("Flat scan over {} × {}-d vectors in this worker (wasm), median of 7: ", thousands(*passages), width) }
+            if let Some(SpeedCheck { passages, sentences, width, bytes, rows }) = &v.speed {
+                <p class="muted" id="speed-result" data-bytes={bytes.to_string()}>
+                    { format!(
+                        "Sentence-window search over {} passages and {} sentence vectors ({}-d, int8: {}) in this worker (wasm), median of 7: ",
+                        thousands(*passages), thousands(*sentences), width, format_bytes(*bytes)
+                    ) }
                     { rows.iter().map(|(d, ms)| format!("{d} dims {ms:.1} ms")).collect::<Vec<_>>().join(" · ") }</p>
             }
         </section>

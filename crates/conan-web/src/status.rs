@@ -1,6 +1,7 @@
 //! The status panel over every page: the worker, its backend, the loaded model and its
 //! download, and whether the app works offline.
 
+use crate::format::bytes;
 use conan_protocol::{BackendInfo, BackendKind, DownloadSummary, ModelSummary, Response};
 use yew::prelude::*;
 
@@ -88,10 +89,6 @@ pub struct DownloadProgress {
     pub bytes_per_s: f64,
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 #[function_component(StatusPanel)]
 pub fn status_panel(props: &StatusProps) -> Html {
     let p = &props.state;
@@ -127,7 +124,7 @@ pub fn status_panel(props: &StatusProps) -> Html {
                 <div class="download" id="download-progress">
                     <progress max={d.total.max(1).to_string()} value={d.loaded.to_string()}></progress>
                     <span class="muted">{ format!(" {} of {} ({:.0}%) · shard {} of {} ({}){}",
-                        mb(d.loaded), mb(d.total), 100.0 * d.loaded as f64 / d.total.max(1) as f64,
+                        bytes(d.loaded), bytes(d.total), 100.0 * d.loaded as f64 / d.total.max(1) as f64,
                         (d.files_done + 1).min(d.files), d.files, d.file,
                         if d.bytes_per_s > 0.0 { format!(" · {:.1} MB/s", d.bytes_per_s / 1e6) } else { String::new() }) }</span>
                 </div>
@@ -152,7 +149,7 @@ pub fn status_panel(props: &StatusProps) -> Html {
                     <p class="muted" id="download" data-fetched={d.fetched_files.to_string()} data-cached={d.cached_files.to_string()}
                        data-refetched={d.refetched.to_string()}>
                         { format!("Pack: {} shard(s), {}: {} downloaded, {} from this browser's cache{}",
-                            d.files, mb(d.total_bytes), d.fetched_files, d.cached_files,
+                            d.files, bytes(d.total_bytes), d.fetched_files, d.cached_files,
                             if d.refetched > 0 { format!(", {} fetched again after a bad hash", d.refetched) } else { String::new() }) }
                         { for d.notices.iter().map(|n| html! { <span class="notice">{ format!(" {n}") }</span> }) }
                     </p>

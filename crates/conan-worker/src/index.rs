@@ -24,8 +24,8 @@ use crate::store::{Store, StoredDoc, StoredPassage};
 const CORPUS_URL: &str = "static/corpus";
 /// Chinese corpus passages used to measure quality per dims (first N with a translation).
 const TRADEOFF_QUERIES: usize = 200;
-/// The speed check refuses more floats than this (1 GiB of f32).
-const SPEED_CHECK_MAX_FLOATS: usize = 1 << 28;
+/// The speed check refuses more values than this (256 MiB of int8 codes).
+const SPEED_CHECK_MAX_VALUES: usize = 1 << 28;
 
 struct Row {
     text: String,
@@ -281,7 +281,7 @@ impl SearchIndex {
                 let mut found = 0;
                 for (q, targets) in &self.pairs {
                     let t = now_ms();
-                    let hits = passages.search(passages.row(*q), dims, 2).unwrap_or_default();
+                    let hits = passages.search(&passages.row(*q), dims, 2).unwrap_or_default();
                     times.push(now_ms() - t);
                     // The query passage itself ranks first: its translation must come next.
                     let best = hits.iter().find(|h| h.row != *q);
@@ -289,7 +289,8 @@ impl SearchIndex {
                 }
                 DimsRow {
                     dims,
-                    index_bytes: (n * dims * 4) as u64,
+                    // int8 codes of the prefix and one f32 norm per vector.
+                    index_bytes: (n * (dims + 4)) as u64,
                     search_ms: if times.is_empty() { 0.0 } else { median(times) },
                     translation_top1: (!self.pairs.is_empty()).then(|| found as f64 / self.pairs.len() as f64),
                 }
@@ -316,7 +317,7 @@ impl SearchIndex {
                 split_rule: SPLIT_RULE.into(),
                 sentences: self.index.sentence_count(),
                 window_rule: WINDOW_RULE.into(),
-                vector_bytes: (self.index.rows() * self.index.width() * 4) as u64,
+                vector_bytes: self.index.bytes() as u64,
             },
         }
     }
@@ -470,14 +471,16 @@ fn saved_index(files: &[(String, Vec<u8>)]) -> Option<(String, BTreeMap<String, 
     Some((folder, named))
 }
 
-/// Time top-10 searches over `passages` random unit vectors of `width` at every dims.
-pub fn speed_check(id: u32, passages: usize, width: usize, matryoshka: &[usize]) -> Result<Response> {
-    if passages == 0 || passages.saturating_mul(width) > SPEED_CHECK_MAX_FLOATS {
+/// Time top-10 sentence-window searches over `passages` random passages with `sentences`
+/// sentence vectors each, of `width`, at every dims.
+pub fn speed_check(id: u32, passages: usize, sentences: usize, width: usize, matryoshka: &[usize]) -> Result<Response> {
+    let values = passages.saturating_mul(sentences.saturating_add(1)).saturating_mul(width);
+    if passages == 0 || values > SPEED_CHECK_MAX_VALUES {
         return Err(WorkerError::bad_input(format!(
-            "a speed check over {passages} × {width} floats is outside 1 ‥ {SPEED_CHECK_MAX_FLOATS} floats"
+            "a speed check over {passages} passages with {sentences} sentences each at {width} dims is outside 1 ‥ {SPEED_CHECK_MAX_VALUES} values"
         )));
     }
-    let (index, v) = conan_index::synthetic(passages, width, matryoshka, 0x9e37_79b9_7f4a_7c15)
+    let (index, v) = conan_index::window::synthetic(passages, sentences, width, matryoshka, 0x9e37_79b9_7f4a_7c15)
         .map_err(|e| WorkerError::internal(e.to_string()))?;
     let rows = index
         .dims()
@@ -493,5 +496,12 @@ pub fn speed_check(id: u32, passages: usize, width: usize, matryoshka: &[usize])
             (dims, median(times))
         })
         .collect();
-    Ok(Response::SpeedChecked { id, passages, width, rows })
+    Ok(Response::SpeedChecked {
+        id,
+        passages,
+        sentences: index.sentence_count(),
+        width,
+        bytes: index.bytes() as u64,
+        rows,
+    })
 }

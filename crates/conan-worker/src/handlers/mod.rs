@@ -31,7 +31,7 @@ pub async fn handle(state: &RefCell<State>, request: Request) -> Result<Response
         Request::Search { id, query, dims, k } => search::search(state, id, query, dims, k).await,
         Request::AddDocuments { id, files } => search::add_documents(state, id, files).await,
         Request::ForgetDocuments { id } => search::forget_documents(state, id).await,
-        Request::SpeedCheck { id, passages } => search::speed_check(state, id, passages),
+        Request::SpeedCheck { id, passages, sentences } => search::speed_check(state, id, passages, sentences),
         Request::NetworkLog { id } => Ok(search::network_log(id)),
         Request::Tokens { id, text } => learn::tokens(state, id, &text),
         Request::SoftMask { id, len, alphas } => learn::soft_mask(id, len, alphas),

@@ -53,9 +53,9 @@ pub async fn forget_documents(state: &RefCell<State>, id: u32) -> Result<Respons
     put_back(state, search, id, result)
 }
 
-pub fn speed_check(state: &RefCell<State>, id: u32, passages: usize) -> Result<Response> {
+pub fn speed_check(state: &RefCell<State>, id: u32, passages: usize, sentences: usize) -> Result<Response> {
     let embedder = state.borrow().embedder()?;
-    index::speed_check(id, passages, embedder.config.hidden_size, &embedder.config.matryoshka_dims)
+    index::speed_check(id, passages, sentences, embedder.config.hidden_size, &embedder.config.matryoshka_dims)
 }
 
 pub fn network_log(id: u32) -> Response {
