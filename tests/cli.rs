@@ -392,6 +392,90 @@ fn index_build_and_search_find_the_sentence_inside_a_document() {
     );
 }
 
+/// An interrupted `conan index build` carries on where it stopped: killed after its first
+/// block of 1,024 vectors was written, the same command finishes the rest, and the index
+/// equals one built without a stop. Another build into that folder is refused meanwhile.
+#[test]
+fn an_interrupted_index_build_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 one-sentence paragraphs: Chinese and English dev sentences, numbered.
+    let mut paragraphs = Vec::new();
+    for task in ["tatoeba-zh2en-bitext", "hsk-zh2en-bitext"] {
+        let pairs = std::fs::read_to_string(root().join(format!("static/tasks/{task}/pairs.jsonl"))).unwrap();
+        for l in pairs.lines() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            paragraphs.push(v["sentence1"].as_str().unwrap().to_string());
+            paragraphs.push(v["sentence2"].as_str().unwrap().to_string());
+        }
+    }
+    let paragraphs: Vec<String> =
+        paragraphs.iter().cycle().take(2000).enumerate().map(|(i, p)| format!("{i}: {p}")).collect();
+    let doc = dir.path().join("many.txt");
+    std::fs::write(&doc, paragraphs.join("\n\n")).unwrap();
+    let (index, whole) = (dir.path().join("index"), dir.path().join("whole"));
+    let build = |out: &Path, doc: &Path| {
+        vec![
+            "index",
+            "build",
+            "--model",
+            "static/models/tiny",
+            "--docs",
+            doc.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    };
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(build(&index, &doc))
+        .current_dir(root())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let part = index.join(".partial/vectors.f32");
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    // The tiny model's vectors are 64 floats.
+    while std::fs::metadata(&part).map_or(0, |m| m.len()) < 1024 * 64 * 4 {
+        assert!(child.try_wait().unwrap().is_none(), "the build ended before it could be interrupted");
+        assert!(std::time::Instant::now() < deadline, "no block was written");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!index.join("index.json").exists());
+
+    let other = dir.path().join("other.txt");
+    std::fs::write(&other, "Something else entirely.").unwrap();
+    let args = build(&index, &other);
+    fails_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), "holds an interrupted build of other documents");
+
+    let args = build(&index, &doc);
+    let out = conan(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    println!("{stderr}");
+    assert!(stderr.contains("resuming: 1024 of "), "{stderr}");
+    assert!(!index.join(".partial").exists(), "the partial work is removed once the index is whole");
+
+    let args = build(&whole, &doc);
+    assert!(conan(&args.iter().map(String::as_str).collect::<Vec<_>>()).status.success());
+    for name in ["index.json", "passages.jsonl", "vectors.json"] {
+        let (a, b) = (std::fs::read(index.join(name)).unwrap(), std::fs::read(whole.join(name)).unwrap());
+        assert!(a == b || name == "index.json", "{name} differs");
+    }
+    let vectors = |p: &Path| -> Vec<f32> {
+        let header = serde_json::from_slice(&std::fs::read(p.join("vectors.json")).unwrap()).unwrap();
+        conan_index::shipped::decode_f16(&header, &std::fs::read(p.join("vectors.f16")).unwrap()).unwrap()
+    };
+    let (a, b) = (vectors(&index), vectors(&whole));
+    assert!(a.len() == b.len() && a.len() >= 2000 * 64);
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 2e-3, "resumed and whole builds differ by {worst}");
+}
+
 /// Issue #22's goal on a dev passage task (12 sentences per passage, conan-mini q8): the
 /// sentence window finds the passage whose one sentence the query translates (nDCG@10 ≥
 /// 0.85, from about 0.41 with one vector per passage), reported beside the unchanged

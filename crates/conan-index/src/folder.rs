@@ -62,6 +62,12 @@ fn sha16(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// What `vectors.json` keys an index's vectors to: the first 16 hex digits of the SHA-256 of
+/// `passages.jsonl` as [`IndexFolder::files`] writes it.
+pub fn corpus_key(passages: &[SavedPassage]) -> String {
+    sha16(jsonl(passages).as_bytes())
+}
+
 impl IndexFolder {
     /// The files of an index (named as in [`FILES`]), saved by `fingerprint`'s model.
     pub fn new(
@@ -84,7 +90,7 @@ impl IndexFolder {
         let header = ShippedHeader {
             format: FORMAT.into(),
             model_fingerprint: fingerprint.into(),
-            corpus_key: sha16(jsonl(&passages).as_bytes()),
+            corpus_key: corpus_key(&passages),
             width,
             passages: laid_out.passages(),
             sentences: laid_out.sentences(),
