@@ -25,4 +25,22 @@ meta.httpEquiv = "Content-Security-Policy";
 meta.content = policy;
 document.head.prepend(meta);
 
-import("./conan_web.js").then((m) => m.default());
+// Both wasm modules are compiled with WebAssembly SIMD (v128). A browser without it (Chrome
+// before 91, Firefox before 89, Safari before 16.4) gets a sentence instead of a blank page:
+// this tiny module (i8x16.splat, i8x16.popcnt) validates only where SIMD does.
+const simd = WebAssembly.validate(new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]));
+const refuse = (why) => {
+  const p = document.createElement("p");
+  p.id = "fatal";
+  p.textContent = why;
+  document.body.prepend(p);
+};
+if (!simd) {
+  refuse("conan-web needs WebAssembly SIMD, which this browser lacks: Chrome or Edge 91+, Firefox 89+ or Safari 16.4+ have it.");
+} else {
+  import("./conan_web.js")
+    .then((m) => m.default())
+    .catch((e) => refuse(`conan-web could not start: ${e}`));
+}

@@ -252,9 +252,10 @@ pub fn order(a: &Hit, b: &Hit) -> std::cmp::Ordering {
     b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
 }
 
-/// Integer dot product, exact (|sum| ≤ 127² × len fits i32 for any width below 133,000).
-/// Sixteen i32 lanes, so the compiler widens and multiplies in SIMD (wasm simd128,
-/// SSE/AVX natively).
+/// Integer dot product, exact: |sum| ≤ 127² × len fits i32 for any width below 133,000, so
+/// the wrapping adds never wrap. They are what lets the compiler widen and multiply in SIMD
+/// (wasm simd128, SSE/AVX natively) in every profile: an overflow-checked add (debug builds,
+/// which the browser tests run) keeps the loop scalar.
 #[inline]
 pub fn idot(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
@@ -264,12 +265,12 @@ pub fn idot(a: &[i8], b: &[i8]) -> i32 {
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for i in 0..16 {
-            acc[i] += x[i] as i32 * y[i] as i32;
+            acc[i] = acc[i].wrapping_add(i32::from(x[i]).wrapping_mul(i32::from(y[i])));
         }
     }
-    let mut s: i32 = acc.iter().sum();
+    let mut s = acc.iter().fold(0i32, |s, &v| s.wrapping_add(v));
     for (x, y) in ra.iter().zip(rb) {
-        s += *x as i32 * *y as i32;
+        s = s.wrapping_add(i32::from(*x) * i32::from(*y));
     }
     s
 }
