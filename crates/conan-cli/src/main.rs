@@ -18,6 +18,7 @@ mod corpus_vectors;
 mod embed;
 mod eval;
 mod index;
+mod parquet_out;
 
 #[derive(Parser)]
 #[command(name = "conan", version, about = "Conan-Embedding-v2 architecture in burn: embed, synth, info, serve")]
@@ -80,6 +81,10 @@ enum Command {
         /// Read one text per line from FILE ("-" for stdin)
         #[arg(long)]
         input: Option<PathBuf>,
+        /// Write a Parquet dataset to DIR (parts of {id, text, vector}) instead of JSON to
+        /// stdout; the same command again resumes an interrupted run
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         texts: Vec<String>,
     },
     /// Write a seeded random checkpoint in Hugging Face layout.
@@ -258,8 +263,8 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Embed { model, dims, backend, input, texts } => {
-            embed::run(&model, dims, backend, input.as_deref(), texts)
+        Command::Embed { model, dims, backend, input, out, texts } => {
+            embed::run(&model, dims, backend, input.as_deref(), texts, out.as_deref())
         }
         Command::Synth { preset, layers, vocab, seed, dtype, family, pooling, out, dry_run } => {
             let mut config = match preset {
