@@ -31,6 +31,37 @@ fn fails_with(args: &[&str], needle: &str) {
     assert!(stderr.contains(needle), "{args:?}: {stderr:?} should mention {needle:?}");
 }
 
+/// Start `conan ARGS…` and kill it as soon as `done` holds (polled every 5 ms); a run that
+/// ends first, or takes five minutes, fails the test.
+fn kill_when<S: AsRef<std::ffi::OsStr>>(args: &[S], done: impl Fn() -> bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(args)
+        .current_dir(root())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !done() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
+        assert!(std::time::Instant::now() < deadline, "what was awaited did not happen in 5 minutes");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The dev sentences of a shipped bitext task: each pair's first sentence, then its second.
+fn bitext_sentences(task: &str) -> Vec<String> {
+    let pairs = std::fs::read_to_string(root().join(format!("static/tasks/{task}/pairs.jsonl"))).unwrap();
+    pairs
+        .lines()
+        .flat_map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
+        })
+        .collect()
+}
+
 fn vectors(doc: &Value) -> Vec<Vec<f32>> {
     serde_json::from_value(doc["embeddings"].clone()).unwrap()
 }
@@ -400,15 +431,7 @@ fn index_build_and_search_find_the_sentence_inside_a_document() {
 fn an_interrupted_index_build_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     // 2,000 one-sentence paragraphs: Chinese and English dev sentences, numbered.
-    let mut paragraphs = Vec::new();
-    for task in ["tatoeba-zh2en-bitext", "hsk-zh2en-bitext"] {
-        let pairs = std::fs::read_to_string(root().join(format!("static/tasks/{task}/pairs.jsonl"))).unwrap();
-        for l in pairs.lines() {
-            let v: Value = serde_json::from_str(l).unwrap();
-            paragraphs.push(v["sentence1"].as_str().unwrap().to_string());
-            paragraphs.push(v["sentence2"].as_str().unwrap().to_string());
-        }
-    }
+    let paragraphs = [bitext_sentences("tatoeba-zh2en-bitext"), bitext_sentences("hsk-zh2en-bitext")].concat();
     let paragraphs: Vec<String> =
         paragraphs.iter().cycle().take(2000).enumerate().map(|(i, p)| format!("{i}: {p}")).collect();
     let doc = dir.path().join("many.txt");
@@ -430,22 +453,9 @@ fn an_interrupted_index_build_resumes_where_it_stopped() {
         .collect::<Vec<_>>()
     };
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(build(&index, &doc))
-        .current_dir(root())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let part = index.join(".partial/vectors.f32");
-    let deadline = std::time::Instant::now() + Duration::from_secs(300);
     // The tiny model's vectors are 64 floats.
-    while std::fs::metadata(&part).map_or(0, |m| m.len()) < 1024 * 64 * 4 {
-        assert!(child.try_wait().unwrap().is_none(), "the build ended before it could be interrupted");
-        assert!(std::time::Instant::now() < deadline, "no block was written");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let part = index.join(".partial/vectors.f32");
+    kill_when(&build(&index, &doc), || std::fs::metadata(&part).map_or(0, |m| m.len()) >= 1024 * 64 * 4);
     assert!(!index.join("index.json").exists());
 
     let other = dir.path().join("other.txt");
@@ -491,14 +501,7 @@ fn embed_to_parquet_resumes_and_imports_into_lancedb() {
 
     let dir = tempfile::tempdir().unwrap();
     // 10,000 numbered dev sentences: two parts for the tiny model (8,192 rows of 64 dims each).
-    let pairs = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl")).unwrap();
-    let sentences: Vec<String> = pairs
-        .lines()
-        .flat_map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
-        })
-        .collect();
+    let sentences = bitext_sentences("tatoeba-zh2en-bitext");
     let lines: Vec<String> = (0..10_000).map(|i| format!("{i}: {}", sentences[i % sentences.len()])).collect();
     let input = dir.path().join("texts.txt");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
@@ -506,20 +509,7 @@ fn embed_to_parquet_resumes_and_imports_into_lancedb() {
     let (input_s, out_s) = (input.to_str().unwrap(), out.to_str().unwrap());
     let args = ["embed", "--model", "static/models/tiny", "--input", input_s, "--out", out_s];
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(args)
-        .current_dir(root())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(300);
-    while !out.join("part-00000.parquet").exists() {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
-        assert!(std::time::Instant::now() < deadline, "no part was written");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&args, || out.join("part-00000.parquet").exists());
     assert!(!out.join("part-00001.parquet").exists());
 
     fails_with(
@@ -711,15 +701,7 @@ fn malformed_tasks_name_file_and_line() {
 #[test]
 fn onnx_export_agrees_with_conan_embed_in_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
-    let pairs = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl")).unwrap();
-    let texts: Vec<String> = pairs
-        .lines()
-        .take(50)
-        .flat_map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
-        })
-        .collect();
+    let texts: Vec<String> = bitext_sentences("tatoeba-zh2en-bitext").into_iter().take(100).collect();
     let input = dir.path().join("texts.txt");
     std::fs::write(&input, texts.join("\n")).unwrap();
     let python = root().join(".venv/bin/python");
