@@ -101,13 +101,12 @@ pub fn run(
         complete: false,
     };
     let (mut parquet, done) = ParquetOut::open(dir, meta)?;
-    let block = skip(&mut texts, block, done)?;
+    let mut block = skip(&mut texts, block, done)?;
     if done > 0 {
         eprintln!("resuming: {done} texts were written to {} before the run stopped", dir.display());
     }
     let progress = spinner();
     progress.set_position(done as u64);
-    let mut block = block;
     let mut offset = done;
     while !block.is_empty() {
         let embedded = pollster::block_on(embedder.embed(&block, Some(dims))).map_err(|e| e.offset(offset))?;

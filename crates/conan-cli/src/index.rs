@@ -37,7 +37,11 @@ impl Partial {
         let dir = out.join(PARTIAL);
         let key_file = dir.join("key");
         if dir.exists() {
-            let found = std::fs::read_to_string(&key_file).unwrap_or_default();
+            // A key is one short line; anything longer is not ours and reads as a mismatch.
+            let found = conan_fs::read_bounded(&key_file, 4096)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
             if found.trim() != key {
                 bail!(
                     "{} holds an interrupted build of other documents or another model (key {:?}, this build's {key:?}); \

@@ -207,21 +207,8 @@ impl FlatIndex {
     }
 }
 
-/// An index of `n` pseudo-random vectors of `width` and a random query: what speed checks
-/// search, natively and in the browser, with no rand crate.
-pub fn synthetic(n: usize, width: usize, matryoshka: &[usize], seed: u64) -> Result<(FlatIndex, Vec<f32>), IndexError> {
-    let mut next = pseudo_random(seed);
-    let mut index = FlatIndex::new(width, matryoshka);
-    let mut v = vec![0.0f32; width];
-    for _ in 0..n {
-        v.iter_mut().for_each(|x| *x = next());
-        index.push(&v)?;
-    }
-    v.iter_mut().for_each(|x| *x = next());
-    Ok((index, v))
-}
-
-/// Values in [-0.5, 0.5) from a xorshift generator seeded with `seed`.
+/// Values in [-0.5, 0.5) from a xorshift generator seeded with `seed`: the speed checks'
+/// synthetic vectors, natively and in the browser, with no rand crate.
 pub fn pseudo_random(seed: u64) -> impl FnMut() -> f32 {
     let mut s = seed | 1;
     move || {

@@ -21,7 +21,7 @@ pub mod split;
 pub mod window;
 
 pub use corpus::{CorpusPassage, parse_corpus};
-pub use flat::{FlatIndex, Hit, synthetic};
+pub use flat::{FlatIndex, Hit};
 pub use lang::Lang;
 pub use sentences::{WINDOW_RULE, sentence_spans, sentences, window_score};
 pub use shipped::ShippedHeader;
