@@ -916,3 +916,29 @@ fn worker_trip_on_webgpu() {
     println!("{got}");
     assert!(got.get("error").is_none(), "{got}");
 }
+
+/// A browser that cannot store the offline copy (a 2 MB quota here, as on a nearly full
+/// disk: Chromium sizes quotas from free disk) says so on the page, with the reason, instead
+/// of waiting for it forever; the app itself still loads.
+#[test]
+fn a_failed_offline_copy_is_reported() {
+    build_app();
+    let (_server, url) = serve();
+    let browser = Browser::start(false);
+    let origin = url.trim_end_matches('/').to_string();
+    browser.post(
+        "goog/cdp/execute",
+        json!({"cmd": "Storage.overrideQuotaForOrigin", "params": {"origin": origin, "quotaSize": 2_000_000}}),
+    );
+    let (phase, status) = open_page(&browser, &format!("{url}?backend=cpu"));
+    assert_eq!(phase, "ready", "{status}");
+    let offline = browser.wait_for(
+        "the offline copy's failure",
+        "const o = document.querySelector('#offline'); return o && o.dataset.ready === 'false' ? o.innerText : null",
+        json!([]),
+        Duration::from_secs(120),
+    );
+    let offline = offline.as_str().unwrap_or_default();
+    println!("status panel: {offline}");
+    assert!(offline.contains("could not store it") && offline.contains("Quota"), "{offline}");
+}

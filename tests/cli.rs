@@ -231,6 +231,30 @@ fn embed_streams_its_input() {
     assert!(cos > 0.99999, "line 310 got another text's vector ({cos})");
 }
 
+/// The CPU backend splits its matmuls over threads (rayon): the vectors must not depend on
+/// how many, on 200 dev sentences with conan-mini's q8 pack.
+#[test]
+fn vectors_are_the_same_on_one_thread_and_on_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dev.txt");
+    std::fs::write(&file, bitext_sentences("tatoeba-zh-en-pairs")[..200].join("\n")).unwrap();
+    let run = |threads: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_conan"))
+            .args(["embed", "--model", "static/models/conan-mini/q8", "--input", file.to_str().unwrap()])
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        vectors(&serde_json::from_slice(&out.stdout).unwrap())
+    };
+    let (one, four) = (run("1"), run("4"));
+    assert_eq!(one.len(), 200);
+    let worst = one.iter().flatten().zip(four.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    println!("largest difference between 1 and 4 threads: {worst:e}");
+    assert!(worst <= 1e-5, "{worst}");
+}
+
 fn vectors_of(texts: &[&str]) -> Vec<Vec<f32>> {
     let mut args = vec!["embed", "--model", "static/models/tiny"];
     args.extend(texts);

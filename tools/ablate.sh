@@ -6,7 +6,7 @@
 # compares the variants with one another, not with the shipped model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p conan-train --features parallel
+cargo build --release -p conan-train
 short=(--weak-steps 300 --supervised-steps 150 --limit-pairs 20000 --eval-every 0 "$@")
 for variant in full no-soft-mask no-cross-lingual no-dynamic-negatives; do
   flag=(); [[ $variant != full ]] && flag=(--$variant)

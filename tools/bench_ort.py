@@ -9,7 +9,7 @@ The model is exported with `conan export --onnx` first (f32 weights; a q8 / q4 p
 dequantized, so ONNX Runtime computes in f32 what ours computes from the pack). Both sides get
 the LCG ids of crates/conan-cli/src/bench.rs with a full attention mask. Timing follows
 `conan bench`: one untimed pass, one warm-up, the median of `--runs`. ONNX Runtime runs with
-`--threads` intra-op threads (default: the CPU count, which is what burn's CPU backend uses).
+`--threads` intra-op threads and ours as many rayon threads (default: the CPU count).
 Needs onnxruntime (PyPI; tools/setup.sh --test installs it in .venv).
 """
 import argparse
@@ -47,11 +47,13 @@ def ort_bench(session, vocab, batch, seq, runs):
     return {"median_s": times[runs // 2], "tokens_per_s": batch * seq / times[runs // 2], "time_to_first_embedding_s": first}
 
 
-def conan_bench(conan, model, batch, seq, runs):
+def conan_bench(conan, model, batch, seq, runs, threads):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
+        # burn's CPU backend splits its matmuls over rayon's pool: the same thread count as ORT's.
+        env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
         subprocess.run([conan, "bench", "--model", model, "--backend", "cpu", "--batch", str(batch), "--seq", str(seq),
-                        "--runs", str(runs), "--json", str(out)], check=True, capture_output=True)
+                        "--runs", str(runs), "--json", str(out)], check=True, capture_output=True, env=env)
         return json.loads(out.read_text())
 
 
@@ -77,7 +79,7 @@ def main():
         rows = []
         for batch, seq in shapes:
             theirs = ort_bench(session, vocab, batch, seq, args.runs)
-            ours = conan_bench(args.conan, args.model, batch, seq, args.runs)
+            ours = conan_bench(args.conan, args.model, batch, seq, args.runs, args.threads)
             rows.append({"shape": f"{batch}x{seq}", "ours_s": ours["median_s"], "ort_s": theirs["median_s"],
                          "ours_tokens_per_s": ours["tokens_per_s"], "ort_tokens_per_s": theirs["tokens_per_s"],
                          "ratio": theirs["median_s"] / ours["median_s"]})

@@ -13,7 +13,7 @@ if [[ ! -f target/teacher/meta.json ]]; then
   tools/setup.sh --train
   .venv/bin/python tools/teacher.py --data ../shared/data --out target/teacher
 fi
-cargo build --release -p conan-train --features parallel
+cargo build --release -p conan-train
 cargo build -p conan-cli # converting 7M parameters needs no optimised build
 ./target/release/conan-train --data ../shared/data --teacher target/teacher --out "$OUT" "$@"
 

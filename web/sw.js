@@ -16,9 +16,19 @@ async function manifest() {
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
-    const { version, files } = await manifest();
-    const cache = await caches.open(PREFIX + version);
-    await cache.addAll(files.map((f) => new Request(f, { cache: "no-store" })));
+    try {
+      const { version, files } = await manifest();
+      const cache = await caches.open(PREFIX + version);
+      await cache.addAll(files.map((f) => new Request(f, { cache: "no-store" })));
+    } catch (e) {
+      // A failed install leaves the page's `serviceWorker.ready` pending forever: tell the
+      // pages why (they are not controlled yet, hence includeUncontrolled), then fail.
+      const message = `${e && e.name ? e.name + ": " : ""}${e && e.message ? e.message : e}`;
+      for (const client of await self.clients.matchAll({ includeUncontrolled: true })) {
+        client.postMessage({ conanOfflineFailed: message });
+      }
+      throw e;
+    }
     await self.skipWaiting();
   })());
 });

@@ -112,6 +112,7 @@ impl Reducible for AppState {
 }
 
 async fn register_service_worker() -> Result<(), String> {
+    use wasm_bindgen::{JsCast, JsValue, closure::Closure};
     use wasm_bindgen_futures::JsFuture;
     let window = web_sys::window().ok_or("no window")?;
     let container = window.navigator().service_worker();
@@ -121,8 +122,24 @@ async fn register_service_worker() -> Result<(), String> {
     let error = |e: wasm_bindgen::JsValue| {
         format!("the offline copy failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))
     };
+    // A failed install (a full disk, a file gone from the server) never settles `ready`; the
+    // service worker posts why instead, so race the two. Listening starts before registering
+    // (messages are queued until the document has parsed, which it has by then).
+    let failed = js_sys::Promise::new(&mut |_resolve, reject| {
+        let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let why =
+                js_sys::Reflect::get(&event.data(), &"conanOfflineFailed".into()).ok().and_then(|w| w.as_string());
+            if let Some(why) = why {
+                let _ = reject.call1(&JsValue::NULL, &format!("the browser could not store it ({why})").into());
+            }
+        });
+        let _ = container.add_event_listener_with_callback("message", listener.as_ref().unchecked_ref());
+        // Once per page: the listener lives as long as the page.
+        listener.forget();
+    });
     JsFuture::from(container.register("sw.js")).await.map_err(error)?;
-    JsFuture::from(container.ready().map_err(error)?).await.map_err(error)?;
+    let ready = container.ready().map_err(error)?;
+    JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&ready, &failed))).await.map_err(error)?;
     Ok(())
 }
 
