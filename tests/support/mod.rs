@@ -55,11 +55,17 @@ pub fn case_files(dir: &Path, name: &str, spec: &Value) -> BTreeMap<String, Vec<
     files
 }
 
-/// Build web/dist once per test run.
+/// Build web/dist once per test run: the debug build, or the release one with
+/// `CONAN_WEB_RELEASE=1` (for the benchmarks that measure what the demo serves).
 pub fn build_app() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let out = Command::new("bash").arg("web/build.sh").current_dir(root()).output().expect("bash runs");
+        let mut build = Command::new("bash");
+        build.arg("web/build.sh").current_dir(root());
+        if std::env::var_os("CONAN_WEB_RELEASE").is_some() {
+            build.arg("--release");
+        }
+        let out = build.output().expect("bash runs");
         assert!(
             out.status.success(),
             "web/build.sh failed:\n{}\n{}",
@@ -79,8 +85,15 @@ impl Drop for Guard {
 }
 
 pub fn serve() -> (Guard, String) {
+    serve_dir(Path::new("web/dist"))
+}
+
+/// Serve `dir` with `conan serve` on a free port; returns its URL, ending in `/`.
+pub fn serve_dir(dir: &Path) -> (Guard, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(["serve", "web/dist", "--port", "0"])
+        .arg("serve")
+        .arg(dir)
+        .args(["--port", "0"])
         .current_dir(root())
         .stdout(Stdio::piped())
         .spawn()

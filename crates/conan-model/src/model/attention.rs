@@ -4,6 +4,8 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig, RmsNorm};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 
 use super::rms_norm;
 use super::rope::Rope;
@@ -45,11 +47,26 @@ impl Attention {
 
     /// `x`: `[batch, seq, hidden]`; `bias`: additive score mask broadcastable to
     /// `[batch, kv_heads, group, seq, seq]`.
+    ///
+    /// One call of burn's attention op: burn's CPU backend runs it as one kernel, parallel
+    /// over heads, instead of materialising the scores through five element-wise passes.
+    /// Each KV head's `group` query heads become one longer query sequence, so query and key
+    /// heads match one to one, which every backend's attention takes.
     pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<3> {
         let [b, t, _] = x.dims();
-        let (probs, v) = self.probs_and_values(x, rope, bias);
-        let out = probs.matmul(v);
-        let out = out.permute([0, 3, 1, 2, 4]).reshape([b, t, self.num_heads * self.head_dim]);
+        let (kv, hd) = (self.num_kv_heads, self.head_dim);
+        let group = self.num_heads / kv;
+        let (q, k, v) = self.heads(x, rope);
+        let bias = bias.expand([b, 1, group, t, t]).reshape([b, 1, group * t, t]);
+        let out = attention(
+            q.reshape([b, kv, group * t, hd]),
+            k.reshape([b, kv, t, hd]),
+            v.reshape([b, kv, t, hd]),
+            None,
+            Some(bias),
+            AttentionModuleOptions { scale: None, softcap: None, is_causal: false },
+        );
+        let out = out.reshape([b, kv, group, t, hd]).permute([0, 3, 1, 2, 4]).reshape([b, t, self.num_heads * hd]);
         self.o_proj.forward(out)
     }
 
@@ -57,12 +74,14 @@ impl Attention {
     /// row sums to 1), with heads in checkpoint order (KV head major, as in q_proj).
     pub fn probs(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<4> {
         let [b, t, _] = x.dims();
-        let (probs, _) = self.probs_and_values(x, rope, bias);
-        probs.reshape([b, self.num_heads, t, t])
+        let (q, k, _) = self.heads(x, rope);
+        let scores = q.matmul(k.swap_dims(3, 4)).mul_scalar(1.0 / (self.head_dim as f64).sqrt()) + bias;
+        softmax(scores, 4).reshape([b, self.num_heads, t, t])
     }
 
-    /// Softmax scores `[b, kv, group, t, t]` and values `[b, kv, 1, t, hd]`.
-    fn probs_and_values(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> (Tensor<5>, Tensor<5>) {
+    /// Queries `[b, kv, group, t, hd]`, keys and values `[b, kv, 1, t, hd]`, rotated: grouped
+    /// queries share their KV head through broadcasting instead of copying K and V.
+    fn heads(&self, x: Tensor<3>, rope: &Rope) -> (Tensor<5>, Tensor<5>, Tensor<5>) {
         let [b, t, _] = x.dims();
         let (kv, hd) = (self.num_kv_heads, self.head_dim);
         let group = self.num_heads / kv;
@@ -78,13 +97,8 @@ impl Attention {
             Some(norm) => norm.forward(k),
             None => k,
         };
-        // [b, kv, group|1, t, hd]: grouped queries share their KV head through matmul
-        // broadcasting instead of copying K and V `group` times.
         let q = rope.apply(q.permute([0, 2, 3, 1, 4]));
         let k = rope.apply(k.permute([0, 2, 3, 1, 4]));
-        let v = v.permute([0, 2, 3, 1, 4]);
-
-        let scores = q.matmul(k.swap_dims(3, 4)).mul_scalar(1.0 / (hd as f64).sqrt()) + bias;
-        (softmax(scores, 4), v)
+        (q, k, v.permute([0, 2, 3, 1, 4]))
     }
 }
