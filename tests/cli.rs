@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod support;
+use support::bitext_sentences;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -48,18 +51,6 @@ fn kill_when<S: AsRef<std::ffi::OsStr>>(args: &[S], done: impl Fn() -> bool) {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-}
-
-/// The dev sentences of a shipped bitext task: each pair's first sentence, then its second.
-fn bitext_sentences(task: &str) -> Vec<String> {
-    let pairs = std::fs::read_to_string(root().join(format!("static/tasks/{task}/pairs.jsonl"))).unwrap();
-    pairs
-        .lines()
-        .flat_map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
-        })
-        .collect()
 }
 
 fn vectors(doc: &Value) -> Vec<Vec<f32>> {

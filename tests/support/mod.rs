@@ -55,6 +55,18 @@ pub fn case_files(dir: &Path, name: &str, spec: &Value) -> BTreeMap<String, Vec<
     files
 }
 
+/// The dev sentences of a shipped bitext task: each pair's first sentence, then its second.
+pub fn bitext_sentences(task: &str) -> Vec<String> {
+    let pairs = std::fs::read_to_string(root().join(format!("static/tasks/{task}/pairs.jsonl"))).unwrap();
+    pairs
+        .lines()
+        .flat_map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            [v["sentence1"].as_str().unwrap().to_string(), v["sentence2"].as_str().unwrap().to_string()]
+        })
+        .collect()
+}
+
 /// Build web/dist once per test run: the debug build, or the release one with
 /// `CONAN_WEB_RELEASE=1` (for the benchmarks that measure what the demo serves).
 pub fn build_app() {
