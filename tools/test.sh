@@ -22,9 +22,15 @@ for arg in "$@"; do
   esac
 done
 ((run)) && tools/setup.sh --test
-# Exported after setup (so `cargo install` is not linted) and before any build, so
-# web/build.sh, run by the browser tests, lints the wasm crates the same way.
-((lint)) && source tools/clippy_env.sh
+if ((lint)); then
+  rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+  # What `cargo clippy` does, on a build instead of a check: clippy-driver compiles the
+  # workspace's own crates (dependencies stay plain rustc) and denies warnings. Exported
+  # after setup (so `cargo install` is not linted) and before any build, so web/build.sh,
+  # run by the browser tests, lints the wasm crates the same way.
+  export RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+  export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+fi
 cargo_test=(cargo test --workspace --exclude conan-web --exclude conan-worker --no-fail-fast)
 if ((!run)); then
   "${cargo_test[@]}" --no-run
