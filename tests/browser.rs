@@ -987,11 +987,15 @@ fn ort_web_peer(dir: &std::path::Path) -> (support::Guard, String) {
     support::serve_dir(dir)
 }
 
-/// The token ids conan-mini's tokenizer gives `texts`, as onnxruntime-web gets them: rows
-/// right-padded with 0 to the longest (the mask marks real tokens).
-fn token_rows(texts: &[String]) -> (Vec<Vec<u32>>, usize) {
+/// conan-mini's tokenizer, as the worker loads it.
+fn mini_encoder() -> conan_text::TextEncoder {
     let tokenizer = std::fs::read(root().join(DEFAULT_MODEL).join("tokenizer.json")).unwrap();
-    let encoder = conan_text::TextEncoder::from_bytes(&tokenizer, 512).unwrap();
+    conan_text::TextEncoder::from_bytes(&tokenizer, 512).unwrap()
+}
+
+/// The token ids `encoder` gives `texts`, as onnxruntime-web gets them: rows right-padded
+/// with 0 to the longest (the mask marks real tokens).
+fn token_rows(encoder: &conan_text::TextEncoder, texts: &[String]) -> (Vec<Vec<u32>>, usize) {
     let batch = encoder.encode_batch(texts).unwrap();
     let rows = (0..batch.batch).map(|i| batch.ids[i * batch.seq..][..batch.lengths[i]].to_vec()).collect();
     (rows, batch.seq)
@@ -1055,7 +1059,7 @@ fn onnxruntime_web_agrees_with_conan_embed() {
 
     let browser = Browser::start(false);
     browser.goto(&url);
-    let (rows, seq) = token_rows(&texts);
+    let (rows, seq) = token_rows(&mini_encoder(), &texts);
     let got = run_ort(&browser, "wasm", &rows, seq, 0);
     let dims = got["dims"][1].as_u64().unwrap() as usize;
     let theirs: Vec<f32> = serde_json::from_value(got["vectors"].clone()).unwrap();
@@ -1084,8 +1088,7 @@ fn page_beside_onnxruntime_web() {
     let browser = Browser::start(true);
     // Texts of at least `tokens` tokens: dev sentences joined until they are that long.
     let sentences = bitext_sentences("tatoeba-zh2en-bitext");
-    let tokenizer = std::fs::read(root().join(DEFAULT_MODEL).join("tokenizer.json")).unwrap();
-    let encoder = conan_text::TextEncoder::from_bytes(&tokenizer, 512).unwrap();
+    let encoder = mini_encoder();
     let mut next = sentences.iter().cycle();
     let mut texts_of = |n: usize, tokens: usize| -> Vec<String> {
         (0..n)
@@ -1102,7 +1105,7 @@ fn page_beside_onnxruntime_web() {
     let mut rows_out = vec![];
     for (n, tokens) in [(32, 128), (1, 32)] {
         let texts = texts_of(n, tokens);
-        let (rows, seq) = token_rows(&texts);
+        let (rows, seq) = token_rows(&encoder, &texts);
         browser.goto(&peer_url);
         let wasm = run_ort(&browser, "wasm", &rows, seq, 5);
         eprintln!("{n} x {seq}: onnxruntime-web wasm {wasm}");
