@@ -17,7 +17,7 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 
 # wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly. Without its
 # default features (TLS for the test runner's downloads, which we never run) and at
-# opt-level 1 it compiles in 26 % less CPU time, and binds our wasm to the same bytes in
+# opt-level 1 it compiles in 27 % less CPU time, and binds our wasm to the same bytes in
 # the same time (BENCHMARKS.md, "Building the demo").
 want=$(grep -A1 'name = "wasm-bindgen"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p' | head -1)
 if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]]; then
