@@ -1164,17 +1164,9 @@ fn page_beside_onnxruntime_web() {
 /// What `script` returns once it is not null, or {error} after `secs` seconds: for the
 /// benchmark's WebGPU sides, which SwiftShader may take far longer over.
 fn answer_within(browser: &Browser, script: &str, secs: u64) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let got = browser.js(script, json!([]));
-        if !got.is_null() {
-            return got;
-        }
-        if std::time::Instant::now() > deadline {
-            return json!({"error": format!("no answer within {secs} s")});
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    browser
+        .poll(script, json!([]), Duration::from_secs(secs))
+        .unwrap_or_else(|| json!({"error": format!("no answer within {secs} s")}))
 }
 
 /// Starts a worker (`startWorker(arguments[0])`), embeds `arguments[1]` once untimed and

@@ -285,17 +285,26 @@ impl Browser {
         }
     }
 
-    /// Poll `script` until it returns something other than null.
+    /// Poll `script` until it returns something other than null; after `timeout`, fail
+    /// with what the page says.
     pub fn wait_for(&self, what: &str, script: &str, args: Value, timeout: Duration) -> Value {
+        self.poll(script, args, timeout).unwrap_or_else(|| {
+            let status = self.js("return document.body.innerText", json!([]));
+            panic!("timed out waiting for {what}; page says:\n{status}");
+        })
+    }
+
+    /// What `script` returns once it is not null, or `None` after `timeout`: for a caller
+    /// that records a timeout instead of failing on it.
+    pub fn poll(&self, script: &str, args: Value, timeout: Duration) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self.js(script, args.clone());
             if !v.is_null() {
-                return v;
+                return Some(v);
             }
             if Instant::now() > deadline {
-                let status = self.js("return document.body.innerText", json!([]));
-                panic!("timed out waiting for {what}; page says:\n{status}");
+                return None;
             }
             std::thread::sleep(Duration::from_millis(250));
         }
