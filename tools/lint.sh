@@ -15,7 +15,8 @@ cargo fmt --all --check
 [[ "${1:-}" == "--fmt" ]] && exit 0
 
 echo "== cargo clippy (native)"
-cargo clippy --workspace --exclude conan-web --exclude conan-worker --all-targets -- -D warnings
+# --all-targets leaves out the `test = false` targets (the app's browser tests): named too.
+cargo clippy --workspace --exclude conan-web --exclude conan-worker --all-targets --test browser --test search -- -D warnings
 
 echo "== cargo clippy (wasm32: worker and UI)"
 cargo clippy --target wasm32-unknown-unknown -p conan-worker -p conan-web -p conan-protocol -- -D warnings

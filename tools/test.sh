@@ -5,12 +5,14 @@
 #   tools/test.sh            the tests
 #   tools/test.sh --lint     the tests, with clippy (-D warnings) as the compiler of every
 #                            workspace crate they build: the native crates with their tests
-#                            and examples, and the wasm crates when the browser tests build
-#                            the app. Each crate is compiled once instead of once for clippy
+#                            and examples, and the wasm crates when the app is built
+#                            (web/build.sh, beside the native tests). Each crate is
+#                            compiled once instead of once for clippy
 #                            and again for the tests (what CI runs; tools/lint.sh --fmt
 #                            does the formatting).
 #   tools/test.sh --lint --no-run
 #                            only compile (and lint) the native tests; nothing installed
+# The browser tests run last: the app's wasm compiles while the native tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lint=0 run=1
@@ -27,24 +29,53 @@ if ((lint)); then
   # What `cargo clippy` does, on a build instead of a check: clippy-driver compiles the
   # workspace's own crates (dependencies stay plain rustc) and denies warnings. Exported
   # after setup (so `cargo install` is not linted) and before any build, so web/build.sh,
-  # run by the browser tests, lints the wasm crates the same way.
+  # run below, lints the wasm crates the same way.
   export RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
   export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 fi
 cargo_test=(cargo test --workspace --exclude conan-web --exclude conan-worker --no-fail-fast)
-if ((!run)); then
-  "${cargo_test[@]}" --no-run
-  exit 0
-fi
+# The tests that drive the app in headless Chromium (`test = false` in conan-cli's manifest,
+# so they run here, after the app is built, or when named: `cargo test -p conan-cli --test browser`).
+app_tests=(--test browser --test search)
+"${cargo_test[@]}" --no-run
+"${cargo_test[@]}" --no-run "${app_tests[@]}"
+((run)) || exit 0
 
+status=0
 echo "== numpy reference (tests/reference.py)"
 for m in static/models/tiny:reference-tiny tests/fixtures/tiny-qwen2:reference-tiny-qwen2 tests/fixtures/tiny-qwen3:reference-tiny-qwen3; do
-  .venv/bin/python tests/reference.py "${m%%:*}" --check "tests/fixtures/${m##*:}.json"
+  .venv/bin/python tests/reference.py "${m%%:*}" --check "tests/fixtures/${m##*:}.json" || status=$?
 done
 
 echo "== metric references (tests/eval_parity.py)"
-.venv/bin/python tests/eval_parity.py --check tests/fixtures/eval-parity.json
+.venv/bin/python tests/eval_parity.py --check tests/fixtures/eval-parity.json || status=$?
 
-echo "== cargo test"
-# One test thread for the browser tests: two Chromiums on SwiftShader would starve 2 cores.
-"${cargo_test[@]}" -- --test-threads=1
+# The app's wasm build (about 15 minutes on 2 cores) runs beside the native tests, which
+# leave a core mostly idle. cargo holds its lock on target/ while it checks that the tests
+# are built and lets go before running them, so the app's build starts at the first
+# "Running" line: earlier, one cargo would wait for the other. Sharing target/ means the
+# host's build scripts and proc-macros are reused, not compiled again. A failing check
+# does not stop the rest (as --no-fail-fast); the exit status says whether all passed.
+echo "== cargo test (native; the app builds beside it)"
+native_log=$(mktemp) app_log=$(mktemp)
+# One test thread: the app's build has the other core.
+"${cargo_test[@]}" -- --test-threads=1 > >(tee "$native_log") 2>&1 &
+native=$!
+until grep -q '^ *Running' "$native_log" || ! kill -0 "$native" 2>/dev/null; do sleep 1; done
+web/build.sh >"$app_log" 2>&1 &
+app=$!
+wait "$native" || status=$?
+
+start=$SECONDS
+if ! wait "$app"; then
+  cat "$app_log"
+  echo "web/build.sh failed: the browser tests cannot run" >&2
+  exit 1
+fi
+echo "== the app (web/build.sh, debug) was built $((SECONDS - start)) s after the native tests"
+
+echo "== cargo test (the app in headless Chromium)"
+# One test thread: two Chromiums on SwiftShader would starve 2 cores. web/dist is fresh, so
+# the tests do not build it again.
+CONAN_WEB_BUILT=1 "${cargo_test[@]}" "${app_tests[@]}" -- --test-threads=1 || status=$?
+exit "$status"
