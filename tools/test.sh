@@ -7,9 +7,8 @@
 #                            workspace crate they build: the native crates with their tests
 #                            and examples, and the wasm crates when the app is built
 #                            (web/build.sh, beside the native tests). Each crate is
-#                            compiled once instead of once for clippy
-#                            and again for the tests (what CI runs; tools/lint.sh --fmt
-#                            does the formatting).
+#                            compiled once instead of once for clippy and again for the
+#                            tests (what CI runs; tools/lint.sh --fmt does the formatting).
 #   tools/test.sh --lint --no-run
 #                            only compile (and lint) the native tests; nothing installed
 # The browser tests run last: the app's wasm compiles while the native tests run.
