@@ -58,6 +58,21 @@ fn docs_and_user(browser: &Browser) -> (u64, u64) {
     (count.as_u64().unwrap(), info["user"].as_u64().unwrap())
 }
 
+/// Waits until the page lists `want` (documents, user passages). Picked files are read
+/// asynchronously: until the page starts on them, the index still shows the old counts
+/// (read once, a slow page failed here with the counts from before the pick).
+fn expect_docs_and_user(browser: &Browser, want: (u64, u64)) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = docs_and_user(browser);
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "(documents, user passages) is {got:?}, expected {want:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 #[test]
 fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     build_app();
@@ -141,12 +156,12 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         "document.querySelector('#paste').value = arguments[0]; document.querySelector('#add-paste').click();",
         json!(["My sister bought a red bicycle yesterday.\n\n我的猫喜欢在窗边睡觉。"]),
     );
-    assert_eq!(docs_and_user(&browser), (1, 2));
+    expect_docs_and_user(&browser, (1, 2));
     let dir = tempfile::tempdir().unwrap();
     let notes = dir.path().join("notes.md");
     std::fs::write(&notes, "# Weekend\n\nWe are going to the beach on Saturday.\n\n我明天早上要去图书馆。\n").unwrap();
     browser.pick_file("#doc-files", &notes);
-    assert_eq!(docs_and_user(&browser), (2, 5));
+    expect_docs_and_user(&browser, (2, 5));
     // Each query's translation among the user's passages comes first, marked as theirs.
     for (query, want) in [
         ("我妹妹昨天买了一辆红色的自行车。", "red bicycle"),
@@ -193,7 +208,7 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         Duration::from_secs(60),
     );
     assert!(err.as_str().unwrap().contains("scan.pdf: cannot split .pdf"), "{err}");
-    assert_eq!(docs_and_user(&browser), (2, 5));
+    expect_docs_and_user(&browser, (2, 5));
 
     // Second visit: everything comes back from IndexedDB, nothing is embedded again.
     let start = Instant::now();
@@ -203,7 +218,7 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     println!("second load: {} (test saw {:.1} s)", second["text"], start.elapsed().as_secs_f64());
     assert_eq!(second["embedded"].as_u64(), Some(0), "{second}");
     assert_eq!(second["restored"], first["passages"].as_u64().map(|n| n + 5).unwrap());
-    assert_eq!(docs_and_user(&browser), (2, 5));
+    expect_docs_and_user(&browser, (2, 5));
     let hits = search(&browser, "I am going to the library tomorrow morning.");
     assert!(hits[0]["yours"] == true && hits[0]["text"].as_str().unwrap().contains("图书馆"), "{hits:?}");
 
@@ -226,7 +241,7 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         "document.querySelector('#paste').value = arguments[0]; document.querySelector('#add-paste').click();",
         json!([paragraphs.join("\n\n")]),
     );
-    assert_eq!(docs_and_user(&browser), (3, 25));
+    expect_docs_and_user(&browser, (3, 25));
     let info = index_info(&browser, Duration::from_secs(60));
     println!("with the long document: {}", info["text"]);
     let (mut found, mut ranks) = (0, Vec::new());
@@ -275,7 +290,7 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     let embedded_before = index_info(&browser, Duration::from_secs(60))["embedded"].clone();
     browser.pick_file("#index-folder", &saved);
-    assert_eq!(docs_and_user(&browser), (4, 28));
+    expect_docs_and_user(&browser, (4, 28));
     let info = index_info(&browser, Duration::from_secs(60));
     assert_eq!(info["embedded"], embedded_before, "the saved vectors were embedded again: {info}");
     let hits = search(&browser, &pairs[6].0);
@@ -290,7 +305,7 @@ fn search_page_indexes_finds_translations_keeps_and_forgets_documents() {
         json!([]),
         Duration::from_secs(60),
     );
-    assert_eq!(docs_and_user(&browser), (0, 0));
+    expect_docs_and_user(&browser, (0, 0));
     let hits = search(&browser, "我妹妹昨天买了一辆红色的自行车。");
     assert!(hits.iter().all(|h| h["yours"] == false), "{hits:?}");
     reload_page(&browser);
@@ -497,7 +512,7 @@ fn storage_quota_full_keeps_search_working_from_memory() {
         "document.querySelector('#paste').value = arguments[0]; document.querySelector('#add-paste').click();",
         json!(["The lighthouse keeper counted forty-two ships in the fog."]),
     );
-    assert_eq!(docs_and_user(&browser), (1, 1));
+    expect_docs_and_user(&browser, (1, 1));
     let notices =
         browser.js("return [...document.querySelectorAll('.notice')].map(n => n.innerText).join('\\n')", json!([]));
     assert!(notices.as_str().unwrap().contains("searchable for this visit but not saved"), "{notices}");
