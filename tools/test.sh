@@ -51,7 +51,7 @@ done
 echo "== metric references (tests/eval_parity.py)"
 .venv/bin/python tests/eval_parity.py --check tests/fixtures/eval-parity.json || status=$?
 
-# The app's wasm build (about 15 minutes on 2 cores) runs beside the native tests, which
+# The app's wasm build (7 to 15 minutes on 2 cores) runs beside the native tests, which
 # leave a core mostly idle. cargo holds its lock on target/ while it checks that the tests
 # are built and lets go before running them, so the app's build starts at the first
 # "Running" line: earlier, one cargo would wait for the other. Sharing target/ means the
