@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Browser, build_app, open_page, reload_page, root, serve};
+use support::{Browser, build_app, open_page, reload_page, retry, root, serve};
 
 const TAB: &str = "\u{e004}";
 
@@ -62,15 +62,12 @@ fn docs_and_user(browser: &Browser) -> (u64, u64) {
 /// asynchronously: until the page starts on them, the index still shows the old counts
 /// (read once, a slow page failed here with the counts from before the pick).
 fn expect_docs_and_user(browser: &Browser, want: (u64, u64)) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let got = docs_and_user(browser);
-        if got == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "(documents, user passages) is {got:?}, expected {want:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let mut got = None;
+    let settled = retry(Duration::from_secs(120), || {
+        got = Some(docs_and_user(browser));
+        (got == Some(want)).then_some(())
+    });
+    assert!(settled.is_some(), "(documents, user passages) is {got:?}, expected {want:?}");
 }
 
 #[test]

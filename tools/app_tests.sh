@@ -5,11 +5,14 @@
 # app is built; tools/lint.sh lints them (`--all-targets` leaves them out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Finding none fails: the callers would otherwise skip the browser tests without a word.
 cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
-for package in json.load(sys.stdin)["packages"]:
-    for target in package["targets"]:
-        if "test" in target["kind"] and not target["test"]:
-            print("--test")
-            print(target["name"])
+names = [t["name"] for p in json.load(sys.stdin)["packages"] for t in p["targets"]
+         if "test" in t["kind"] and not t["test"]]
+if not names:
+    sys.exit("tools/app_tests.sh: no integration test is marked test = false")
+for name in names:
+    print("--test")
+    print(name)
 '

@@ -17,7 +17,6 @@ cargo fmt --all --check
 echo "== cargo clippy (native)"
 # --all-targets leaves out the `test = false` targets (the app's browser tests): named too.
 list=$(tools/app_tests.sh) # (a failure here stops the script, as set -e cannot inside <(…))
-[[ -n "$list" ]] || { echo "$0: tools/app_tests.sh found no browser tests" >&2; exit 1; }
 mapfile -t app_tests <<<"$list"
 cargo clippy --workspace --exclude conan-web --exclude conan-worker --all-targets "${app_tests[@]}" -- -D warnings
 

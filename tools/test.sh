@@ -36,7 +36,6 @@ cargo_test=(cargo test --workspace --exclude conan-web --exclude conan-worker --
 # The tests that drive the app in headless Chromium (`test = false` in their manifest, so
 # they run here, after the app is built, or when named: `cargo test -p conan-cli --test browser`).
 list=$(tools/app_tests.sh) # (a failure here stops the script, as set -e cannot inside <(…))
-[[ -n "$list" ]] || { echo "$0: tools/app_tests.sh found no browser tests" >&2; exit 1; }
 mapfile -t app_tests <<<"$list"
 "${cargo_test[@]}" --no-run
 "${cargo_test[@]}" --no-run "${app_tests[@]}"

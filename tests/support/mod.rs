@@ -303,17 +303,21 @@ impl Browser {
     /// What `script` returns once it is not null, or `None` after `timeout`: for a caller
     /// that records a timeout instead of failing on it.
     pub fn poll(&self, script: &str, args: Value, timeout: Duration) -> Option<Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let v = self.js(script, args.clone());
-            if !v.is_null() {
-                return Some(v);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(250));
+        retry(timeout, || Some(self.js(script, args.clone())).filter(|v| !v.is_null()))
+    }
+}
+
+/// What `attempt` returns once it is `Some`, tried every 250 ms, or `None` after `timeout`.
+pub fn retry<T>(timeout: Duration, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = attempt() {
+            return Some(v);
         }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
