@@ -933,6 +933,65 @@ fn worker_trip_on_webgpu() {
     assert!(got.get("error").is_none(), "{got}");
 }
 
+/// The CPU fallback shares a large job with helper workers (the wasm has no threads), and
+/// the vectors do not depend on how many workers embedded them: 64 dev sentences on one
+/// worker, then twice on two (the `Workers` request answers once the helper has loaded the
+/// model), agree to 1e-5. The runs are timed side by side.
+#[test]
+fn cpu_helpers_share_the_work_and_give_the_same_vectors() {
+    let (_server, browser, _) = open_app(false, "?backend=cpu&model=static/models/tiny#embed");
+    let texts: Vec<String> = bitext_sentences("tatoeba-zh2en-bitext").into_iter().take(64).collect();
+    assert_eq!(texts.len(), 64);
+    with_worker(&browser, WORKER_COUNTS, json!([texts, [1, 2, 2]]));
+    let got = browser.wait_for("the embeddings", "return window.__counts", json!([]), Duration::from_secs(300));
+    assert!(got.get("error").is_none(), "{got}");
+    let runs = got["runs"].as_array().unwrap();
+    let rows = |run: &Value| -> Vec<Vec<f32>> {
+        let flat: Vec<f32> = run["vectors"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        flat.chunks(run["dims"].as_u64().unwrap() as usize).map(<[f32]>::to_vec).collect()
+    };
+    let one = rows(&runs[0]);
+    assert_eq!(runs[0]["count"], 1, "{}", runs[0]["count"]);
+    assert_eq!(runs[0]["workers"], 1);
+    assert_eq!(one.len(), texts.len());
+    for run in &runs[1..] {
+        assert_eq!(run["count"], 2, "the worker refused a second worker");
+        let other = rows(run);
+        assert_eq!(other.len(), one.len());
+        let worst = one.iter().flatten().zip(other.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-5, "vectors differ by {worst} between one and two workers");
+        assert_eq!(run["workers"], 2, "the helper took no part");
+    }
+    println!(
+        "64 texts: one worker {:.0} ms, two workers {} ms",
+        f(&runs[0]["embed_ms"]),
+        runs[1..].iter().map(|r| format!("{:.0}", f(&r["embed_ms"]))).collect::<Vec<_>>().join(" / ")
+    );
+}
+
+/// Starts a worker on the CPU (`startWorker(false)`), then for each count in `arguments[1]`
+/// sets the workers and embeds the texts `arguments[0]`. Leaves `window.__counts`.
+const WORKER_COUNTS: &str = r#"const [texts, counts] = arguments;
+    window.__counts = null;
+    (async () => {
+      const {w, answer} = await startWorker(false);
+      const out = {runs: []};
+      let id = 0;
+      for (const n of counts) {
+        w.postMessage({type: 'Workers', id: ++id, count: n});
+        const [, set] = await answer();
+        if (set.type !== 'Workers') throw new Error(JSON.stringify(set));
+        w.postMessage({type: 'Embed', id: ++id, texts, dims: null});
+        const [, m] = await answer();
+        if (m.type !== 'Embedded') throw new Error(JSON.stringify(m).slice(0, 300));
+        out.runs.push({count: set.count, workers: m.workers, dims: m.dims, embed_ms: m.embed_ms,
+                       vectors: Array.from(m.vectors)});
+      }
+      w.terminate();
+      window.__counts = out;
+    })().catch(e => window.__counts = {error: String(e)});
+    return true"#;
+
 /// A browser that cannot store the offline copy (a 2 MB quota here, as on a nearly full
 /// disk: Chromium sizes quotas from free disk) says so on the page, with the reason, instead
 /// of waiting for it forever; the app itself still loads.
@@ -1002,14 +1061,14 @@ fn token_rows(encoder: &conan_text::TextEncoder, texts: &[String]) -> (Vec<Vec<u
 }
 
 /// Runs the exported model in onnxruntime-web with execution provider `arguments[0]` on
-/// one thread, on rows of ids `arguments[1]` padded to `arguments[2]`: one untimed run,
-/// then `arguments[3]` timed ones. Leaves `window.__ort` = {first_ms, median_ms, dims,
-/// vectors (of the last run, flat)} or {error}.
-const ORT_RUN: &str = r#"const [ep, rows, seq, runs] = arguments;
+/// `arguments[4]` threads (1 when not given), on rows of ids `arguments[1]` padded to
+/// `arguments[2]`: one untimed run, then `arguments[3]` timed ones. Leaves `window.__ort` =
+/// {first_ms, median_ms, dims, vectors (of the last run, flat)} or {error}.
+const ORT_RUN: &str = r#"const [ep, rows, seq, runs, threads] = arguments;
     window.__ort = null;
     (async () => {
       const ort = await import('./ort/ort.bundle.min.mjs');
-      ort.env.wasm.numThreads = 1;
+      ort.env.wasm.numThreads = threads || 1;
       ort.env.wasm.wasmPaths = new URL('ort/', location.href).href;
       const session = await ort.InferenceSession.create('model.onnx', {executionProviders: [ep]});
       const ids = new BigInt64Array(rows.length * seq), mask = new BigInt64Array(rows.length * seq);
@@ -1031,7 +1090,11 @@ const ORT_RUN: &str = r#"const [ep, rows, seq, runs] = arguments;
     return true"#;
 
 fn run_ort(browser: &Browser, ep: &str, rows: &[Vec<u32>], seq: usize, runs: usize) -> Value {
-    browser.js(ORT_RUN, json!([ep, rows, seq, runs]));
+    run_ort_threads(browser, ep, rows, seq, runs, 1)
+}
+
+fn run_ort_threads(browser: &Browser, ep: &str, rows: &[Vec<u32>], seq: usize, runs: usize, threads: usize) -> Value {
+    browser.js(ORT_RUN, json!([ep, rows, seq, runs, threads]));
     let got = browser.wait_for("onnxruntime-web", "return window.__ort", json!([]), Duration::from_secs(600));
     assert!(got.get("error").is_none(), "onnxruntime-web ({ep}): {got}");
     got
@@ -1086,25 +1149,12 @@ fn page_beside_onnxruntime_web() {
     build_app();
     let (_server, app_url) = serve();
     let browser = Browser::start(true);
-    // Texts of at least `tokens` tokens: dev sentences joined until they are that long.
     let sentences = bitext_sentences("tatoeba-zh2en-bitext");
     let encoder = mini_encoder();
     let mut next = sentences.iter().cycle();
-    let mut texts_of = |n: usize, tokens: usize| -> Vec<String> {
-        (0..n)
-            .map(|_| {
-                let mut text = String::new();
-                while encoder.encode_batch(&[text.as_str()]).map(|b| b.lengths[0]).unwrap_or(0) < tokens {
-                    text.push_str(next.next().unwrap());
-                    text.push(' ');
-                }
-                text
-            })
-            .collect()
-    };
     let mut rows_out = vec![];
     for (n, tokens) in [(32, 128), (1, 32)] {
-        let texts = texts_of(n, tokens);
+        let texts = long_texts(&encoder, &mut next, n, tokens);
         let (rows, seq) = token_rows(&encoder, &texts);
         browser.goto(&peer_url);
         let wasm = run_ort(&browser, "wasm", &rows, seq, 5);
@@ -1120,7 +1170,7 @@ fn page_beside_onnxruntime_web() {
             let (phase, status) = open_page(&browser, &format!("{app_url}?backend=cpu&model=static/models/tiny#embed"));
             assert_eq!(phase, "ready", "{status}");
             let runs = if webgpu_backend { 2 } else { 5 };
-            with_worker(&browser, PAGE_TRIP, json!([webgpu_backend, texts, runs]));
+            with_worker(&browser, PAGE_TRIP, json!([webgpu_backend, texts, runs, 1]));
             // On SwiftShader ours at 32 × 149 took over eight minutes too: WebGPU gets three.
             let got = if webgpu_backend {
                 answer_within(&browser, "return window.__trip", 180)
@@ -1161,6 +1211,66 @@ fn page_beside_onnxruntime_web() {
     );
 }
 
+/// `n` texts of at least `tokens` tokens each: sentences from `next` joined until they are
+/// that long.
+fn long_texts<'a>(
+    encoder: &conan_text::TextEncoder,
+    next: &mut impl Iterator<Item = &'a String>,
+    n: usize,
+    tokens: usize,
+) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let mut text = String::new();
+            while encoder.encode_batch(&[text.as_str()]).map(|b| b.lengths[0]).unwrap_or(0) < tokens {
+                text.push_str(next.next().unwrap());
+                text.push(' ');
+            }
+            text
+        })
+        .collect()
+}
+
+/// Not a test: the CPU fallback on one and on two workers (the worker and a helper) beside
+/// onnxruntime-web's wasm backend on as many threads, in the same Chromium, on the same
+/// token ids (median of 5 after one untimed run; ours is the page's round trip). Prints the
+/// ratios BENCHMARKS.md records; the release build with `CONAN_WEB_RELEASE=1`.
+#[test]
+#[ignore]
+fn cpu_workers_beside_onnxruntime_web_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_peer, peer_url) = ort_web_peer(dir.path());
+    build_app();
+    let (_server, app_url) = serve();
+    let browser = Browser::start(false);
+    let sentences = bitext_sentences("tatoeba-zh2en-bitext");
+    let encoder = mini_encoder();
+    let mut next = sentences.iter().cycle();
+    for (n, tokens) in [(32, 128), (1, 32)] {
+        let texts = long_texts(&encoder, &mut next, n, tokens);
+        let (rows, seq) = token_rows(&encoder, &texts);
+        for threads in [1, 2] {
+            // A fresh page: onnxruntime-web takes its thread count once per page.
+            browser.goto(&peer_url);
+            let theirs = run_ort_threads(&browser, "wasm", &rows, seq, 5, threads);
+            let (phase, status) = open_page(&browser, &format!("{app_url}?backend=cpu&model=static/models/tiny#embed"));
+            assert_eq!(phase, "ready", "{status}");
+            with_worker(&browser, PAGE_TRIP, json!([false, texts, 5, threads]));
+            let ours = browser.wait_for("our worker", "return window.__trip", json!([]), Duration::from_secs(900));
+            assert!(ours.get("error").is_none(), "{ours}");
+            assert_eq!(ours["workers"], threads, "{ours}");
+            println!(
+                "{n} x {seq}, {threads} thread(s): ours {:.1} ms (round trip; first {:.1}) vs onnxruntime-web wasm {:.1} ms (first {:.1}): {:.2}x",
+                f(&ours["median_ms"]),
+                f(&ours["first_ms"]),
+                f(&theirs["median_ms"]),
+                f(&theirs["first_ms"]),
+                f(&theirs["median_ms"]) / f(&ours["median_ms"]),
+            );
+        }
+    }
+}
+
 /// What `script` returns once it is not null, or {error} after `secs` seconds: for the
 /// benchmark's WebGPU sides, which SwiftShader may take far longer over.
 fn answer_within(browser: &Browser, script: &str, secs: u64) -> Value {
@@ -1172,11 +1282,18 @@ fn answer_within(browser: &Browser, script: &str, secs: u64) -> Value {
 /// Starts a worker (`startWorker(arguments[0])`), embeds `arguments[1]` once untimed and
 /// `arguments[2]` times timed: the round trip seen here (post → answer). Leaves
 /// `window.__trip` = {backend, first_ms, median_ms, embed_ms}.
-const PAGE_TRIP: &str = r#"const [webgpu, texts, runs] = arguments;
+const PAGE_TRIP: &str = r#"const [webgpu, texts, runs, workers] = arguments;
     window.__trip = null;
     (async () => {
       const {w, answer, loaded} = await startWorker(webgpu);
       let id = 0;
+      let ready = 1;
+      if (!webgpu) {
+        w.postMessage({type: 'Workers', id: ++id, count: workers});
+        const [, m] = await answer();
+        if (m.type !== 'Workers') throw new Error(JSON.stringify(m).slice(0, 300));
+        ready = m.count;
+      }
       const once = async () => {
         const sent = performance.now();
         w.postMessage({type: 'Embed', id: ++id, texts, dims: null});
@@ -1189,6 +1306,7 @@ const PAGE_TRIP: &str = r#"const [webgpu, texts, runs] = arguments;
       for (let i = 0; i < runs; i++) { const [ms, e] = await once(); times.push(ms); own.push(e); }
       times.sort((a, b) => a - b); own.sort((a, b) => a - b);
       w.terminate();
-      window.__trip = {backend: loaded.backend.kind, first_ms, median_ms: times[times.length >> 1], embed_ms: own[own.length >> 1]};
+      window.__trip = {backend: loaded.backend.kind, workers: ready, first_ms, median_ms: times[times.length >> 1],
+                       embed_ms: own[own.length >> 1]};
     })().catch(e => window.__trip = {error: String(e && e.stack || e)});
     return true"#;

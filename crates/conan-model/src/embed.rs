@@ -123,8 +123,8 @@ impl Embedder {
     }
 
     /// Full-width vectors of `texts`, flat and row-major in input order, embedded in
-    /// length-sorted batches of `chunk` (far less padding than input order for mixed
-    /// passages and sentences); `progress(done, total)` runs before each batch and at the end.
+    /// [`length_sorted_batches`] of `chunk`; `progress(done, total)` runs before each batch
+    /// and at the end.
     pub async fn embed_flat(
         &self,
         texts: &[&str],
@@ -132,11 +132,9 @@ impl Embedder {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Vec<f32>, ModelError> {
         let width = self.config.hidden_size;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
         let mut out = vec![0.0f32; texts.len() * width];
         let mut done = 0;
-        for batch in order.chunks(chunk.max(1)) {
+        for batch in &length_sorted_batches(texts, chunk) {
             progress(done, texts.len());
             let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
             let vectors = self.embed(&batch_texts, None).await?.vectors;
@@ -252,4 +250,12 @@ impl Embedder {
         let probs = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         Ok(AttentionMap { tokens, heads: self.config.num_attention_heads, probs })
     }
+}
+
+/// Indices of `texts` in batches of at most `chunk`, longest texts first: far less padding
+/// than input order for mixed passages and sentences.
+pub fn length_sorted_batches(texts: &[&str], chunk: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
+    order.chunks(chunk.max(1)).map(<[usize]>::to_vec).collect()
 }

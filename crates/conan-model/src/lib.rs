@@ -32,7 +32,7 @@ pub use build::{build_model, build_placed};
 pub use burn;
 pub use checkpoint::{ModelFiles, host_tensors, read_files};
 pub use config::{Config, Pooling};
-pub use embed::{AttentionMap, Embedder, Embeddings};
+pub use embed::{AttentionMap, Embedder, Embeddings, length_sorted_batches};
 pub use error::ModelError;
 pub use model::{AttentionMode, ConanModel, TokenInput, soft_mask_bias};
 pub use names::TOKEN_TABLE;

@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 pub use serde_bytes::ByteBuf;
 
+#[cfg(feature = "js")]
+pub mod js;
+
 /// Files the user handed over, by (folder-relative) path. The bytes travel as `ByteBuf` so
 /// serde-wasm-bindgen passes each file as one Uint8Array: as an array of numbers, a 360 KB
 /// file took the worker minutes to read back.
@@ -75,6 +78,9 @@ pub enum Request {
     /// Fault injection: let IndexedDB take at most `bytes` more in this worker, as a nearly
     /// full disk would (writes past it fail with the browser's QuotaExceededError).
     LimitStorage { id: u32, bytes: u64 },
+    /// Embed the loaded model on `count` workers at once (the CPU backend: this worker and
+    /// its helpers; clamped, and 1 where helpers cannot run). For comparing thread counts.
+    Workers { id: u32, count: usize },
 }
 
 impl Request {
@@ -97,7 +103,8 @@ impl Request {
             | Request::Projection { id, .. }
             | Request::QuantErrors { id }
             | Request::LoseDevice { id, .. }
-            | Request::LimitStorage { id, .. } => Some(*id),
+            | Request::LimitStorage { id, .. }
+            | Request::Workers { id, .. } => Some(*id),
             Request::Load { .. } | Request::LoadFiles { .. } | Request::ListTasks => None,
         }
     }
@@ -125,6 +132,7 @@ impl Request {
             Request::NetworkLog { .. } => "NetworkLog",
             Request::LoseDevice { .. } => "LoseDevice",
             Request::LimitStorage { .. } => "LimitStorage",
+            Request::Workers { .. } => "Workers",
         }
     }
 }
@@ -161,6 +169,11 @@ pub enum Response {
     /// A `LoseDevice` or `LimitStorage` fault is armed.
     FaultArmed {
         id: u32,
+    },
+    /// The workers in force after a `Workers` request.
+    Workers {
+        id: u32,
+        count: usize,
     },
     Loaded {
         model: ModelSummary,
@@ -429,6 +442,10 @@ pub struct EmbedResult {
     pub tokens: Vec<usize>,
     pub truncated: Vec<bool>,
     pub embed_ms: f64,
+    /// Workers that embedded part of the texts (the CPU backend's helpers; see
+    /// `BackendInfo::workers`).
+    #[serde(default = "one")]
+    pub workers: usize,
     /// The worker's wasm memory (it only grows, so this is its peak so far).
     pub wasm_heap_bytes: u64,
     /// GPU buffers burn holds for this device (weights and cached activations), when known.
@@ -477,6 +494,14 @@ pub struct BackendInfo {
     /// Why WebGPU is not in use, when it is not.
     pub notice: Option<String>,
     pub init_ms: f64,
+    /// Workers that embed the loaded model at once: on the CPU, the worker and its helpers
+    /// (one per core, up to four); 1 on WebGPU.
+    #[serde(default = "one")]
+    pub workers: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -612,6 +637,7 @@ mod tests {
             tokens: vec![3, 4],
             truncated: vec![false, false],
             embed_ms: 1.0,
+            workers: 1,
             wasm_heap_bytes: 0,
             device_bytes: None,
         });

@@ -140,6 +140,9 @@ pub fn status_panel(props: &StatusProps) -> Html {
                         { match b.kind { BackendKind::WebGpu => "WebGPU (burn-wgpu)", BackendKind::Cpu => "CPU (burn flex, wasm)" } }
                         { for b.adapter.iter().chain(b.vendor.iter()).chain(b.architecture.iter()).map(|s| html! { <span class="tag">{ s }</span> }) }
                         <span class="muted">{ format!(" started in {:.0} ms", b.init_ms) }</span>
+                        if b.kind == BackendKind::Cpu {
+                            <span class="muted" id="workers" data-workers={b.workers.to_string()}>{ workers_note(b.workers) }</span>
+                        }
                     </p>
                     if let Some(limit) = b.max_storage_buffer_binding_size {
                         <p class="muted">{ format!("Adapter limits: storage binding {} MiB, buffer {} MiB", limit >> 20, b.max_buffer_size.unwrap_or(0) >> 20) }</p>
@@ -171,5 +174,14 @@ fn backend_name(kind: BackendKind) -> &'static str {
     match kind {
         BackendKind::WebGpu => "WebGPU",
         BackendKind::Cpu => "CPU (wasm)",
+    }
+}
+
+/// The CPU backend's parallelism, in words: wasm without threads, so large jobs are shared
+/// with helper workers, one per core.
+fn workers_note(workers: usize) -> String {
+    match workers {
+        0 | 1 => " · one worker (large jobs are not split)".into(),
+        n => format!(" · large jobs split across {n} workers, one per core"),
     }
 }

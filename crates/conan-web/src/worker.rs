@@ -1,6 +1,7 @@
 //! The UI side of the inference worker: starts `worker.js` (which loads conan-worker's
 //! wasm) as a module worker and turns its messages into `Response`s.
 
+use conan_protocol::js::{request_to_js, response_from_js};
 use conan_protocol::{ErrorKind, Request, Response};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -19,7 +20,7 @@ impl WorkerHandle {
         let worker = Worker::new_with_options("./worker.js", &options)
             .map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let response = read_response(event.data()).unwrap_or_else(|e| Response::Failed {
+            let response = response_from_js(event.data()).unwrap_or_else(|e| Response::Failed {
                 id: None,
                 kind: ErrorKind::Internal,
                 message: format!("unreadable message from the worker: {e}"),
@@ -31,7 +32,7 @@ impl WorkerHandle {
     }
 
     pub fn send(&self, request: &Request) {
-        match serde_wasm_bindgen::to_value(request) {
+        match request_to_js(request) {
             Ok(value) => {
                 if let Err(e) = self.worker.post_message(&value) {
                     web_sys::console::error_1(&e);
@@ -40,27 +41,6 @@ impl WorkerHandle {
             Err(e) => web_sys::console::error_1(&format!("cannot serialise request: {e}").into()),
         }
     }
-}
-
-/// A message from the worker: its bulk floats arrive as `Float32Array`s beside the
-/// serialised fields (see `Response::bulk_floats`) and are copied in whole.
-fn read_response(data: JsValue) -> Result<Response, serde_wasm_bindgen::Error> {
-    let mut bulk = Vec::new();
-    for name in Response::BULK_FLOAT_FIELDS {
-        let key = JsValue::from_str(name);
-        if let Ok(array) = js_sys::Reflect::get(&data, &key).and_then(|v| v.dyn_into::<js_sys::Float32Array>()) {
-            bulk.push((name, array.to_vec()));
-            // Deserialised as an empty list; the floats are put back below.
-            let _ = js_sys::Reflect::set(&data, &key, &js_sys::Array::new());
-        }
-    }
-    let mut response = serde_wasm_bindgen::from_value::<Response>(data)?;
-    for (name, slot) in response.bulk_floats() {
-        if let Some(i) = bulk.iter().position(|(n, _)| *n == name) {
-            *slot = bulk.swap_remove(i).1;
-        }
-    }
-    Ok(response)
 }
 
 impl Drop for WorkerHandle {

@@ -121,6 +121,7 @@ fn webgpu_info(probe: AdapterProbe, setup: &WgpuSetup, start: f64) -> BackendInf
         q4_as_q8: !conan_model::q4_matmul_fits_on(setup),
         notice: None,
         init_ms: now_ms() - start,
+        workers: 1,
     }
 }
 
@@ -136,6 +137,8 @@ fn cpu_backend(notice: String, start: f64) -> (Device, BackendInfo, Option<Gpu>)
         q4_as_q8: false,
         notice: Some(notice),
         init_ms: now_ms() - start,
+        // Set when a model is loaded: helpers depend on the model (`pool`).
+        workers: 1,
     };
     (Device::flex(), info, None)
 }

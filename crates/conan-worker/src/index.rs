@@ -18,6 +18,7 @@ use conan_protocol::{DimsRow, ErrorKind, IndexInfo, Response, SearchHit, SearchR
 use crate::download::FetchSource;
 use crate::error::{Result, WorkerError};
 use crate::js::{now_ms, post};
+use crate::pool::Pool;
 use crate::store::{Store, StoredDoc, StoredPassage};
 
 /// Where the bundled corpus lives, relative to the page.
@@ -56,9 +57,9 @@ pub struct SearchIndex {
 
 /// Embed `texts` at full width, longest-first batches of similar length (less padding),
 /// posting progress; returns the vectors row-major in input order.
-async fn embed_all(embedder: &Embedder, id: u32, stage: &str, texts: &[&str]) -> Result<Vec<f32>> {
+async fn embed_all(embedder: &Embedder, pool: &Pool, id: u32, stage: &str, texts: &[&str]) -> Result<Vec<f32>> {
     let progress = |done, total| post(Response::IndexProgress { id, stage: stage.into(), done, total });
-    embedder.embed_flat(texts, 64, progress).await.map_err(|e| WorkerError::from(e).context(stage))
+    pool.embed_flat(embedder, texts, 64, progress).await.map_err(|e| WorkerError::from(e).context(stage))
 }
 
 /// Passages ready for the window index: each one's sentence spans, and the vectors in
@@ -77,9 +78,9 @@ impl Windows {
     }
 
     /// Embed `texts` and the sentences of each that has several, in one length-sorted run.
-    async fn embed(embedder: &Embedder, id: u32, stage: &str, texts: &[&str]) -> Result<Self> {
+    async fn embed(embedder: &Embedder, pool: &Pool, id: u32, stage: &str, texts: &[&str]) -> Result<Self> {
         let laid_out = WindowTexts::new(texts);
-        let vectors = embed_all(embedder, id, stage, &laid_out.texts).await?;
+        let vectors = embed_all(embedder, pool, id, stage, &laid_out.texts).await?;
         Ok(Self { spans: laid_out.spans, vectors })
     }
 }
@@ -112,7 +113,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 impl SearchIndex {
     /// Build the index for `embedder`, reusing what IndexedDB holds for `fingerprint`.
-    pub async fn open(id: u32, embedder: &Embedder, fingerprint: &str) -> Result<Self> {
+    pub async fn open(id: u32, embedder: &Embedder, pool: &Pool, fingerprint: &str) -> Result<Self> {
         let start = now_ms();
         let width = embedder.config.hidden_size;
         let mut notices = Vec::new();
@@ -182,7 +183,7 @@ impl SearchIndex {
                     }
                     None => {
                         search.embedded += corpus.len();
-                        Windows::embed(embedder, id, "embedding the bundled corpus", &texts).await?
+                        Windows::embed(embedder, pool, id, "embedding the bundled corpus", &texts).await?
                     }
                 };
                 if let Some(s) = &store
@@ -231,8 +232,8 @@ impl SearchIndex {
                             // Not stored, stored by another model, or stored before sentence
                             // windows: embedded again from the kept texts.
                             None => {
-                                let w =
-                                    Windows::embed(embedder, id, &format!("embedding {}", doc.name), &texts).await?;
+                                let w = Windows::embed(embedder, pool, id, &format!("embedding {}", doc.name), &texts)
+                                    .await?;
                                 search.embedded += texts.len();
                                 if let Err(e) = s.put_doc_vectors(fingerprint, &doc.id, &w.vectors).await {
                                     notices.push(e.message);
@@ -374,7 +375,13 @@ impl SearchIndex {
 
     /// Split, embed, store and index the user's files. All files are split first, so a bad
     /// one refuses the request before anything is embedded or stored.
-    pub async fn add(&mut self, embedder: &Embedder, id: u32, files: Vec<(String, Vec<u8>)>) -> Result<()> {
+    pub async fn add(
+        &mut self,
+        embedder: &Embedder,
+        pool: &Pool,
+        id: u32,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<()> {
         if files.is_empty() {
             return Err(WorkerError::bad_input("no documents were given"));
         }
@@ -395,7 +402,7 @@ impl SearchIndex {
         let mut embedded = Vec::with_capacity(docs.len());
         for doc in &docs {
             let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
-            embedded.push(Windows::embed(embedder, id, &format!("embedding {}", doc.name), &texts).await?);
+            embedded.push(Windows::embed(embedder, pool, id, &format!("embedding {}", doc.name), &texts).await?);
         }
         for doc in &docs {
             self.embedded += doc.passages.len();

@@ -2,6 +2,7 @@
 //! response, and what it can read about itself (its fetches, its memory).
 
 use conan_protocol::Response;
+use conan_protocol::js::response_to_js;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::DedicatedWorkerGlobalScope;
@@ -14,25 +15,16 @@ pub fn now_ms() -> f64 {
     scope().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }
 
-/// Post `response` to the page. Its bulk float arrays (vectors, maps) go beside the
-/// serialised message as transferred `Float32Array`s under their own field names.
-pub fn post(mut response: Response) {
-    let bulk: Vec<(&str, Vec<f32>)> =
-        response.bulk_floats().into_iter().map(|(name, floats)| (name, std::mem::take(floats))).collect();
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    let value = match serde::Serialize::serialize(&response, &serializer) {
-        Ok(value) => value,
-        Err(e) => return web_sys::console::error_1(&format!("cannot serialise response: {e}").into()),
-    };
-    let transfer = js_sys::Array::new();
-    for (name, floats) in bulk {
-        let array = js_sys::Float32Array::new_with_length(floats.len() as u32);
-        array.copy_from(&floats);
-        let _ = js_sys::Reflect::set(&value, &name.into(), &array);
-        transfer.push(&array.buffer());
-    }
-    if let Err(e) = scope().post_message_with_transfer(&value, &transfer) {
-        web_sys::console::error_1(&e);
+/// Post `response` to the page, its bulk float arrays transferred (see
+/// [`conan_protocol::js::response_to_js`]).
+pub fn post(response: Response) {
+    match response_to_js(response) {
+        Ok((value, transfer)) => {
+            if let Err(e) = scope().post_message_with_transfer(&value, &transfer) {
+                web_sys::console::error_1(&e);
+            }
+        }
+        Err(e) => web_sys::console::error_1(&format!("cannot serialise response: {e}").into()),
     }
 }
 

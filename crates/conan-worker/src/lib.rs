@@ -12,6 +12,7 @@ mod gpu;
 mod handlers;
 mod index;
 mod js;
+mod pool;
 mod recovery;
 mod state;
 mod store;

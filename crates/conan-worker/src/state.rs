@@ -13,6 +13,7 @@ use crate::error::{Result, WorkerError};
 use crate::gpu;
 use crate::index::SearchIndex;
 use crate::js::now_ms;
+use crate::pool::Pool;
 
 /// Where the loaded model came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,12 +57,19 @@ pub struct State {
     pub files: Option<Rc<ModelFiles>>,
     /// The search index for the loaded model, built on the first OpenSearch.
     pub search: Option<SearchIndex>,
+    /// The workers that share the loaded model's embedding on the CPU.
+    pub pool: Option<Rc<Pool>>,
 }
 
 impl State {
     /// The loaded model, or the error that there is none.
     pub fn embedder(&self) -> Result<Rc<Embedder>> {
         self.embedder.clone().ok_or_else(WorkerError::no_model)
+    }
+
+    /// The workers for the loaded model (this one alone when there is none).
+    pub fn pool(&self) -> Rc<Pool> {
+        self.pool.clone().unwrap_or_else(|| Rc::new(Pool::single()))
     }
 
     /// The adapter's buffer limits, when a device has been started.
@@ -135,7 +143,15 @@ pub fn install(
     };
     let size: usize = files.shards.iter().map(|(_, b)| b.len()).sum();
     let from_url = matches!(origin, ModelOrigin::Url(_));
+    let url = match &origin {
+        ModelOrigin::Url(url) => Some(url.clone()),
+        ModelOrigin::Disk(_) => None,
+    };
+    let pool = Pool::new(url, fingerprint.clone(), size, backend.kind == BackendKind::Cpu);
+    let mut backend = backend;
+    backend.workers = pool.workers();
     let mut st = state.borrow_mut();
+    st.pool = Some(Rc::new(pool));
     st.embedder = Some(Rc::new(embedder));
     st.files = (size <= KEEP_FILES_BYTES || !from_url).then(|| Rc::new(files));
     st.origin = Some(origin);

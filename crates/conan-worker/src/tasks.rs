@@ -12,6 +12,7 @@ use conan_protocol::{ErrorKind, Response, TaskSource, TaskSummary};
 use crate::download::FetchSource;
 use crate::error::{Result, WorkerError};
 use crate::js::{now_ms, post};
+use crate::pool::Pool;
 
 /// Where the bundled benchmark slices live, relative to the page.
 const TASKS_URL: &str = "static/tasks";
@@ -63,6 +64,7 @@ fn user_tasks(label: &str, files: conan_protocol::Files) -> Result<Vec<Task>> {
 /// at every Matryoshka dims for the curve.
 pub async fn run_eval(
     embedder: &Embedder,
+    pool: &Pool,
     id: u32,
     sources: Vec<TaskSource>,
     dims: Option<usize>,
@@ -89,19 +91,13 @@ pub async fn run_eval(
         let start = now_ms();
         let name = &task.meta.name;
         let texts = task.texts();
-        let mut vectors = Vec::with_capacity(texts.len());
         // Embed at full size once; every dims below is a re-normalised prefix.
-        for chunk in texts.chunks(64) {
-            post(Response::EvalProgress {
-                id,
-                task: name.clone(),
-                stage: "embedding".into(),
-                done: vectors.len(),
-                total: texts.len(),
-            });
-            let embedded = embedder.embed(chunk, None).await.map_err(|e| WorkerError::from(e).context(name))?;
-            vectors.extend(embedded.vectors);
-        }
+        let progress = |done, total| {
+            post(Response::EvalProgress { id, task: name.clone(), stage: "embedding".into(), done, total })
+        };
+        let flat =
+            pool.embed_flat(embedder, &texts, 64, progress).await.map_err(|e| WorkerError::from(e).context(name))?;
+        let vectors: Vec<Vec<f32>> = flat.chunks(hidden.max(1)).map(<[f32]>::to_vec).collect();
         post(Response::EvalProgress {
             id,
             task: name.clone(),

@@ -25,9 +25,9 @@ pub async fn list_tasks() -> Result<Response> {
 }
 
 pub async fn eval(state: &RefCell<State>, id: u32, tasks: Vec<TaskSource>, dims: Option<usize>) -> Result<Response> {
-    let (embedder, model) = {
+    let (embedder, pool, model) = {
         let st = state.borrow();
-        (st.embedder()?, st.origin.as_ref().map(|o| o.shown()).unwrap_or_default())
+        (st.embedder()?, st.pool(), st.origin.as_ref().map(|o| o.shown()).unwrap_or_default())
     };
-    run_eval(&embedder, id, tasks, dims, &model).await
+    run_eval(&embedder, &pool, id, tasks, dims, &model).await
 }

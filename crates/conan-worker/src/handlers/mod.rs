@@ -40,5 +40,6 @@ pub async fn handle(state: &RefCell<State>, request: Request) -> Result<Response
         Request::QuantErrors { id } => learn::quant_errors(state, id),
         Request::LoseDevice { id, after_ms } => faults::lose_device(state, id, after_ms),
         Request::LimitStorage { id, bytes } => Ok(faults::limit_storage(id, bytes)),
+        Request::Workers { id, count } => embed::workers(state, id, count).await,
     }
 }

@@ -12,12 +12,12 @@ use crate::state::{State, put_back};
 
 /// Open the index for the loaded model (once: later calls report the open one).
 pub async fn open(state: &RefCell<State>, id: u32) -> Result<Response> {
-    let (embedder, fingerprint, open) = {
+    let (embedder, pool, fingerprint, open) = {
         let st = state.borrow();
-        (st.embedder()?, st.fingerprint.clone(), st.search.is_some())
+        (st.embedder()?, st.pool(), st.fingerprint.clone(), st.search.is_some())
     };
     if !open {
-        let search = SearchIndex::open(id, &embedder, &fingerprint).await?;
+        let search = SearchIndex::open(id, &embedder, &pool, &fingerprint).await?;
         state.borrow_mut().search = Some(search);
     }
     Ok(state.borrow().search.as_ref().expect("opened above").info(id))
@@ -41,9 +41,12 @@ pub async fn add_documents(state: &RefCell<State>, id: u32, files: Files) -> Res
     if state.borrow().search.is_none() {
         return Err(WorkerError::no_index());
     }
-    let embedder = state.borrow().embedder()?;
+    let (embedder, pool) = {
+        let st = state.borrow();
+        (st.embedder()?, st.pool())
+    };
     let mut search = take_index(state)?;
-    let result = search.add(&embedder, id, conan_protocol::into_vecs(files)).await;
+    let result = search.add(&embedder, &pool, id, conan_protocol::into_vecs(files)).await;
     put_back(state, search, id, result)
 }
 
