@@ -8,7 +8,7 @@
 //! already embeds; a helper that fails to start, loads another model or dies hands its part
 //! back, and this worker embeds it (and reports its error, if it has one).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use conan_model::{Embedder, Embeddings, ModelError};
@@ -36,9 +36,9 @@ pub struct Pool {
     base_url: Option<String>,
     fingerprint: String,
     /// Workers that embed, this one included.
-    workers: RefCell<usize>,
+    workers: Cell<usize>,
     /// Workers that embedded at least one part of the last job.
-    used: RefCell<usize>,
+    used: Cell<usize>,
     inner: RefCell<Option<Inner>>,
 }
 
@@ -85,8 +85,8 @@ impl Pool {
         Self {
             base_url,
             fingerprint,
-            workers: RefCell::new(workers),
-            used: RefCell::new(0),
+            workers: Cell::new(workers),
+            used: Cell::new(0),
             inner: RefCell::new(Some(Inner::default())),
         }
     }
@@ -98,12 +98,12 @@ impl Pool {
 
     /// Workers that embed, this one included.
     pub fn workers(&self) -> usize {
-        *self.workers.borrow()
+        self.workers.get()
     }
 
     /// Workers that embedded at least one part of the last job, this one included.
     pub fn last_used(&self) -> usize {
-        *self.used.borrow()
+        self.used.get()
     }
 
     /// Use `count` workers (clamped to 1..=[`MAX_WORKERS`], and 1 where helpers cannot
@@ -111,7 +111,7 @@ impl Pool {
     /// workers ready, this one included.
     pub async fn set_workers(&self, count: usize) -> usize {
         let count = if self.base_url.is_some() { count.clamp(1, MAX_WORKERS) } else { 1 };
-        *self.workers.borrow_mut() = count;
+        self.workers.set(count);
         let mut inner = self.inner.borrow_mut().take().unwrap_or_default();
         inner.helpers.truncate(count - 1);
         if let Some(url) = self.base_url.as_deref() {
@@ -131,6 +131,9 @@ impl Pool {
         texts: &[String],
         dims: Option<usize>,
     ) -> Result<Embeddings, ModelError> {
+        if texts.is_empty() {
+            return embedder.embed(texts, dims).await; // its error for no texts
+        }
         let parts = self.workers().min(texts.len() / MIN_TEXTS_PER_PART).max(1);
         let size = texts.len().div_ceil(parts).max(1);
         let jobs: Vec<Vec<String>> = texts.chunks(size).map(<[String]>::to_vec).collect();
@@ -158,19 +161,10 @@ impl Pool {
         let batches = conan_model::length_sorted_batches(texts, chunk);
         let jobs: Vec<Vec<String>> =
             batches.iter().map(|b| b.iter().map(|&i| texts[i].to_string()).collect()).collect();
-        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
-        let mut done_texts = 0;
-        let mut counted = 0;
-        let results = self
-            .run(embedder, &jobs, None, |done, _| {
-                // Jobs finish in any order; count the texts of the finished ones.
-                while counted < done {
-                    done_texts += sizes.get(counted).copied().unwrap_or(0);
-                    counted += 1;
-                }
-                progress(done_texts, texts.len());
-            })
-            .await;
+        // Batches finish in any order; all but the last hold `chunk` texts.
+        let total = texts.len();
+        let results =
+            self.run(embedder, &jobs, None, |done, _| progress((done * chunk.max(1)).min(total), total)).await;
         let mut out = vec![0.0f32; texts.len() * width];
         for (batch, result) in batches.iter().zip(results) {
             for (&i, v) in batch.iter().zip(result?.vectors) {
@@ -196,7 +190,7 @@ impl Pool {
         }
         let (results, used) = inner.run(embedder, jobs, dims, &self.fingerprint, &mut progress).await;
         *self.inner.borrow_mut() = Some(inner);
-        *self.used.borrow_mut() = used;
+        self.used.set(used);
         results
     }
 }
