@@ -940,6 +940,13 @@ fn worker_trip_on_webgpu() {
 #[test]
 fn cpu_helpers_share_the_work_and_give_the_same_vectors() {
     let (_server, browser, _) = open_app(false, "?backend=cpu&model=static/models/tiny#embed");
+    // The status card says how many workers share large jobs: one per core, up to four.
+    let shown = browser.js(
+        "const w = document.querySelector('#workers'); \
+         return w ? [Number(w.dataset.workers), Math.min(navigator.hardwareConcurrency, 4), w.innerText] : null",
+        json!([]),
+    );
+    assert!(shown.is_array() && shown[0] == shown[1], "the status card's worker count: {shown}");
     let texts: Vec<String> = bitext_sentences("tatoeba-zh2en-bitext").into_iter().take(64).collect();
     assert_eq!(texts.len(), 64);
     with_worker(&browser, WORKER_COUNTS, json!([texts, [1, 2, 2]]));
