@@ -1151,36 +1151,29 @@ fn onnxruntime_web_agrees_with_conan_embed() {
 #[test]
 #[ignore]
 fn page_beside_onnxruntime_web() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_peer, peer_url) = ort_web_peer(dir.path());
-    build_app();
-    let (_server, app_url) = serve();
-    let browser = Browser::start(true);
-    let sentences = bitext_sentences("tatoeba-zh2en-bitext");
-    let encoder = mini_encoder();
-    let mut next = sentences.iter().cycle();
+    let bench = PeerBench::start(true);
+    let (browser, peer_url, app_url) = (&bench.browser, &bench.peer_url, &bench.app_url);
     let mut rows_out = vec![];
-    for (n, tokens) in [(32, 128), (1, 32)] {
-        let texts = long_texts(&encoder, &mut next, n, tokens);
-        let (rows, seq) = token_rows(&encoder, &texts);
-        browser.goto(&peer_url);
-        let wasm = run_ort(&browser, "wasm", &rows, seq, 5);
+    for (texts, rows, seq) in &bench.shapes {
+        let (n, seq) = (texts.len(), *seq);
+        browser.goto(peer_url);
+        let wasm = run_ort(browser, "wasm", rows, seq, 5);
         eprintln!("{n} x {seq}: onnxruntime-web wasm {wasm}");
         // Its webgpu backend on SwiftShader may not answer at all (32 × 149 gave nothing in
         // ten minutes): one untimed and two timed runs, given three minutes.
         browser.js(ORT_RUN, json!(["webgpu", rows, seq, 2]));
-        let webgpu = answer_within(&browser, "return window.__ort", 180);
+        let webgpu = answer_within(browser, "return window.__ort", 180);
         eprintln!("{n} x {seq}: onnxruntime-web webgpu {webgpu}");
         let mut ours = vec![];
         for webgpu_backend in [false, true] {
             // The page itself on the tiny model, so that its own worker stays idle.
-            let (phase, status) = open_page(&browser, &format!("{app_url}?backend=cpu&model=static/models/tiny#embed"));
+            let (phase, status) = open_page(browser, &format!("{app_url}?backend=cpu&model=static/models/tiny#embed"));
             assert_eq!(phase, "ready", "{status}");
             let runs = if webgpu_backend { 2 } else { 5 };
-            with_worker(&browser, PAGE_TRIP, json!([webgpu_backend, texts, runs, 1]));
+            with_worker(browser, PAGE_TRIP, json!([webgpu_backend, texts, runs, 1]));
             // On SwiftShader ours at 32 × 149 took over eight minutes too: WebGPU gets three.
             let got = if webgpu_backend {
-                answer_within(&browser, "return window.__trip", 180)
+                answer_within(browser, "return window.__trip", 180)
             } else {
                 browser.wait_for("our worker", "return window.__trip", json!([]), Duration::from_secs(900))
             };
@@ -1238,34 +1231,62 @@ fn long_texts<'a>(
         .collect()
 }
 
+/// The benchmarks' set-up: onnxruntime-web's page and the app served, one browser (WebGPU
+/// on when asked), and the texts of each shape (32 of at least 128 tokens, 1 of at least 32)
+/// with the token rows onnxruntime-web gets for them.
+struct PeerBench {
+    browser: Browser,
+    peer_url: String,
+    app_url: String,
+    /// (texts, token rows, padded length) per shape.
+    shapes: Vec<(Vec<String>, Vec<Vec<u32>>, usize)>,
+    _servers: (support::Guard, support::Guard),
+    _dir: tempfile::TempDir,
+}
+
+impl PeerBench {
+    fn start(webgpu: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (peer, peer_url) = ort_web_peer(dir.path());
+        build_app();
+        let (app, app_url) = serve();
+        let sentences = bitext_sentences("tatoeba-zh2en-bitext");
+        let encoder = mini_encoder();
+        let mut next = sentences.iter().cycle();
+        let shapes = [(32, 128), (1, 32)]
+            .into_iter()
+            .map(|(n, tokens)| {
+                let texts = long_texts(&encoder, &mut next, n, tokens);
+                let (rows, seq) = token_rows(&encoder, &texts);
+                (texts, rows, seq)
+            })
+            .collect();
+        let browser = Browser::start(webgpu);
+        Self { browser, peer_url, app_url, shapes, _servers: (peer, app), _dir: dir }
+    }
+}
+
 /// Not a test: the CPU fallback on one and on two workers (the worker and a helper) beside
 /// onnxruntime-web's wasm backend on as many threads, in the same Chromium, on the same
 /// token ids (median of 5 after one untimed run, each count twice in turn; ours is the
-/// page's round trip). Prints the
-/// ratios BENCHMARKS.md records; the release build with `CONAN_WEB_RELEASE=1`.
+/// page's round trip). Prints the ratios BENCHMARKS.md records; the release build with
+/// `CONAN_WEB_RELEASE=1`.
 #[test]
 #[ignore]
 fn cpu_workers_beside_onnxruntime_web_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_peer, peer_url) = ort_web_peer(dir.path());
-    build_app();
-    let (_server, app_url) = serve();
-    let browser = Browser::start(false);
-    let sentences = bitext_sentences("tatoeba-zh2en-bitext");
-    let encoder = mini_encoder();
-    let mut next = sentences.iter().cycle();
-    for (n, tokens) in [(32, 128), (1, 32)] {
-        let texts = long_texts(&encoder, &mut next, n, tokens);
-        let (rows, seq) = token_rows(&encoder, &texts);
+    let bench = PeerBench::start(false);
+    let (browser, peer_url, app_url) = (&bench.browser, &bench.peer_url, &bench.app_url);
+    for (texts, rows, seq) in &bench.shapes {
+        let (n, seq) = (texts.len(), *seq);
         // Each count twice, alternating: a later page may run better-compiled code (the
         // browser caches optimised wasm), which would favour whichever came second.
         for threads in [1, 2, 1, 2] {
             // A fresh page: onnxruntime-web takes its thread count once per page.
-            browser.goto(&peer_url);
-            let theirs = run_ort_threads(&browser, "wasm", &rows, seq, 5, threads);
-            let (phase, status) = open_page(&browser, &format!("{app_url}?backend=cpu&model=static/models/tiny#embed"));
+            browser.goto(peer_url);
+            let theirs = run_ort_threads(browser, "wasm", rows, seq, 5, threads);
+            let (phase, status) = open_page(browser, &format!("{app_url}?backend=cpu&model=static/models/tiny#embed"));
             assert_eq!(phase, "ready", "{status}");
-            with_worker(&browser, PAGE_TRIP, json!([false, texts, 5, threads]));
+            with_worker(browser, PAGE_TRIP, json!([false, texts, 5, threads]));
             let ours = browser.wait_for("our worker", "return window.__trip", json!([]), Duration::from_secs(900));
             assert!(ours.get("error").is_none(), "{ours}");
             assert_eq!(ours["workers"], threads, "{ours}");
