@@ -186,6 +186,21 @@ def conan_bench(conan, model, backend, batch, seq, runs):
         return d
 
 
+def conan_builds(specs):
+    """(label, path) of each `--conan PATH` or `--conan LABEL=PATH`; a bare path is "conan"."""
+    builds = []
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = "conan", spec
+        if not label or not path:
+            sys.exit(f"error: --conan {spec!r} is not PATH or LABEL=PATH")
+        if any(label == other for other, _ in builds):
+            sys.exit(f"error: --conan label {label!r} is given twice; name each build differently")
+        builds.append((label, path))
+    return builds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", required=True, help="Hugging Face folder the packs were made from")
@@ -196,7 +211,9 @@ def main():
                     help="PyTorch's dtypes to time (repeatable; default float32)")
     ap.add_argument("--shape", action="append", default=[], help="BATCHxSEQ (repeatable; default 32x128 and 1x32)")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--conan", default=os.environ.get("CONAN", "target/release/conan"))
+    ap.add_argument("--conan", action="append", default=[],
+                    help="the conan binary, or LABEL=PATH; repeat it to compare builds (variants of burn's "
+                         "features) on the same packs, ids and PyTorch run (default: $CONAN or target/release/conan)")
     ap.add_argument("--json", help="write every row here")
     args = ap.parse_args()
     if args.runs < 5:
@@ -211,8 +228,10 @@ def main():
         shapes.append((b, t))
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda, but this PyTorch sees no CUDA device")
-    if args.model and not Path(args.conan).exists():
-        sys.exit(f"error: {args.conan} does not exist (build it: cargo build --release -p conan-cli, or pass --conan)")
+    conans = conan_builds(args.conan or [os.environ.get("CONAN", "target/release/conan")])
+    for label, path in conans:
+        if args.model and not Path(path).exists():
+            sys.exit(f"error: {path} ({label}) does not exist (build it: cargo build --release -p conan-cli, or pass --conan)")
 
     dtypes = list(dict.fromkeys(args.dtype or ["float32"]))
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -227,11 +246,13 @@ def main():
     if args.model:
         ref = torch_texts(encs["float32"], args.weights, TEXTS)
         others = [(f"PyTorch {args.device} {d}", torch_texts(encs[d], args.weights, TEXTS)) for d in dtypes if d != "float32"]
-        for model in args.model:
-            try:
-                others.append((f"conan {args.backend} {Path(model).name}", conan_texts(args.conan, model, args.backend, TEXTS)))
-            except RuntimeError as e:
-                agree.append({"what": f"conan {args.backend} {Path(model).name}", "error": str(e)})
+        for label, path in conans:
+            for model in args.model:
+                what = f"{label} {args.backend} {Path(model).name}"
+                try:
+                    others.append((what, conan_texts(path, model, args.backend, TEXTS)))
+                except RuntimeError as e:
+                    agree.append({"what": what, "error": str(e)})
         for what, vecs in others:
             cos = (vecs * ref).sum(-1) / (vecs.norm(dim=-1) * ref.norm(dim=-1))
             agree.append({"what": what, "min_cosine": cos.min().item(), "max_abs_diff": (vecs - ref).abs().max().item()})
@@ -250,9 +271,10 @@ def main():
         for name in dtypes:
             rows.append({"impl": f"PyTorch {args.device} {name}", "model": args.weights, "batch": batch, "seq": seq,
                          **torch_bench(encs[name], batch, seq, args.runs)})
-        for model in args.model:
-            rows.append({"impl": f"conan {args.backend}", "model": model, "batch": batch, "seq": seq,
-                         **conan_bench(args.conan, model, args.backend, batch, seq, args.runs)})
+        for label, path in conans:
+            for model in args.model:
+                rows.append({"impl": f"{label} {args.backend}", "model": model, "batch": batch, "seq": seq,
+                             **conan_bench(path, model, args.backend, batch, seq, args.runs)})
 
     print()
     print("| shape | implementation | model | median | tokens/s | sentences/s | first embedding | peak memory | ours / PyTorch |")

@@ -26,13 +26,21 @@ PRESET=${PRESET:-conan-v2}
 BACKEND=${BACKEND:-wgpu}
 TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 CONAN=${CONAN:-.device/conan}
+# Variant builds to compare on the same packs and ids, as LABEL=PATH words, e.g.
+#   VARIANTS="fusion=.device/conan-fusion autotune=.device/conan-autotune"
+# (each a `conan` built here with those burn features and carried like the first).
+VARIANTS=${VARIANTS:-}
 WORK=${WORK:-/tmp/conan-bench-$PRESET}
 OUT=${OUT:-target/device-bench}
 SHAPES=${SHAPES:-32x128 1x32}
 mkdir -p "$OUT" "$WORK"
 
 source tools/device_vulkan.sh
-[[ -x "$CONAN" ]] || { echo "error: $CONAN is missing (build it here and carry it, see the top of $0)" >&2; exit 1; }
+conans=(--conan "conan=$CONAN")
+for v in $VARIANTS; do conans+=(--conan "$v"); done
+for c in "$CONAN" $(for v in $VARIANTS; do echo "${v#*=}"; done); do
+  [[ -x "$c" ]] || { echo "error: $c is missing (build it here and carry it, see the top of $0)" >&2; exit 1; }
+done
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
 t=$(date +%s)
@@ -49,4 +57,4 @@ for s in $SHAPES; do args+=(--shape "$s"); done
 PYTHONUNBUFFERED=1 $PY tools/bench_torch.py --weights "$WORK/f32" \
   --model "$WORK/pack-q4" --model "$WORK/pack-q8" --model "$WORK/pack-f32" \
   --backend "$BACKEND" --device "$TORCH_DEVICE" "${args[@]}" \
-  --conan "$CONAN" --json "$OUT/device-bench.json" | tee "$OUT/device-bench.md"
+  "${conans[@]}" --json "$OUT/device-bench.json" | tee "$OUT/device-bench.md"
