@@ -42,14 +42,25 @@ pub struct Pool {
     inner: RefCell<Option<Inner>>,
 }
 
-/// A message from helper `.0`.
+/// A message from the helper with id `.0`.
 type Note = (usize, Result<Response, String>);
 
-#[derive(Default)]
 struct Inner {
     helpers: Vec<Helper>,
-    inbox: Option<mpsc::UnboundedReceiver<Note>>,
-    outbox: Option<mpsc::UnboundedSender<Note>>,
+    /// Every helper's messages. `outbox` is kept here too, so the channel never closes: a
+    /// part handed out comes back as an answer, a failure or a crash (`onerror`).
+    inbox: mpsc::UnboundedReceiver<Note>,
+    outbox: mpsc::UnboundedSender<Note>,
+    /// The next helper's id. Helpers are named by id, not position: a dead one is dropped
+    /// from `helpers`, and the others' messages must still find them.
+    next_id: usize,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        let (outbox, inbox) = mpsc::unbounded();
+        Self { helpers: vec![], inbox, outbox, next_id: 0 }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,6 +73,7 @@ enum Phase {
 }
 
 struct Helper {
+    id: usize,
     worker: Worker,
     /// The model it loads once started.
     base_url: String,
@@ -199,14 +211,9 @@ impl Inner {
     /// Start helpers until there are `count` that have not failed.
     fn start(&mut self, count: usize, base_url: &str) {
         self.helpers.retain(|h| h.phase != Phase::Gone);
-        if self.outbox.is_none() {
-            let (tx, rx) = mpsc::unbounded();
-            self.outbox = Some(tx);
-            self.inbox = Some(rx);
-        }
-        let Some(outbox) = self.outbox.clone() else { return };
         while self.helpers.len() < count {
-            match Helper::spawn(self.helpers.len(), outbox.clone(), base_url) {
+            self.next_id += 1;
+            match Helper::spawn(self.next_id, self.outbox.clone(), base_url) {
                 Ok(helper) => self.helpers.push(helper),
                 Err(e) => {
                     web_sys::console::warn_1(&format!("no CPU helper worker: {e}").into());
@@ -231,13 +238,7 @@ impl Inner {
             done: 0,
         };
         while run.done < jobs.len() {
-            let mut arrived = Vec::new();
-            if let Some(inbox) = self.inbox.as_mut() {
-                while let Ok(note) = inbox.try_recv() {
-                    arrived.push(note);
-                }
-            }
-            for note in arrived {
+            while let Ok(note) = self.inbox.try_recv() {
                 self.take(note, &mut run, fingerprint, progress);
             }
             if run.done == jobs.len() {
@@ -255,23 +256,9 @@ impl Inner {
                 if self.helpers.iter().any(|h| h.phase != Phase::Gone) {
                     next_task().await; // lets the helpers' answers in
                 }
-            } else {
-                let note = match self.inbox.as_mut() {
-                    Some(inbox) => inbox.next().await,
-                    None => None,
-                };
-                match note {
-                    Some(note) => self.take(note, &mut run, fingerprint, progress),
-                    // Nothing can answer any more: every part still out comes back here.
-                    None => {
-                        for helper in &mut self.helpers {
-                            if let Phase::Busy(job) = helper.phase {
-                                run.queue.push_back(job);
-                            }
-                            helper.phase = Phase::Gone;
-                        }
-                    }
-                }
+            } else if let Some(note) = self.inbox.next().await {
+                // Every part not done is out with a helper: wait for one to answer.
+                self.take(note, &mut run, fingerprint, progress);
             }
         }
         let used = run.used.iter().filter(|&&u| u).count();
@@ -283,8 +270,7 @@ impl Inner {
         let mut run =
             Run { results: vec![], queue: VecDeque::new(), used: vec![false; self.helpers.len() + 1], done: 0 };
         while self.helpers.iter().any(|h| matches!(h.phase, Phase::Starting | Phase::Loading)) {
-            let Some(note) = self.inbox.as_mut() else { return };
-            let Some(note) = note.next().await else { return };
+            let Some(note) = self.inbox.next().await else { return };
             self.take(note, &mut run, fingerprint, &mut |_, _| {});
         }
     }
@@ -307,14 +293,10 @@ impl Inner {
     }
 
     /// Act on one helper's message.
-    fn take(
-        &mut self,
-        (index, message): Note,
-        run: &mut Run,
-        fingerprint: &str,
-        progress: &mut impl FnMut(usize, usize),
-    ) {
-        let Some(helper) = self.helpers.get_mut(index) else { return };
+    fn take(&mut self, (id, message): Note, run: &mut Run, fingerprint: &str, progress: &mut impl FnMut(usize, usize)) {
+        // Its position is stable during a run (helpers are dropped only between runs).
+        let Some(index) = self.helpers.iter().position(|h| h.id == id) else { return };
+        let helper = &mut self.helpers[index];
         helper.phase = match (helper.phase, message) {
             (Phase::Gone, _) => Phase::Gone,
             (Phase::Starting, Ok(Response::Ready)) => {
@@ -344,7 +326,7 @@ impl Inner {
                     run.queue.push_front(job);
                 }
                 if let Err(e) | Ok(Response::Failed { message: e, .. }) = &other {
-                    web_sys::console::warn_1(&format!("CPU helper {index} stopped: {e}").into());
+                    web_sys::console::warn_1(&format!("CPU helper {id} stopped: {e}").into());
                 }
                 Phase::Gone
             }
@@ -355,8 +337,8 @@ impl Inner {
     }
 }
 
-/// One job's parts: their results, those not yet handed out, who embedded any, how many
-/// are done.
+/// One job's parts: their results, those not yet handed out, who embedded any (this worker,
+/// then each helper by position), how many are done.
 struct Run {
     results: Vec<Option<Result<Embeddings, ModelError>>>,
     queue: VecDeque<usize>,
@@ -365,22 +347,23 @@ struct Run {
 }
 
 impl Helper {
-    fn spawn(index: usize, outbox: mpsc::UnboundedSender<Note>, base_url: &str) -> Result<Self, String> {
+    fn spawn(id: usize, outbox: mpsc::UnboundedSender<Note>, base_url: &str) -> Result<Self, String> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
         // Relative to this worker's own script, which sits beside worker.js.
         let worker = Worker::new_with_options("worker.js", &options).map_err(|e| js_error(&e))?;
         let tx = outbox.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let _ = tx.unbounded_send((index, response_from_js(event.data()).map_err(|e| e.to_string())));
+            let _ = tx.unbounded_send((id, response_from_js(event.data()).map_err(|e| e.to_string())));
         });
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
             event.prevent_default();
-            let _ = outbox.unbounded_send((index, Err(format!("the helper worker failed: {}", event.message()))));
+            let _ = outbox.unbounded_send((id, Err(format!("the helper worker failed: {}", event.message()))));
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(Self {
+            id,
             worker,
             base_url: base_url.to_string(),
             phase: Phase::Starting,
