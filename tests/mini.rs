@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use conan_index::flat::dot;
 use conan_model::burn::prelude::Device;
-use conan_model::{DirSource, Embedder, read_files};
+use conan_model::{DirSource, Embedder, LoadOptions, read_files};
 
 /// The goals for conan-mini on dev bitext (0.93 Tatoeba, 0.90 HSK), which the
 /// shipped pack meets (0.961 / 0.949 and 0.950 / 0.937, see its model card), and a regression
@@ -21,9 +21,15 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// `pack` on the CPU as the CLI and the browser's CPU fallback load it: a q8 / q4 pack's
+/// projections multiply in int8 on the host ([`LoadOptions::cpu`]).
 fn embedder(pack: &str) -> Embedder {
+    loaded(pack, LoadOptions::cpu())
+}
+
+fn loaded(pack: &str, options: LoadOptions) -> Embedder {
     let files = pollster::block_on(read_files(&DirSource(root().join(pack)))).unwrap();
-    let mut e = Embedder::new(&files, &Device::flex()).unwrap();
+    let mut e = Embedder::load(&files, &Device::flex(), options).unwrap();
     e.batch_size = 64;
     e
 }
@@ -116,6 +122,29 @@ fn conan_mini_q4_agrees_with_q8() {
     let mean = a.iter().zip(&b).map(|(x, y)| dot(x, y) as f64).sum::<f64>() / a.len() as f64;
     println!("q4 vs q8 mean cosine over {} dev sentences: {mean:.6}", a.len());
     assert!(mean >= 0.99, "{mean}");
+}
+
+/// The int8 products the CPU runs for a q8 pack against the same pack's weights multiplied
+/// in f32 (burn's own matmul, as before the host kernels): 400 dev sentences, each within
+/// cosine 0.999, and the model's answers unchanged.
+#[test]
+fn int8_matmuls_agree_with_f32_on_dev_sentences() {
+    let (zh, en) = dev_pairs();
+    let texts: Vec<String> = zh.into_iter().take(200).chain(en.into_iter().take(200)).collect();
+    let int8 = embed(&embedder("static/models/conan-mini/q8"), &texts);
+    let f32 = embed(&loaded("static/models/conan-mini/q8", LoadOptions::default()), &texts);
+    let cosines: Vec<f64> = int8.iter().zip(&f32).map(|(a, b)| dot(a, b) as f64).collect();
+    let worst = cosines.iter().copied().fold(1.0, f64::min);
+    let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
+    println!("int8 vs f32 matmuls over {} dev sentences: mean cosine {mean:.6}, lowest {worst:.6}", texts.len());
+    assert_eq!(cosines.len(), 400);
+    assert!(worst >= 0.999, "{worst}");
+    // Same translations found: top-1 over these 200 pairs moves by at most one pair.
+    let (zi, ei) = int8.split_at(200);
+    let (zf, ef) = f32.split_at(200);
+    let (a, b) = (top1(zi, ei), top1(zf, ef));
+    println!("zh→en top-1 over 200 pairs: int8 {a:.3}, f32 {b:.3}");
+    assert!((a - b).abs() <= 1.0 / 200.0 + 1e-9, "{a} vs {b}");
 }
 
 /// Text a user may type or paste: each embeds to a finite unit vector, or fails with a clear

@@ -70,9 +70,7 @@ pub fn run(
     let lengths = vec![seq; batch];
     let pass = || -> Result<f64> {
         let t = Instant::now();
-        let input = embedder.token_input(&ids, [batch, seq]);
-        let mask = Tensor::<2>::ones([batch, seq], &device);
-        let out = embedder.model.embed(input, mask, &lengths, config.hidden_size)?;
+        let out = embedder.vectors(&ids, [batch, seq], &lengths, config.hidden_size)?;
         pollster::block_on(out.into_data_async())
             .map_err(|e| anyhow::anyhow!("{e:?}"))
             .context("reading the result back")?;

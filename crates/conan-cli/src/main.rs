@@ -29,8 +29,12 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Backend {
-    /// burn's pure-Rust CPU backend (flex)
+    /// burn's pure-Rust CPU backend (flex), projections on packed host kernels; a q8 / q4
+    /// pack's in int8 (within cosine 0.999 of f32)
     Cpu,
+    /// The same, with a q8 / q4 pack's weights multiplied in f32: its values exactly, as a GPU
+    /// or an ONNX export computes them (slower)
+    CpuF32,
     /// burn's wgpu backend (Vulkan / Metal / DX12)
     Wgpu,
 }
@@ -40,6 +44,7 @@ impl Backend {
     fn name(self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
+            Backend::CpuF32 => "cpu-f32",
             Backend::Wgpu => "wgpu",
         }
     }
@@ -403,11 +408,12 @@ fn run(command: Command) -> Result<()> {
 
 /// The device and how weights go onto it. cubecl backends multiply by a pack's q8 / q4
 /// matrices directly (q4 as q8 where the adapter cannot run the q4 kernel), and keep a token
-/// table over 1 GiB (more than many drivers bind at once) on the host; the CPU backend gets
-/// f32.
+/// table over 1 GiB (more than many drivers bind at once) on the host; the CPU backend packs
+/// the projections for the host's kernels (a pack's in int8, or f32 with `cpu-f32`).
 fn device(backend: Backend) -> Result<(Device, LoadOptions)> {
     Ok(match backend {
         Backend::Cpu => (Device::flex(), LoadOptions::cpu()),
+        Backend::CpuF32 => (Device::flex(), LoadOptions::cpu_f32()),
         Backend::Wgpu => {
             let (device, setup) = Device::wgpu_options()
                 .init_with_setup()

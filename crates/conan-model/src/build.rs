@@ -1,27 +1,31 @@
 //! Checked host tensors → a model on a device: the model is made from its config
 //! ([`ConanModel::init`]) and each weight is filled by its name from [`crate::names`].
-//! q8 / q4 matrices become burn block-quantized weights; a token table kept on the host is
+//! q8 / q4 matrices become burn block-quantized weights, or, where placement multiplies on
+//! the host, packed host weights (int8 for q8 / q4); a token table kept on the host is
 //! returned beside the model.
 
 use std::collections::HashMap;
 
 use burn::module::Param;
-use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::nn::{Embedding, RmsNorm};
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
 
 use crate::config::Config;
 use crate::error::ModelError;
-use crate::model::ConanModel;
+use crate::host_gemm::HostLinear;
+use crate::model::{ConanModel, Projection};
 use crate::names::{self, FINAL_NORM, TOKEN_TABLE};
-use crate::placement::HostTable;
+use crate::placement::{HostGemm, HostTable, LoadOptions};
 use crate::weights::{BLOCK, HostTensor, LoadedTensors, QuantBits, QuantMatrix};
 
 /// Takes checked tensors by name and turns them into module parts.
 struct Filler<'a> {
     tensors: LoadedTensors,
     device: &'a Device,
+    /// Projections multiplied on the host ([`LoadOptions::host_gemm`]).
+    host_gemm: Option<HostGemm>,
 }
 
 impl Filler<'_> {
@@ -40,8 +44,27 @@ impl Filler<'_> {
     }
 
     /// HF stores projections as `[out, in]`; burn's `Linear` multiplies by `[in, out]`.
-    fn linear(&mut self, prefix: &str, into: &mut Linear) -> Result<(), ModelError> {
+    fn linear(&mut self, prefix: &str, into: &mut Projection) -> Result<(), ModelError> {
+        let Projection::Device(linear) = into else {
+            return Err(ModelError::Weights(format!("{prefix} was already loaded")));
+        };
         let name = names::weight(prefix);
+        let bias = match linear.bias.is_some() {
+            true => Some(self.take(&names::bias(prefix))?.values),
+            false => None,
+        };
+        if let Some(mode) = self.host_gemm {
+            let host = match self.tensors.quantized.remove(&name) {
+                Some(q) if mode == HostGemm::Int8 => HostLinear::int8(&q, bias),
+                Some(q) => HostLinear::f32(&q.dequantize(), q.rows, q.cols, bias),
+                None => {
+                    let t = self.take(&name)?;
+                    HostLinear::f32(&t.values, t.shape[0], t.shape[1], bias)
+                }
+            };
+            *into = Projection::host(host);
+            return Ok(());
+        }
         let weight = match self.tensors.quantized.remove(&name) {
             Some(q) => quantized_weight(&q, self.device),
             None => {
@@ -56,10 +79,11 @@ impl Filler<'_> {
                 Tensor::from_data(TensorData::new(transposed, [cols, rows]), self.device)
             }
         };
-        into.weight = Param::from_tensor(weight);
-        if into.bias.is_some() {
-            into.bias = Some(self.vector(&names::bias(prefix))?);
-        }
+        linear.weight = Param::from_tensor(weight);
+        linear.bias = bias.map(|b| {
+            let n = b.len();
+            Param::from_tensor(Tensor::from_data(TensorData::new(b, [n]), self.device))
+        });
         Ok(())
     }
 
@@ -100,23 +124,24 @@ pub fn build_model(
     device: &Device,
 ) -> Result<ConanModel, ModelError> {
     let tensors = LoadedTensors { dense: tensors, quantized: HashMap::new() };
-    build_placed(config, tensors, device, false).map(|(model, _)| model)
+    build_placed(config, tensors, device, LoadOptions::default()).map(|(model, _)| model)
 }
 
-/// [`build_model`] for tensors from [`crate::placement::device_tensors`]: quantized
-/// matrices become block-quantized weights. With `host_table` the token table stays in host
-/// memory as stored and is returned beside the model; otherwise it goes to the device as
-/// f32 (it is gathered, not multiplied).
+/// [`build_model`] for tensors from [`crate::placement::device_tensors`] with the same
+/// `options`: quantized matrices become block-quantized weights, or packed host weights
+/// under [`LoadOptions::host_gemm`]. Where [`LoadOptions::host_table`] says so, the token
+/// table stays in host memory as stored and is returned beside the model; otherwise it goes
+/// to the device as f32 (it is gathered, not multiplied).
 pub fn build_placed(
     config: &Config,
     tensors: LoadedTensors,
     device: &Device,
-    host_table: bool,
+    options: LoadOptions,
 ) -> Result<(ConanModel, Option<HostTable>), ModelError> {
     let mut model = ConanModel::init(config, device);
-    let mut f = Filler { tensors, device };
+    let mut f = Filler { tensors, device, host_gemm: options.host_gemm };
 
-    let host = if host_table {
+    let host = if options.host_table(config) {
         model.embed_tokens = None;
         Some(match f.tensors.quantized.remove(TOKEN_TABLE) {
             Some(q) => HostTable::Quantized(q),

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use conan_text::{TextEncoder, TokenBatch};
+use rayon::prelude::*;
 
 use crate::build::build_placed;
 use crate::checkpoint::ModelFiles;
@@ -44,6 +45,10 @@ pub struct Embedder {
     /// The most activation memory one pass may take ([`Config::activation_bytes`]): a batch
     /// over it runs in smaller passes, and a text that needs more alone is refused.
     pub activation_budget: u64,
+    /// Parts a pass's rows are split into, run at once ([`Self::vectors`]): the CPU
+    /// backend's thread count natively, 1 elsewhere (a GPU runs a whole batch at once; the
+    /// wasm has one thread).
+    pub parts: usize,
 }
 
 /// [`Embedder::activation_budget`]'s default: a 24 GB machine's, or a browser tab's (4 GiB
@@ -67,8 +72,7 @@ impl Embedder {
                 config.vocab_size
             )));
         }
-        let (model, host_table) =
-            build_placed(&config, device_tensors(files, options)?, device, options.host_table(&config))?;
+        let (model, host_table) = build_placed(&config, device_tensors(files, options)?, device, options)?;
         Ok(Self {
             config,
             model,
@@ -77,6 +81,7 @@ impl Embedder {
             host_table,
             batch_size: 16,
             activation_budget: ACTIVATION_BUDGET,
+            parts: if options.host_gemm.is_some() { rayon::current_num_threads() } else { 1 },
         })
     }
 
@@ -189,14 +194,13 @@ impl Embedder {
             )));
         }
         let shape = [batch.batch, batch.seq];
-        let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
-        let input = self.token_input(&batch.ids, shape);
-        let vectors = self.model.embed(input, mask.clone(), &batch.lengths, dims)?;
+        let vectors = self.vectors(&batch.ids, shape, &batch.lengths, dims)?;
         let data = vectors.into_data_async().await.map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let flat = data.try_into_vec_as::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         if let Some(row) = flat.chunks(dims).position(|v| v.iter().any(|x| !x.is_finite())) {
             // NaN would print as JSON null and rank as nothing: say where it came from.
-            let input = self.token_input(&batch.ids, [batch.batch, batch.seq]);
+            let mask = Tensor::<2>::from_data(TensorData::new(batch.mask(), shape), &self.device);
+            let input = self.token_input(&batch.ids, shape);
             let place = self.model.first_non_finite(input, mask, &batch.lengths, self.model.attention_mode()).await?;
             return Err(ModelError::NonFinite {
                 row,
@@ -204,6 +208,52 @@ impl Embedder {
             });
         }
         Ok(flat.chunks(dims).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Sentence vectors `[rows, dims]` of row-major `ids` (`shape`, right-padded: `lengths`
+    /// real tokens per row). With [`Self::parts`] above one the rows run as that many parts
+    /// at once, one per thread: burn's CPU backend runs each element-wise pass of a batch
+    /// this size on one thread, so splitting the batch is what puts every core to work on
+    /// them. Each row's vector is the same either way (`tests/cli.rs` checks 1 against 4).
+    pub fn vectors(
+        &self,
+        ids: &[u32],
+        shape: [usize; 2],
+        lengths: &[usize],
+        dims: usize,
+    ) -> Result<Tensor<2>, ModelError> {
+        let [rows, seq] = shape;
+        if ids.len() != rows * seq || lengths.len() != rows {
+            return Err(ModelError::Input(format!(
+                "{} ids and {} lengths do not make {rows} rows of {seq} tokens",
+                ids.len(),
+                lengths.len()
+            )));
+        }
+        let parts = self.parts.clamp(1, rows.max(1));
+        let per = rows.div_ceil(parts);
+        let work: Vec<_> = (0..rows)
+            .step_by(per.max(1))
+            .map(|start| {
+                let n = per.min(rows - start);
+                let mask: Vec<f32> = lengths[start..start + n]
+                    .iter()
+                    .flat_map(|&len| (0..seq).map(move |j| (j < len) as u8 as f32))
+                    .collect();
+                let mask = Tensor::<2>::from_data(TensorData::new(mask, [n, seq]), &self.device);
+                let input = self.token_input(&ids[start * seq..(start + n) * seq], [n, seq]);
+                (self.model.clone(), input, mask, lengths[start..start + n].to_vec())
+            })
+            .collect();
+        let run = |(model, input, mask, lengths): (ConanModel, TokenInput, Tensor<2>, Vec<usize>)| {
+            model.embed(input, mask, &lengths, dims)
+        };
+        let mut out = if work.len() == 1 {
+            work.into_iter().map(run).collect::<Result<Vec<_>, _>>()?
+        } else {
+            work.into_par_iter().map(run).collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(if out.len() == 1 { out.remove(0) } else { Tensor::cat(out, 0) })
     }
 
     /// What the model reads for row-major `ids` of `shape`: token vectors gathered here

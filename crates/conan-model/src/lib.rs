@@ -8,6 +8,8 @@
 //! - [`source`]: where files come from (folder, memory, zip); [`checkpoint`]: a model's
 //!   files read and checked (pack or Hugging Face folder).
 //! - [`placement`]: which weights go where on a device (one policy for CLI and worker).
+//! - [`host_gemm`]: the CPU backend's projections, packed once and multiplied on the host
+//!   (f32, or int8 for q8 / q4 packs).
 //! - [`model`]: the forward pass (attention, RoPE, masks, pooling), made from a config.
 //! - [`build`]: checked tensors → a model on a device.
 //! - [`embed`]: tokenizer + model on one device.
@@ -18,6 +20,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod embed;
 pub mod error;
+pub mod host_gemm;
 pub mod model;
 pub mod names;
 pub mod onnx;
@@ -38,6 +41,6 @@ pub use model::{AttentionMode, ConanModel, TokenInput, soft_mask_bias};
 pub use names::TOKEN_TABLE;
 #[cfg(feature = "wgpu")]
 pub use placement::q4_matmul_fits_on;
-pub use placement::{GpuLimits, HostTable, LoadOptions, q4_matmul_fits};
+pub use placement::{GpuLimits, HostGemm, HostTable, LoadOptions, q4_matmul_fits};
 pub use source::{DirSource, FileSource, MemorySource};
 pub use weights::HostTensor;

@@ -26,6 +26,22 @@ pub struct LoadOptions {
     /// value under the same block scale), at twice the q4 bytes. For adapters where
     /// cubecl's q4 matmul cannot launch: see [`q4_matmul_fits`].
     pub q4_as_q8: bool,
+    /// Multiply by the projections on the host with packed kernels ([`crate::host_gemm`]),
+    /// a pack's q8 / q4 matrices as this says: for burn's CPU backend, whose own matmul
+    /// repacks each weight on every call.
+    pub host_gemm: Option<HostGemm>,
+}
+
+/// How the host's kernels multiply by a pack's q8 / q4 matrices (f32 / f16 / bf16 weights
+/// always run in f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostGemm {
+    /// int8 × int8 → int32, as ONNX Runtime's dynamic quantization: the fastest, within
+    /// cosine 0.999 of f32 (`tests/mini.rs`).
+    Int8,
+    /// Dequantized once when loaded, then f32: the pack's values exactly, as a GPU or an
+    /// ONNX export computes them.
+    F32,
 }
 
 /// What a GPU adapter allows one weight buffer, as WebGPU reports it (`None`: not said).
@@ -53,15 +69,26 @@ impl GpuLimits {
 }
 
 impl LoadOptions {
-    /// burn's CPU backend: everything as f32 on the device.
+    /// burn's CPU backend: projections packed for the host's kernels (q8 / q4 as int8),
+    /// everything else as f32.
     pub fn cpu() -> Self {
-        Self::default()
+        Self { host_gemm: Some(HostGemm::Int8), ..Self::default() }
+    }
+
+    /// [`Self::cpu`] with a pack's q8 / q4 matrices multiplied in f32.
+    pub fn cpu_f32() -> Self {
+        Self { host_gemm: Some(HostGemm::F32), ..Self::default() }
     }
 
     /// A GPU adapter with `limits`: q8 / q4 matrices stay quantized (q4 as q8 where the
     /// adapter needs it), and a token table over [`GpuLimits::table_limit`] stays on the host.
     pub fn gpu(limits: GpuLimits) -> Self {
-        Self { quantized_matmul: true, max_table_bytes: Some(limits.table_limit()), q4_as_q8: limits.q4_as_q8 }
+        Self {
+            quantized_matmul: true,
+            max_table_bytes: Some(limits.table_limit()),
+            q4_as_q8: limits.q4_as_q8,
+            host_gemm: None,
+        }
     }
 
     /// Whether `config`'s token table goes to the host.
@@ -146,7 +173,8 @@ pub fn q4_matmul_fits(plane_size: u32, workgroup_bytes: u64) -> bool {
 
 /// Bytes of `config`'s weights on a device loaded with `options`, each tensor encoded as
 /// `encoding` says: with `quantized_matmul` q8 / q4 matrices are their codes (q4 as q8 where
-/// `q4_as_q8`) plus one f32 scale per block; the token table (gathered, not multiplied),
+/// `q4_as_q8`) plus one f32 scale per block, with [`HostGemm::Int8`] int8 codes plus one f32
+/// scale per row; the token table (gathered, not multiplied),
 /// norms and everything else are f32.
 pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encoding, options: LoadOptions) -> u64 {
     config
@@ -155,7 +183,10 @@ pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encodi
         .map(|(name, shape)| {
             let n = shape.iter().map(|&d| d as u64).product::<u64>();
             let multiplied = options.quantized_matmul && name != TOKEN_TABLE;
+            let host_int8 = options.host_gemm == Some(HostGemm::Int8) && name != TOKEN_TABLE;
             match encoding(name, shape) {
+                // int8 codes and one f32 scale per row (output).
+                Encoding::Q8 | Encoding::Q4 if host_int8 => n + shape[0] as u64 * 4,
                 Encoding::Q4 if multiplied && !options.q4_as_q8 => n / 2 + n / BLOCK as u64 * 4,
                 Encoding::Q8 | Encoding::Q4 if multiplied => n + n / BLOCK as u64 * 4,
                 _ => n * 4,
@@ -169,7 +200,13 @@ pub fn device_bytes(config: &Config, encoding: impl Fn(&str, &[usize]) -> Encodi
 /// (matrices) or gather from them on the host (the token table).
 pub fn device_tensors(files: &ModelFiles, options: LoadOptions) -> Result<LoadedTensors, ModelError> {
     let host_table = options.host_table(&files.config);
-    let keep = |name: &str| if name == TOKEN_TABLE { host_table } else { options.quantized_matmul };
+    let keep = |name: &str| {
+        if name == TOKEN_TABLE {
+            host_table
+        } else {
+            options.quantized_matmul || options.host_gemm == Some(HostGemm::Int8)
+        }
+    };
     let mut tensors = match &files.pack {
         Some(manifest) => read_pack(manifest, &files.shards, keep)?,
         None => LoadedTensors { dense: checked_tensors(&files.config, &files.shards)?, quantized: HashMap::new() },

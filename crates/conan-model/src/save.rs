@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use burn::module::Param;
-use burn::nn::{Linear, RmsNorm};
+use burn::nn::RmsNorm;
 use burn::prelude::*;
 
 use crate::config::Config;
 use crate::error::ModelError;
-use crate::model::ConanModel;
+use crate::model::{ConanModel, Projection};
 use crate::names::{self, FINAL_NORM, TOKEN_TABLE};
 use crate::weights::HostTensor;
 
@@ -29,17 +29,24 @@ fn norm(out: &mut HashMap<String, HostTensor>, name: String, n: &RmsNorm) {
     vector(out, name, &n.gamma);
 }
 
-/// burn's `Linear` holds `[in, out]`; HF stores `[out, in]`.
-fn linear(out: &mut HashMap<String, HostTensor>, prefix: String, l: &Linear) {
+/// burn's `Linear` holds `[in, out]`; HF stores `[out, in]`. A weight packed for the host's
+/// kernels is not kept in a form to write back (q8 / q4 ones are requantized).
+fn linear(out: &mut HashMap<String, HostTensor>, prefix: String, p: &Projection) -> Result<(), ModelError> {
+    let Projection::Device(l) = p else {
+        return Err(ModelError::Weights(format!(
+            "{prefix} was loaded for the host's matmul kernels and cannot be saved; load the model without them"
+        )));
+    };
     out.insert(names::weight(&prefix), host(l.weight.val().transpose()));
     if let Some(bias) = &l.bias {
         vector(out, names::bias(&prefix), bias);
     }
+    Ok(())
 }
 
 /// Every weight of `model` under its checkpoint name (without `model.`), as f32 on the host.
 /// Reads tensors back synchronously, so it is for native callers (training, conversion).
-pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
+pub fn model_tensors(model: &ConanModel) -> Result<HashMap<String, HostTensor>, ModelError> {
     let mut out = HashMap::new();
     if let Some(table) = &model.embed_tokens {
         out.insert(TOKEN_TABLE.into(), host(table.weight.val()));
@@ -54,7 +61,7 @@ pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
             (names::V_PROJ, &attn.v_proj),
             (names::O_PROJ, &attn.o_proj),
         ] {
-            linear(&mut out, name(prefix), l);
+            linear(&mut out, name(prefix), l)?;
         }
         if let Some(n) = &attn.q_norm {
             norm(&mut out, name(names::Q_NORM), n);
@@ -68,11 +75,11 @@ pub fn model_tensors(model: &ConanModel) -> HashMap<String, HostTensor> {
             (names::UP_PROJ, &layer.mlp.up_proj),
             (names::DOWN_PROJ, &layer.mlp.down_proj),
         ] {
-            linear(&mut out, name(prefix), l);
+            linear(&mut out, name(prefix), l)?;
         }
     }
     norm(&mut out, FINAL_NORM.into(), &model.norm);
-    out
+    Ok(out)
 }
 
 /// Write an f32 checkpoint in HF layout to `out`: `config.json`, `model.safetensors`

@@ -289,7 +289,7 @@ fn main() -> Result<()> {
     let outcome = trainer.run(model, &device)?;
 
     std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
-    let tensors = conan_model::save::model_tensors(&outcome.model);
+    let tensors = conan_model::save::model_tensors(&outcome.model)?;
     let checkpoint = cli.out.join("checkpoint");
     conan_model::save::write_checkpoint(&config, &tensors, &tokenizer_json, &checkpoint)?;
 

@@ -1,22 +1,24 @@
 //! Grouped-query attention with Hugging Face RoPE and an additive score mask.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig, RmsNorm};
+use burn::nn::RmsNorm;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use super::projection::Projection;
 use super::rms_norm;
 use super::rope::Rope;
 use crate::config::Config;
+use crate::error::ModelError;
 
 #[derive(Module, Debug)]
 pub struct Attention {
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub o_proj: Linear,
+    pub q_proj: Projection,
+    pub k_proj: Projection,
+    pub v_proj: Projection,
+    pub o_proj: Projection,
     /// Qwen3 only: RMSNorm over each head's queries / keys, before RoPE.
     pub q_norm: Option<RmsNorm>,
     pub k_norm: Option<RmsNorm>,
@@ -31,7 +33,7 @@ impl Attention {
     pub fn init(config: &Config, device: &Device) -> Self {
         let (h, hd) = (config.hidden_size, config.head_dim());
         let (q, kv) = (config.num_attention_heads * hd, config.kv_heads() * hd);
-        let linear = |d_in, d_out, bias| LinearConfig::new(d_in, d_out).with_bias(bias).init(device);
+        let linear = |d_in, d_out, bias| Projection::init(d_in, d_out, bias, device);
         Self {
             q_proj: linear(h, q, config.qkv_bias()),
             k_proj: linear(h, kv, config.qkv_bias()),
@@ -52,11 +54,11 @@ impl Attention {
     /// over heads, instead of materialising the scores through five element-wise passes.
     /// Each KV head's `group` query heads become one longer query sequence, so query and key
     /// heads match one to one, which every backend's attention takes.
-    pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Result<Tensor<3>, ModelError> {
         let [b, t, _] = x.dims();
         let (kv, hd) = (self.num_kv_heads, self.head_dim);
         let group = self.num_heads / kv;
-        let (q, k, v) = self.heads(x, rope);
+        let (q, k, v) = self.heads(x, rope)?;
         let bias = bias.expand([b, 1, group, t, t]).reshape([b, 1, group * t, t]);
         let out = attention(
             q.reshape([b, kv, group * t, hd]),
@@ -72,23 +74,23 @@ impl Attention {
 
     /// Attention probabilities `[batch, heads, seq, seq]` (query rows, key columns; each
     /// row sums to 1), with heads in checkpoint order (KV head major, as in q_proj).
-    pub fn probs(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<4> {
+    pub fn probs(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Result<Tensor<4>, ModelError> {
         let [b, t, _] = x.dims();
-        let (q, k, _) = self.heads(x, rope);
+        let (q, k, _) = self.heads(x, rope)?;
         let scores = q.matmul(k.swap_dims(3, 4)).mul_scalar(1.0 / (self.head_dim as f64).sqrt()) + bias;
-        softmax(scores, 4).reshape([b, self.num_heads, t, t])
+        Ok(softmax(scores, 4).reshape([b, self.num_heads, t, t]))
     }
 
     /// Queries `[b, kv, group, t, hd]`, keys and values `[b, kv, 1, t, hd]`, rotated: grouped
     /// queries share their KV head through broadcasting instead of copying K and V.
-    fn heads(&self, x: Tensor<3>, rope: &Rope) -> (Tensor<5>, Tensor<5>, Tensor<5>) {
+    fn heads(&self, x: Tensor<3>, rope: &Rope) -> Result<(Tensor<5>, Tensor<5>, Tensor<5>), ModelError> {
         let [b, t, _] = x.dims();
         let (kv, hd) = (self.num_kv_heads, self.head_dim);
         let group = self.num_heads / kv;
 
-        let q = self.q_proj.forward(x.clone()).reshape([b, t, kv, group, hd]);
-        let k = self.k_proj.forward(x.clone()).reshape([b, t, kv, 1, hd]);
-        let v = self.v_proj.forward(x).reshape([b, t, kv, 1, hd]);
+        let q = self.q_proj.forward(x.clone())?.reshape([b, t, kv, group, hd]);
+        let k = self.k_proj.forward(x.clone())?.reshape([b, t, kv, 1, hd]);
+        let v = self.v_proj.forward(x)?.reshape([b, t, kv, 1, hd]);
         let q = match &self.q_norm {
             Some(norm) => norm.forward(q),
             None => q,
@@ -99,6 +101,6 @@ impl Attention {
         };
         let q = rope.apply(q.permute([0, 2, 3, 1, 4]));
         let k = rope.apply(k.permute([0, 2, 3, 1, 4]));
-        (q, k, v.permute([0, 2, 3, 1, 4]))
+        Ok((q, k, v.permute([0, 2, 3, 1, 4])))
     }
 }

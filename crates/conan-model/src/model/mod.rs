@@ -5,7 +5,8 @@
 //! pooling over real tokens → Matryoshka truncation → L2 normalisation.
 //!
 //! - [`attention`]: grouped-query attention; [`rope`]: rotary tables; [`mask`]: score
-//!   masks and attention modes; [`pooling`]: states → sentence vectors.
+//!   masks and attention modes; [`pooling`]: states → sentence vectors; [`projection`]:
+//!   `x Wᵀ + b` by burn's `Linear`, or by a weight packed for the host's kernels on the CPU.
 //!
 //! Field names follow the Hugging Face tensor names so the loader's mapping is obvious.
 //! Everything here runs unchanged on any burn `Device`.
@@ -13,16 +14,18 @@
 pub mod attention;
 pub mod mask;
 pub mod pooling;
+pub mod projection;
 pub mod rope;
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::nn::{Embedding, EmbeddingConfig, RmsNorm, RmsNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 
 pub use attention::Attention;
 pub use mask::{AttentionMode, soft_mask_bias};
 pub use pooling::{l2_normalize, pool, sentence_vectors};
+pub use projection::Projection;
 use rope::Rope;
 
 use crate::config::{Config, Pooling};
@@ -35,21 +38,21 @@ fn rms_norm(width: usize, config: &Config, device: &Device) -> RmsNorm {
 
 #[derive(Module, Debug)]
 pub struct Mlp {
-    pub gate_proj: Linear,
-    pub up_proj: Linear,
-    pub down_proj: Linear,
+    pub gate_proj: Projection,
+    pub up_proj: Projection,
+    pub down_proj: Projection,
 }
 
 impl Mlp {
     pub fn init(config: &Config, device: &Device) -> Self {
         let (h, f) = (config.hidden_size, config.intermediate_size);
-        let linear = |d_in, d_out| LinearConfig::new(d_in, d_out).with_bias(false).init(device);
+        let linear = |d_in, d_out| Projection::init(d_in, d_out, false, device);
         Self { gate_proj: linear(h, f), up_proj: linear(h, f), down_proj: linear(f, h) }
     }
 
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+    pub fn forward(&self, x: Tensor<3>) -> Result<Tensor<3>, ModelError> {
+        let gate = silu(self.gate_proj.forward(x.clone())?);
+        self.down_proj.forward(gate * self.up_proj.forward(x)?)
     }
 }
 
@@ -71,9 +74,9 @@ impl Layer {
         }
     }
 
-    pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Tensor<3> {
-        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, bias);
-        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+    pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Result<Tensor<3>, ModelError> {
+        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, bias)?;
+        Ok(h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))?)
     }
 }
 
@@ -139,7 +142,7 @@ impl ConanModel {
         mode: AttentionMode,
     ) -> Result<Tensor<3>, ModelError> {
         let (x, rope, bias) = self.prepare(input, mask, lengths, mode)?;
-        let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &rope, bias.clone()));
+        let x = self.layers.iter().try_fold(x, |x, layer| layer.forward(x, &rope, bias.clone()))?;
         Ok(self.norm.forward(x))
     }
 
@@ -177,8 +180,8 @@ impl ConanModel {
             return Err(ModelError::Input("the model has no layers".into()));
         };
         let (x, rope, bias) = self.prepare(input, mask, lengths, mode)?;
-        let x = self.layers[..last].iter().fold(x, |x, l| l.forward(x, &rope, bias.clone()));
-        Ok(target.self_attn.probs(target.input_layernorm.forward(x), &rope, bias))
+        let x = self.layers[..last].iter().try_fold(x, |x, l| l.forward(x, &rope, bias.clone()))?;
+        target.self_attn.probs(target.input_layernorm.forward(x), &rope, bias)
     }
 
     /// Where values first stop being finite on this input: the stack run step by step,
@@ -196,11 +199,11 @@ impl ConanModel {
             return Ok(Some("the token vectors (embed_tokens)".into()));
         }
         for (i, layer) in self.layers.iter().enumerate() {
-            let h = x.clone() + layer.self_attn.forward(layer.input_layernorm.forward(x), &rope, bias.clone());
+            let h = x.clone() + layer.self_attn.forward(layer.input_layernorm.forward(x), &rope, bias.clone())?;
             if !all_finite(h.clone()).await? {
                 return Ok(Some(format!("layer {i}'s attention (layers.{i}.self_attn)")));
             }
-            x = h.clone() + layer.mlp.forward(layer.post_attention_layernorm.forward(h));
+            x = h.clone() + layer.mlp.forward(layer.post_attention_layernorm.forward(h))?;
             if !all_finite(x.clone()).await? {
                 return Ok(Some(format!("layer {i}'s MLP (layers.{i}.mlp)")));
             }

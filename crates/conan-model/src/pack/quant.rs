@@ -7,7 +7,7 @@ use crate::weights::{BLOCK, QuantBits, dequantize_rows};
 /// a few divisors of its largest magnitude, that minimises the block's squared error (for
 /// q4 this matters: the plain max/7 wastes the −8 code and over-weights outliers). Scales are
 /// rounded to f16 before the codes are computed, so dequantisation uses the stored scale.
-pub(super) fn quantize_rows(values: &[f32], cols: usize, bits: QuantBits) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn quantize_rows(values: &[f32], cols: usize, bits: QuantBits) -> (Vec<u8>, Vec<u8>) {
     let (qmin, qmax, divisors): (f32, f32, &[f32]) = match bits {
         QuantBits::Q4 => (-8.0, 7.0, &[5.5, 6.0, 6.5, 7.0, 7.5, 8.0]),
         QuantBits::Q8 => (-127.0, 127.0, &[127.0]),
