@@ -15,9 +15,11 @@ use support::{
 const TEXTS: [&str; 3] =
     ["The quick brown fox jumps over the lazy dog.", "我们明天去北京看长城。", "Mixed 中文 and English: 向量 search"];
 
-fn native_vectors(model: &str) -> Vec<Vec<f32>> {
+/// `conan embed` of [`TEXTS`] on `backend`: `cpu` multiplies a pack's q8 / q4 matrices in
+/// int8 as the page's CPU fallback does, `cpu-f32` in f32 as WebGPU does.
+fn native_vectors(model: &str, backend: &str) -> Vec<Vec<f32>> {
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(["embed", "--model", model])
+        .args(["embed", "--model", model, "--backend", backend])
         .args(TEXTS)
         .current_dir(root())
         .output()
@@ -91,7 +93,7 @@ const DEFAULT_MODEL: &str = "static/models/conan-mini/q8";
 
 #[test]
 fn browser_webgpu_matches_native() {
-    let native = native_vectors(DEFAULT_MODEL);
+    let native = native_vectors(DEFAULT_MODEL, "cpu-f32");
     let (kind, notice, vectors) = embed_in_browser(true, None);
     assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
     assert_same(&vectors, &native, "webgpu");
@@ -99,7 +101,7 @@ fn browser_webgpu_matches_native() {
 
 #[test]
 fn browser_without_webgpu_falls_back_to_cpu() {
-    let native = native_vectors(DEFAULT_MODEL);
+    let native = native_vectors(DEFAULT_MODEL, "cpu");
     let (kind, notice, vectors) = embed_in_browser(false, None);
     assert_eq!(kind, "cpu");
     let notice = notice.as_str().unwrap_or_default().to_string();
@@ -118,7 +120,7 @@ fn browser_q4_pack_on_webgpu_matches_the_pack_natively() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let native = native_vectors(pack);
+    let native = native_vectors(pack, "cpu-f32");
     let (kind, notice, vectors) = embed_in_browser(true, Some("static/models/tiny-q4"));
     assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
     assert_same(&vectors, &native, "q4 pack on webgpu");
@@ -126,7 +128,7 @@ fn browser_q4_pack_on_webgpu_matches_the_pack_natively() {
 
 #[test]
 fn browser_conan_mini_q4_on_webgpu_matches_native() {
-    let native = native_vectors("static/models/conan-mini/q4");
+    let native = native_vectors("static/models/conan-mini/q4", "cpu-f32");
     let (kind, notice, vectors) = embed_in_browser(true, Some("static/models/conan-mini/q4"));
     assert_eq!(kind, "webgpu", "expected WebGPU, got {kind} ({notice})");
     assert_same(&vectors, &native, "conan-mini q4 on webgpu");
@@ -1117,8 +1119,9 @@ fn onnxruntime_web_agrees_with_conan_embed() {
     let texts: Vec<String> = bitext_sentences("tatoeba-zh2en-bitext").into_iter().take(100).collect();
     let input = dir.path().join("texts.txt");
     std::fs::write(&input, texts.join("\n")).unwrap();
+    // The export holds the pack's weights in f32: ours multiplies them in f32 too.
     let out = Command::new(env!("CARGO_BIN_EXE_conan"))
-        .args(["embed", "--model", DEFAULT_MODEL, "--input"])
+        .args(["embed", "--model", DEFAULT_MODEL, "--backend", "cpu-f32", "--input"])
         .arg(&input)
         .current_dir(root())
         .output()

@@ -4,9 +4,14 @@ thread count, in one run: the peer a user without a GPU would pick instead.
 
     .venv/bin/python tools/bench_ort.py --model static/models/conan-mini/q8
         [--shape 32x128 --shape 8x64 --shape 1x32] [--runs 7] [--threads N] [--conan PATH] [--json FILE]
+        [--backend cpu|cpu-f32] [--ort-int8]
 
 The model is exported with `conan export --onnx` first (f32 weights; a q8 / q4 pack is
-dequantized, so ONNX Runtime computes in f32 what ours computes from the pack). Both sides get
+dequantized, so ONNX Runtime computes in f32 what ours computes from the pack). Ours runs
+`--backend` (`cpu`: a pack's matrices in int8; `cpu-f32`: in f32, as the export). With
+`--ort-int8` ONNX Runtime runs the export after its own dynamic quantization
+(`onnxruntime.quantization.quantize_dynamic`, int8 weights per output channel, which needs
+the `onnx` package: `.venv/bin/pip install onnx`), the int8 peer of ours. Both sides get
 the LCG ids of crates/conan-cli/src/bench.rs with a full attention mask. Timing follows
 `conan bench`: one untimed pass, one warm-up, the median of `--runs`. ONNX Runtime runs with
 `--threads` intra-op threads and ours as many rayon threads (default: the CPU count).
@@ -47,12 +52,12 @@ def ort_bench(session, vocab, batch, seq, runs):
     return {"median_s": times[runs // 2], "tokens_per_s": batch * seq / times[runs // 2], "time_to_first_embedding_s": first}
 
 
-def conan_bench(conan, model, batch, seq, runs, threads):
+def conan_bench(conan, model, backend, batch, seq, runs, threads):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         # burn's CPU backend splits its matmuls over rayon's pool: the same thread count as ORT's.
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-        subprocess.run([conan, "bench", "--model", model, "--backend", "cpu", "--batch", str(batch), "--seq", str(seq),
+        subprocess.run([conan, "bench", "--model", model, "--backend", backend, "--batch", str(batch), "--seq", str(seq),
                         "--runs", str(runs), "--json", str(out)], check=True, capture_output=True, env=env)
         return json.loads(out.read_text())
 
@@ -65,6 +70,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--conan", default="target/release/conan" if Path("target/release/conan").exists() else "target/debug/conan")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--backend", default="cpu", choices=["cpu", "cpu-f32"], help="ours: a pack in int8 (cpu) or f32")
+    ap.add_argument("--ort-int8", action="store_true", help="ONNX Runtime on its dynamically quantized (int8) export")
     args = ap.parse_args()
     shapes = [tuple(map(int, s.lower().split("x"))) for s in (args.shape or ["32x128", "8x64", "1x32"])]
     vocab = json.loads((Path(args.model) / "config.json").read_text())["vocab_size"] if (Path(args.model) / "config.json").exists() \
@@ -72,6 +79,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         onnx = Path(tmp) / "model.onnx"
         subprocess.run([args.conan, "export", "--onnx", "--model", args.model, "--out", str(onnx)], check=True, capture_output=True)
+        if args.ort_int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            quantized = Path(tmp) / "model.int8.onnx"
+            quantize_dynamic(str(onnx), str(quantized), per_channel=True, weight_type=QuantType.QInt8)
+            onnx = quantized
         options = ort.SessionOptions()
         options.intra_op_num_threads = args.threads
         options.inter_op_num_threads = 1
@@ -79,11 +91,13 @@ def main():
         rows = []
         for batch, seq in shapes:
             theirs = ort_bench(session, vocab, batch, seq, args.runs)
-            ours = conan_bench(args.conan, args.model, batch, seq, args.runs, args.threads)
+            ours = conan_bench(args.conan, args.model, args.backend, batch, seq, args.runs, args.threads)
             rows.append({"shape": f"{batch}x{seq}", "ours_s": ours["median_s"], "ort_s": theirs["median_s"],
                          "ours_tokens_per_s": ours["tokens_per_s"], "ort_tokens_per_s": theirs["tokens_per_s"],
                          "ratio": theirs["median_s"] / ours["median_s"]})
-    print(f"{args.model}: ours ({args.conan}, burn CPU) vs onnxruntime {ort.__version__} ({args.threads} threads), median of {args.runs}")
+    theirs = "int8 (dynamic quantization)" if args.ort_int8 else "f32"
+    print(f"{args.model}: ours ({args.conan}, --backend {args.backend}) vs onnxruntime {ort.__version__} {theirs} "
+          f"({args.threads} threads), median of {args.runs}")
     print(f"{'shape':>8} {'ours':>10} {'onnxruntime':>12} {'ours/ORT speed':>15}")
     for r in rows:
         print(f"{r['shape']:>8} {r['ours_s'] * 1e3:>8.1f}ms {r['ort_s'] * 1e3:>10.1f}ms {r['ratio']:>14.2f}x")
