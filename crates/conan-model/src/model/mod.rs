@@ -20,7 +20,6 @@ pub mod rope;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, RmsNorm, RmsNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 pub use attention::Attention;
 pub use mask::{AttentionMode, soft_mask_bias};
@@ -51,8 +50,7 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Result<Tensor<3>, ModelError> {
-        let gate = silu(self.gate_proj.forward(x.clone())?);
-        self.down_proj.forward(gate * self.up_proj.forward(x)?)
+        self.down_proj.forward(projection::swiglu(&self.gate_proj, &self.up_proj, x)?)
     }
 }
 

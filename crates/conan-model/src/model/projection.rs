@@ -7,9 +7,10 @@ use std::sync::Arc;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::activation::silu;
 
 use crate::error::ModelError;
-use crate::host_gemm::HostLinear;
+use crate::host_gemm::{self, HostLinear};
 
 #[derive(Module, Debug)]
 pub enum Projection {
@@ -42,19 +43,60 @@ impl Projection {
             Self::Device(linear) => return Ok(linear.forward(x)),
             Self::Host(host) => &host.weight,
         };
-        let (mut dims, device) = (x.dims(), x.device());
-        if dims[D - 1] != host.in_features() {
+        let rows = HostRows::read(x, host)?;
+        let out = host.forward(&rows.values)?;
+        Ok(rows.output(out, host.out_features()))
+    }
+}
+
+/// SwiGLU's gated product `silu(x W_gᵀ) ⊙ (x W_uᵀ)`. Where both weights are on the host the
+/// two products share one read of `x` and the gating runs there with a vectorised
+/// exponential ([`host_gemm::swiglu`]); elsewhere it is burn's `silu` and a product.
+pub fn swiglu(gate: &Projection, up: &Projection, x: Tensor<3>) -> Result<Tensor<3>, ModelError> {
+    let (Projection::Host(g), Projection::Host(u)) = (gate, up) else {
+        return Ok(silu(gate.forward(x.clone())?) * up.forward(x)?);
+    };
+    let (g, u) = (&g.weight, &u.weight);
+    if g.out_features() != u.out_features() {
+        return Err(ModelError::Weights(format!(
+            "the gate projection has {} outputs but the up projection {}",
+            g.out_features(),
+            u.out_features()
+        )));
+    }
+    let rows = HostRows::read(x, g)?;
+    let mut gated = g.forward(&rows.values)?;
+    host_gemm::swiglu(&mut gated, &u.forward(&rows.values)?);
+    Ok(rows.output(gated, g.out_features()))
+}
+
+/// A tensor's rows read into host memory for [`HostLinear`], and where the answer goes back.
+struct HostRows<const D: usize> {
+    values: Vec<f32>,
+    dims: [usize; D],
+    device: Device,
+}
+
+impl<const D: usize> HostRows<D> {
+    fn read(x: Tensor<D>, weight: &HostLinear) -> Result<Self, ModelError> {
+        let (dims, device) = (x.dims(), x.device());
+        if dims[D - 1] != weight.in_features() {
             return Err(ModelError::Input(format!(
                 "a projection of {} inputs got rows of {}",
-                host.in_features(),
+                weight.in_features(),
                 dims[D - 1]
             )));
         }
         // The CPU backend's tensors are host memory already: reading one is a copy at most.
         let data = x.try_into_data().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         let values = data.try_into_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-        let out = host.forward(&values)?;
-        dims[D - 1] = host.out_features();
-        Ok(Tensor::from_data(TensorData::new(out, dims), &device))
+        Ok(Self { values, dims, device })
+    }
+
+    /// `values`: the same rows, `width` wide.
+    fn output(&self, values: Vec<f32>, width: usize) -> Tensor<D> {
+        let mut dims = self.dims;
+        dims[D - 1] = width;
+        Tensor::from_data(TensorData::new(values, dims), &self.device)
     }
 }
