@@ -1,7 +1,7 @@
 //! text → vectors: the tokenizer and the model together, on one device.
 
 use burn::prelude::*;
-use conan_text::{TextEncoder, TokenBatch};
+use conan_text::{TextEncoder, TokenBatch, padding_mask};
 use rayon::prelude::*;
 
 use crate::build::build_placed;
@@ -239,10 +239,7 @@ impl Embedder {
             .step_by(per)
             .map(|start| {
                 let n = per.min(rows - start);
-                let mask: Vec<f32> = lengths[start..start + n]
-                    .iter()
-                    .flat_map(|&len| (0..seq).map(move |j| (j < len) as u8 as f32))
-                    .collect();
+                let mask = padding_mask(&lengths[start..start + n], seq);
                 let mask = Tensor::<2>::from_data(TensorData::new(mask, [n, seq]), &self.device);
                 let input = self.token_input(&ids[start * seq..(start + n) * seq], [n, seq]);
                 (self.model.clone(), input, mask, lengths[start..start + n].to_vec())

@@ -42,11 +42,11 @@ const ROWS_PER_TASK: usize = 64;
 enum Weight {
     F32(PackedBMatrix<f32>),
     /// Codes packed for the kernel, each output's scale, and each output's sum of codes
-    /// (for the inputs' zero points).
+    /// (for the inputs' zero points; as f32, exact below 2²⁴ = 127 · 132,104 inputs).
     Int8 {
         packed: PackedBMatrix<i8>,
         scales: Vec<f32>,
-        sums: Vec<i32>,
+        sums: Vec<f32>,
     },
 }
 
@@ -92,7 +92,7 @@ impl HostLinear {
                 *c = (v / *scale).round().clamp(-127.0, 127.0) as i8;
             }
         }
-        let sums = codes.chunks_exact(cols).map(|row| row.iter().map(|&c| c as i32).sum()).collect();
+        let sums = codes.chunks_exact(cols).map(|row| row.iter().map(|&c| c as i32).sum::<i32>() as f32).collect();
         let view = NdTensorView::from_data([rows, cols], &codes[..]);
         let packed = int8_gemm().prepack_b(view.transposed());
         Self { weight: Weight::Int8 { packed, scales, sums }, in_features: cols, out_features: rows, bias }
@@ -129,7 +129,6 @@ impl HostLinear {
                 let exec = int8_gemm();
                 // Without VNNI, x86's u8 × i8 pair sums can saturate 16 bits: 7-bit inputs cannot.
                 let top = if exec.may_saturate() { 127 } else { 255 };
-                let sums: Vec<f32> = sums.iter().map(|&s| s as f32).collect();
                 // One block of rows at a time, start to end (quantize, multiply, rescale), so
                 // the int32 products stay in cache instead of a batch-sized buffer.
                 out.par_chunks_mut(n * ROWS_PER_TASK).zip(x.par_chunks(k * ROWS_PER_TASK)).try_for_each(
@@ -155,7 +154,7 @@ impl HostLinear {
                             out.chunks_exact_mut(n).zip(acc.chunks_exact(n)).zip(q.scales.iter().zip(&q.zero_points));
                         for ((out, acc), (&sa, &za)) in each {
                             let za = za as f32;
-                            for (((o, &p), &sb), &sum) in out.iter_mut().zip(acc).zip(scales).zip(&sums) {
+                            for (((o, &p), &sb), &sum) in out.iter_mut().zip(acc).zip(scales).zip(sums) {
                                 *o = (p as f32 - za * sum) * (sa * sb);
                             }
                             if let Some(bias) = bias {

@@ -41,14 +41,20 @@ pub struct TokenBatch {
     pub seq: usize,
 }
 
+/// The mask of right-padded rows of `seq` tokens with `lengths` real ones: 1.0 for real
+/// tokens, 0.0 for padding, row-major.
+pub fn padding_mask(lengths: &[usize], seq: usize) -> Vec<f32> {
+    let mut mask = vec![0.0; lengths.len() * seq];
+    for (row, &len) in lengths.iter().enumerate() {
+        mask[row * seq..row * seq + len.min(seq)].fill(1.0);
+    }
+    mask
+}
+
 impl TokenBatch {
     /// 1.0 for real tokens, 0.0 for padding, row-major like `ids`.
     pub fn mask(&self) -> Vec<f32> {
-        let mut mask = vec![0.0; self.batch * self.seq];
-        for (row, &len) in self.lengths.iter().enumerate() {
-            mask[row * self.seq..row * self.seq + len].fill(1.0);
-        }
-        mask
+        padding_mask(&self.lengths, self.seq)
     }
 
     pub fn max_id(&self) -> Option<u32> {
