@@ -8,8 +8,9 @@
 //! the weight requantized to one int8 scale per output (from its per-block scales), each
 //! input row quantized to u8 with its own scale and zero point as it arrives. That is about
 //! 4× the `gemm` crate's f32 speed natively (VNNI) and keeps vectors within cosine 0.999 of
-//! the f32 path (`tests/mini.rs` measures it on 400 dev sentences). [`swiglu`] is the MLP's
-//! gating on the same rows, vectorised.
+//! the f32 path (`tests/mini.rs` measures it on 400 dev sentences). In wasm the int8
+//! product runs [`pairs`] instead (2.2× rten's wasm int8 kernel in V8). [`swiglu`] is the
+//! MLP's gating on the same rows, vectorised; [`attention`] is softmax(QKᵀ)V per head.
 //!
 //! No burn here: [`crate::model::Projection`] hands rows in and takes rows out.
 
@@ -23,6 +24,10 @@ use rten_vecmath::Silu;
 
 use crate::error::ModelError;
 use crate::weights::QuantMatrix;
+use pairs::PairMatrix;
+
+pub mod attention;
+pub mod pairs;
 
 /// An executor picks the best kernel this CPU has, the same one each time, so a weight
 /// packed by one is multiplied by the next. (Executors are not `Sync`; making one is a
@@ -44,10 +49,31 @@ enum Weight {
     /// Codes packed for the kernel, each output's scale, and each output's sum of codes
     /// (for the inputs' zero points; as f32, exact below 2²⁴ = 127 · 132,104 inputs).
     Int8 {
-        packed: PackedBMatrix<i8>,
+        codes: Int8Codes,
         scales: Vec<f32>,
         sums: Vec<f32>,
     },
+}
+
+enum Int8Codes {
+    Rten(PackedBMatrix<i8>),
+    Pairs(PairMatrix),
+}
+
+/// Which kernel multiplies int8 weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8Kernel {
+    /// rten-gemm's: VNNI / AVX-512 / AVX2 on x86, dot-product instructions on Arm.
+    Rten,
+    /// [`pairs`]: 16-bit pair products, for wasm-simd128, where rten's int8 kernel ran
+    /// slower than its f32 one.
+    Pairs,
+}
+
+impl Int8Kernel {
+    /// The faster one on the target this is built for.
+    pub const BEST: Self =
+        if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) { Self::Pairs } else { Self::Rten };
 }
 
 /// `y = x Wᵀ + b` for an HF `[out, in]` weight, packed for the host's kernels.
@@ -62,7 +88,8 @@ impl fmt::Debug for HostLinear {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.weight {
             Weight::F32(_) => "f32",
-            Weight::Int8 { .. } => "int8",
+            Weight::Int8 { codes: Int8Codes::Rten(_), .. } => "int8",
+            Weight::Int8 { codes: Int8Codes::Pairs(_), .. } => "int8 pairs",
         };
         write!(f, "HostLinear({kind}, {} → {})", self.in_features, self.out_features)
     }
@@ -79,8 +106,14 @@ impl HostLinear {
     }
 
     /// A pack's q8 / q4 matrix (`out × in`, one scale per block of each row), requantized
-    /// to one int8 scale per row (output): the row's largest magnitude maps to 127.
+    /// to one int8 scale per row (output): the row's largest magnitude maps to 127; for
+    /// this target's [`Int8Kernel::BEST`].
     pub fn int8(q: &QuantMatrix, bias: Option<Vec<f32>>) -> Self {
+        Self::int8_for(q, bias, Int8Kernel::BEST)
+    }
+
+    /// [`Self::int8`] for a chosen kernel (both run everywhere; tests compare them).
+    pub fn int8_for(q: &QuantMatrix, bias: Option<Vec<f32>>, kernel: Int8Kernel) -> Self {
         let (rows, cols) = (q.rows, q.cols);
         let values = q.dequantize();
         let mut codes = vec![0i8; rows * cols];
@@ -93,9 +126,14 @@ impl HostLinear {
             }
         }
         let sums = codes.chunks_exact(cols).map(|row| row.iter().map(|&c| c as i32).sum::<i32>() as f32).collect();
-        let view = NdTensorView::from_data([rows, cols], &codes[..]);
-        let packed = int8_gemm().prepack_b(view.transposed());
-        Self { weight: Weight::Int8 { packed, scales, sums }, in_features: cols, out_features: rows, bias }
+        let codes = match kernel {
+            Int8Kernel::Rten => {
+                let view = NdTensorView::from_data([rows, cols], &codes[..]);
+                Int8Codes::Rten(int8_gemm().prepack_b(view.transposed()))
+            }
+            Int8Kernel::Pairs => Int8Codes::Pairs(PairMatrix::pack(&codes, rows, cols)),
+        };
+        Self { weight: Weight::Int8 { codes, scales, sums }, in_features: cols, out_features: rows, bias }
     }
 
     pub fn in_features(&self) -> usize {
@@ -125,33 +163,47 @@ impl HostLinear {
                     .gemm(&mut out, GemmInputA::Unpacked(a), GemmInputB::Packed(packed), opts)
                     .map_err(gemm_err)?;
             }
-            Weight::Int8 { packed, scales, sums } => {
+            Weight::Int8 { codes, scales, sums } => {
                 let exec = int8_gemm();
-                // Without VNNI, x86's u8 × i8 pair sums can saturate 16 bits: 7-bit inputs cannot.
-                let top = if exec.may_saturate() { 127 } else { 255 };
+                // Without VNNI, x86's u8 × i8 pair sums can saturate 16 bits: 7-bit inputs
+                // cannot. The pair kernel sums into 32 bits.
+                let top = match codes {
+                    Int8Codes::Rten(_) if exec.may_saturate() => 127,
+                    _ => 255,
+                };
                 // One block of rows at a time, start to end (quantize, multiply, rescale), so
                 // the int32 products stay in cache instead of a batch-sized buffer.
                 out.par_chunks_mut(n * ROWS_PER_TASK).zip(x.par_chunks(k * ROWS_PER_TASK)).try_for_each(
                     |(out, x)| -> Result<(), ModelError> {
                         let rows = x.len() / k;
-                        let q = QuantRows::new(x, k, top);
                         let mut acc = vec![0i32; rows * n];
                         // The codes multiply as they are, and each row's zero point is taken
                         // off below (z · Σ codes of the output). rten-gemm 0.27 can take per-row
                         // zero points itself, but its AVX-512 kernel applies them wrongly past
                         // the first 8 rows (checked against the integer product);
                         // `int8_stays_close_to_the_dequantized_product` covers such rows.
-                        let codes = NdTensorView::from_data([rows, k], &q.codes[..]);
-                        exec.gemm(
-                            &mut acc,
-                            GemmInputA::Unpacked(codes),
-                            GemmInputB::Packed(packed),
-                            GemmOptions::default(),
-                        )
-                        .map_err(gemm_err)?;
+                        let (row_scales, zero_points) = match codes {
+                            Int8Codes::Rten(packed) => {
+                                let q = QuantRows::<u8>::new(x, k, k, top);
+                                let a = NdTensorView::from_data([rows, k], &q.codes[..]);
+                                exec.gemm(
+                                    &mut acc,
+                                    GemmInputA::Unpacked(a),
+                                    GemmInputB::Packed(packed),
+                                    GemmOptions::default(),
+                                )
+                                .map_err(gemm_err)?;
+                                (q.scales, q.zero_points)
+                            }
+                            Int8Codes::Pairs(b) => {
+                                let q = QuantRows::<u16>::new(x, k, 2 * b.pairs(), top);
+                                pairs::gemm(&q.codes, b, &mut acc);
+                                (q.scales, q.zero_points)
+                            }
+                        };
                         let bias = self.bias.as_deref();
                         let each =
-                            out.chunks_exact_mut(n).zip(acc.chunks_exact(n)).zip(q.scales.iter().zip(&q.zero_points));
+                            out.chunks_exact_mut(n).zip(acc.chunks_exact(n)).zip(row_scales.iter().zip(&zero_points));
                         for ((out, acc), (&sa, &za)) in each {
                             let za = za as f32;
                             for (((o, &p), &sb), &sum) in out.iter_mut().zip(acc).zip(scales).zip(sums) {
@@ -181,12 +233,30 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     });
 }
 
-/// Input rows quantized to u8, each with its own scale and zero point (asymmetric, with 0.0
-/// exactly representable, as ONNX Runtime's dynamic quantization does).
-struct QuantRows {
-    codes: Vec<u8>,
+/// Input rows quantized to u8 codes, each row with its own scale and zero point
+/// (asymmetric, with 0.0 exactly representable, as ONNX Runtime's dynamic quantization
+/// does). Codes are `C`: bytes for rten's kernel, 16-bit for the pair kernel.
+struct QuantRows<C> {
+    codes: Vec<C>,
     scales: Vec<f32>,
     zero_points: Vec<u8>,
+}
+
+/// A code's type: made from the low bits of [`ROUNDING`]`+ code` (the code is 0..=255).
+trait Code: Copy + Default {
+    fn from_bits(bits: u32) -> Self;
+}
+
+impl Code for u8 {
+    fn from_bits(bits: u32) -> Self {
+        bits as u8
+    }
+}
+
+impl Code for u16 {
+    fn from_bits(bits: u32) -> Self {
+        bits as u16
+    }
 }
 
 /// 1.5 · 2²³: f32's spacing is exactly 1 from 2²³ on, so adding this rounds to an integer.
@@ -196,14 +266,14 @@ const ROUNDING: f32 = 12_582_912.0;
 /// registers (one running pair would be a serial chain).
 const LANES: usize = 16;
 
-impl QuantRows {
-    /// `x`: rows of `k`; codes run 0..=`top`.
-    fn new(x: &[f32], k: usize, top: i32) -> Self {
+impl<C: Code> QuantRows<C> {
+    /// `x`: rows of `k`; codes run 0..=`top`, each row's `width` (≥ k) long, zero past k.
+    fn new(x: &[f32], k: usize, width: usize, top: i32) -> Self {
         let m = x.len() / k;
-        let mut codes = vec![0u8; x.len()];
+        let mut codes = vec![C::default(); m * width];
         let mut scales = vec![0f32; m];
         let mut zero_points = vec![0u8; m];
-        let each = codes.chunks_exact_mut(k).zip(x.chunks_exact(k)).zip(scales.iter_mut().zip(&mut zero_points));
+        let each = codes.chunks_exact_mut(width).zip(x.chunks_exact(k)).zip(scales.iter_mut().zip(&mut zero_points));
         for ((codes, row), (scale, zero)) in each {
             let (lo, hi, finite) = min_max(row);
             // A NaN or infinity must come out as NaN, as it would from an f32 product, so the
@@ -219,11 +289,15 @@ impl QuantRows {
             (*scale, *zero) = (s, z as u8);
             let (inv, top) = (1.0 / s, top as f32);
             // Adding 1.5 · 2²³ rounds a value in 0..=255 to the nearest integer and leaves it
-            // in the low mantissa bits, so the code is the low byte of the sum's bits: plain
-            // vector adds and masks, where a rounding call or a saturating cast per value
-            // would not vectorise.
+            // in the low mantissa bits, so the code is the low bits of the sum: plain vector
+            // adds and masks, where a rounding call or a saturating cast per value would not
+            // vectorise. Comparisons, not `clamp`: wasm's min / max treat NaN unlike Rust's,
+            // so `clamp` is a libm call per value there.
             for (c, &v) in codes.iter_mut().zip(row) {
-                *c = ((v * inv + z).clamp(0.0, top) + ROUNDING).to_bits() as u8;
+                let v = v * inv + z;
+                let v = if v > top { top } else { v };
+                let v = if v < 0.0 { 0.0 } else { v };
+                *c = C::from_bits((v + ROUNDING).to_bits());
             }
         }
         Self { codes, scales, zero_points }
@@ -301,21 +375,28 @@ mod tests {
         let w = lcg(n * k, 5);
         let (codes, scales) = crate::pack::quant::quantize_rows(&w, k, QuantBits::Q8);
         let q = QuantMatrix { bits: QuantBits::Q8, rows: n, cols: k, codes, scales };
-        let lin = HostLinear::int8(&q, None);
         // Rows with an offset, a constant row and a zero row: zero points away from 128, and
         // the degenerate scales.
         let mut x: Vec<f32> = lcg(m * k, 6).iter().map(|v| v + 0.3).collect();
         x[..k].fill(0.0);
         x[k..2 * k].fill(0.75);
-        let got = lin.forward(&x).unwrap();
         let want = reference(&x, &q.dequantize(), None, k, n);
-        assert!(got[..n].iter().all(|&v| v == 0.0), "a zero row gives zeros");
-        for (r, (g, w)) in got.chunks(n).zip(want.chunks(n)).enumerate().skip(1) {
-            assert!(cosine(g, w) > 0.9999, "row {r}: {}", cosine(g, w));
+        let mut outputs = Vec::new();
+        for kernel in [Int8Kernel::Rten, Int8Kernel::Pairs] {
+            let got = HostLinear::int8_for(&q, None, kernel).forward(&x).unwrap();
+            assert!(got[..n].iter().all(|&v| v == 0.0), "{kernel:?}: a zero row gives zeros");
+            for (r, (g, w)) in got.chunks(n).zip(want.chunks(n)).enumerate().skip(1) {
+                assert!(cosine(g, w) > 0.9999, "{kernel:?}, row {r}: {}", cosine(g, w));
+            }
+            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(worst < 0.02 * scale, "{kernel:?}: {worst} of {scale}");
+            outputs.push(got);
         }
-        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        assert!(worst < 0.02 * scale, "{worst} of {scale}");
+        // Both sum the same integer products, unless rten had to take 7-bit inputs.
+        if !int8_gemm().may_saturate() {
+            assert_eq!(outputs[0], outputs[1]);
+        }
     }
 
     /// A row holding NaN or infinity comes out NaN, as from an f32 product; the others are
@@ -324,13 +405,15 @@ mod tests {
     fn non_finite_rows_stay_non_finite() {
         let (k, n) = (40, 8);
         let (codes, scales) = crate::pack::quant::quantize_rows(&lcg(n * k, 9), k, QuantBits::Q8);
-        let lin = HostLinear::int8(&QuantMatrix { bits: QuantBits::Q8, rows: n, cols: k, codes, scales }, None);
+        let q = QuantMatrix { bits: QuantBits::Q8, rows: n, cols: k, codes, scales };
         let mut x = lcg(3 * k, 10);
         x[k + 37] = f32::INFINITY; // in the tail past the 16-wide lanes
         x[2 * k + 3] = f32::NAN;
-        let out = lin.forward(&x).unwrap();
-        assert!(out[..n].iter().all(|v| v.is_finite()));
-        assert!(out[n..].iter().all(|v| v.is_nan()), "{out:?}");
+        for kernel in [Int8Kernel::Rten, Int8Kernel::Pairs] {
+            let out = HostLinear::int8_for(&q, None, kernel).forward(&x).unwrap();
+            assert!(out[..n].iter().all(|v| v.is_finite()), "{kernel:?}");
+            assert!(out[n..].iter().all(|v| v.is_nan()), "{kernel:?}: {out:?}");
+        }
     }
 
     #[test]
