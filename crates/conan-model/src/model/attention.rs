@@ -7,11 +7,13 @@ use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
-use super::projection::Projection;
+use super::projection::{Projection, host_values};
 use super::rms_norm;
 use super::rope::Rope;
 use crate::config::Config;
 use crate::error::ModelError;
+use crate::host_gemm;
+use crate::host_gemm::attention::AttentionShape;
 
 #[derive(Module, Debug)]
 pub struct Attention {
@@ -50,24 +52,31 @@ impl Attention {
     /// `x`: `[batch, seq, hidden]`; `bias`: additive score mask broadcastable to
     /// `[batch, kv_heads, group, seq, seq]`.
     ///
-    /// One call of burn's attention op: burn's CPU backend runs it as one kernel, parallel
-    /// over heads, instead of materialising the scores through five element-wise passes.
-    /// Each KV head's `group` query heads become one longer query sequence, so query and key
-    /// heads match one to one, which every backend's attention takes.
+    /// One call of burn's attention op (fused kernels on a GPU), or of the host's
+    /// ([`host_gemm::attention`]) where the projections are host weights, instead of
+    /// materialising the scores through five element-wise passes. Each KV head's `group`
+    /// query heads become one longer query sequence, so query and key heads match one to
+    /// one, which every backend's attention takes.
     pub fn forward(&self, x: Tensor<3>, rope: &Rope, bias: Tensor<5>) -> Result<Tensor<3>, ModelError> {
         let [b, t, _] = x.dims();
         let (kv, hd) = (self.num_kv_heads, self.head_dim);
         let group = self.num_heads / kv;
+        let x_device = x.device();
         let (q, k, v) = self.heads(x, rope)?;
-        let bias = bias.expand([b, 1, group, t, t]).reshape([b, 1, group * t, t]);
-        let out = attention(
-            q.reshape([b, kv, group * t, hd]),
-            k.reshape([b, kv, t, hd]),
-            v.reshape([b, kv, t, hd]),
-            None,
-            Some(bias),
-            AttentionModuleOptions { scale: None, softcap: None, is_causal: false },
-        );
+        let (q, k, v) = (q.reshape([b, kv, group * t, hd]), k.reshape([b, kv, t, hd]), v.reshape([b, kv, t, hd]));
+        let out = if matches!(self.q_proj, Projection::Host(_)) {
+            // burn's CPU backend: the same op on the host's kernels, with the mask's rows
+            // shared by the query groups instead of copied for each.
+            let shape = AttentionShape { batch: b, heads: kv, queries: group * t, keys: t, head_dim: hd };
+            let mask = host_values(bias.expand([b, 1, 1, t, t]))?;
+            let out =
+                host_gemm::attention::attention(&host_values(q)?, &host_values(k)?, &host_values(v)?, &mask, shape)?;
+            Tensor::<4>::from_data(TensorData::new(out, [b, kv, group * t, hd]), &x_device)
+        } else {
+            let bias = bias.expand([b, 1, group, t, t]).reshape([b, 1, group * t, t]);
+            let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: false };
+            attention(q, k, v, None, Some(bias), options)
+        };
         let out = out.reshape([b, kv, group, t, hd]).permute([0, 3, 1, 2, 4]).reshape([b, t, self.num_heads * hd]);
         self.o_proj.forward(out)
     }

@@ -87,10 +87,7 @@ impl<const D: usize> HostRows<D> {
                 dims[D - 1]
             )));
         }
-        // The CPU backend's tensors are host memory already: reading one is a copy at most.
-        let data = x.try_into_data().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-        let values = data.try_into_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-        Ok(Self { values, dims, device })
+        Ok(Self { values: host_values(x)?, dims, device })
     }
 
     /// `values`: the same rows, `width` wide.
@@ -99,4 +96,11 @@ impl<const D: usize> HostRows<D> {
         dims[D - 1] = width;
         Tensor::from_data(TensorData::new(values, dims), &self.device)
     }
+}
+
+/// A tensor's values, row-major. The CPU backend's tensors are host memory already:
+/// reading one is a copy at most.
+pub(crate) fn host_values<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, ModelError> {
+    let data = x.try_into_data().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+    data.try_into_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))
 }
