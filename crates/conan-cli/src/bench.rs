@@ -59,14 +59,8 @@ pub fn run(
     }
     let load_s = start.elapsed().as_secs_f64();
 
-    // A fixed LCG keeps the ids identical across runs and backends.
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let ids: Vec<u32> = (0..batch * seq)
-        .map(|_| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 33) % config.vocab_size as u64) as u32
-        })
-        .collect();
+    // Fixed ids, identical across runs and backends.
+    let ids = conan_model::synth::bench_ids(batch * seq, config.vocab_size);
     let lengths = vec![seq; batch];
     let pass = || -> Result<f64> {
         let t = Instant::now();

@@ -24,14 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::flex();
     let embedder = Embedder::load(&files, &device, options)?;
     let config = &embedder.config;
-    // The same LCG as `conan bench`, so the ids match its runs.
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let ids: Vec<u32> = (0..batch * seq)
-        .map(|_| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 33) % config.vocab_size as u64) as u32
-        })
-        .collect();
+    // The same ids as `conan bench`.
+    let ids = conan_model::synth::bench_ids(batch * seq, config.vocab_size);
     let lengths = vec![seq; batch];
     let mut times = Vec::with_capacity(runs);
     for _ in 0..=runs {

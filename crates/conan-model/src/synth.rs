@@ -154,3 +154,15 @@ pub fn write_synthetic(
     std::fs::write(&tok_path, tokenizer_json).map_err(|e| io(&tok_path, e))?;
     Ok(bytes)
 }
+
+/// `count` token ids below `vocab` from a fixed LCG: the ids `conan bench` and the `pass`
+/// example time, the same on every run, backend and target (`tools/bench_ids.py` mirrors it).
+pub fn bench_ids(count: usize, vocab: usize) -> Vec<u32> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..count)
+        .map(|_| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) % vocab as u64) as u32
+        })
+        .collect()
+}

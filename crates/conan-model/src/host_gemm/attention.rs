@@ -95,16 +95,7 @@ pub fn attention(q: &[f32], k: &[f32], v: &[f32], mask: &[f32], shape: Attention
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::host_gemm::tests::lcg;
 
     /// Against the plain formula in f64, with two query groups sharing the mask's rows and
     /// masked keys (the padding mask's −1e9).

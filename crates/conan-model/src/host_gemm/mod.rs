@@ -328,7 +328,8 @@ mod tests {
     use super::*;
     use crate::weights::QuantBits;
 
-    fn lcg(n: usize, seed: u64) -> Vec<f32> {
+    /// Seeded values in [−0.5, 0.5).
+    pub(crate) fn lcg(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
