@@ -52,10 +52,10 @@ pub fn attention(q: &[f32], k: &[f32], v: &[f32], mask: &[f32], shape: Attention
     }
     let scale = 1.0 / (d as f32).sqrt();
     let failed = AtomicBool::new(false);
-    // One task per (batch, head); each keeps its score matrix between heads.
+    // One task per (batch, head); each keeps its score matrix and executor between heads.
     out.par_chunks_mut(queries * d).enumerate().for_each_init(
-        || vec![0f32; queries * keys],
-        |scores, (head, out)| {
+        || (vec![0f32; queries * keys], GemmExecutor::<f32, f32, f32>::default()),
+        |(scores, gemm), (head, out)| {
             let b = head / heads;
             let q = NdTensorView::from_data([queries, d], &q[head * queries * d..(head + 1) * queries * d]);
             let k = NdTensorView::from_data([keys, d], &k[head * keys * d..(head + 1) * keys * d]);
@@ -64,7 +64,6 @@ pub fn attention(q: &[f32], k: &[f32], v: &[f32], mask: &[f32], shape: Attention
             for block in scores.chunks_exact_mut(rows * keys) {
                 block.copy_from_slice(mask);
             }
-            let gemm = GemmExecutor::<f32, f32, f32>::default();
             // scores = scale · q kᵀ + mask, then each row softmaxed in place.
             let product = gemm.gemm(
                 scores,
