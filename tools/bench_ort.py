@@ -4,7 +4,7 @@ thread count, in one run: the peer a user without a GPU would pick instead.
 
     .venv/bin/python tools/bench_ort.py --model static/models/conan-mini/q8
         [--shape 32x128 --shape 8x64 --shape 1x32] [--runs 7] [--threads N] [--conan PATH] [--json FILE]
-        [--backend cpu|cpu-f32] [--ort-int8]
+        [--backend cpu|cpu-f32] [--ort-int8] [--rounds N]
 
 The model is exported with `conan export --onnx` first (f32 weights; a q8 / q4 pack is
 dequantized, so ONNX Runtime computes in f32 what ours computes from the pack). Ours runs
@@ -15,6 +15,9 @@ the `onnx` package: `.venv/bin/pip install onnx`), the int8 peer of ours. Both s
 the LCG ids of crates/conan-cli/src/bench.rs with a full attention mask. Timing follows
 `conan bench`: one untimed pass, one warm-up, the median of `--runs`. ONNX Runtime runs with
 `--threads` intra-op threads and ours as many rayon threads (default: the CPU count).
+With `--rounds N` each shape is timed N times, ours and ONNX Runtime one after the other
+each round, and the median of the rounds' ratios is reported: on a machine whose speed drifts
+(a shared VM), a ratio from two moments apart says more about the drift than the runtimes.
 Needs onnxruntime (PyPI; tools/setup.sh --test installs it in .venv).
 """
 import argparse
@@ -72,6 +75,7 @@ def main():
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--backend", default="cpu", choices=["cpu", "cpu-f32"], help="ours: a pack in int8 (cpu) or f32")
     ap.add_argument("--ort-int8", action="store_true", help="ONNX Runtime on its dynamically quantized (int8) export")
+    ap.add_argument("--rounds", type=int, default=1, help="time each shape this many times, alternating; report the median ratio")
     args = ap.parse_args()
     shapes = [tuple(map(int, s.lower().split("x"))) for s in (args.shape or ["32x128", "8x64", "1x32"])]
     vocab = json.loads((Path(args.model) / "config.json").read_text())["vocab_size"] if (Path(args.model) / "config.json").exists() \
@@ -90,17 +94,26 @@ def main():
         session = ort.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
         rows = []
         for batch, seq in shapes:
-            theirs = ort_bench(session, vocab, batch, seq, args.runs)
-            ours = conan_bench(args.conan, args.model, args.backend, batch, seq, args.runs, args.threads)
-            rows.append({"shape": f"{batch}x{seq}", "ours_s": ours["median_s"], "ort_s": theirs["median_s"],
-                         "ours_tokens_per_s": ours["tokens_per_s"], "ort_tokens_per_s": theirs["tokens_per_s"],
-                         "ratio": theirs["median_s"] / ours["median_s"]})
+            rounds = []
+            for _ in range(max(1, args.rounds)):
+                theirs = ort_bench(session, vocab, batch, seq, args.runs)
+                ours = conan_bench(args.conan, args.model, args.backend, batch, seq, args.runs, args.threads)
+                rounds.append({"ours_s": ours["median_s"], "ort_s": theirs["median_s"],
+                               "ratio": theirs["median_s"] / ours["median_s"]})
+            mid = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+            rows.append({"shape": f"{batch}x{seq}", "ours_s": mid["ours_s"], "ort_s": mid["ort_s"],
+                         "ours_tokens_per_s": batch * seq / mid["ours_s"], "ort_tokens_per_s": batch * seq / mid["ort_s"],
+                         "ratio": mid["ratio"], "round_ratios": [r["ratio"] for r in rounds]})
     theirs = "int8 (dynamic quantization)" if args.ort_int8 else "f32"
+    rounds = f", the median ratio of {args.rounds} alternating rounds" if args.rounds > 1 else ""
     print(f"{args.model}: ours ({args.conan}, --backend {args.backend}) vs onnxruntime {ort.__version__} {theirs} "
-          f"({args.threads} threads), median of {args.runs}")
+          f"({args.threads} threads), median of {args.runs}{rounds}")
     print(f"{'shape':>8} {'ours':>10} {'onnxruntime':>12} {'ours/ORT speed':>15}")
     for r in rows:
-        print(f"{r['shape']:>8} {r['ours_s'] * 1e3:>8.1f}ms {r['ort_s'] * 1e3:>10.1f}ms {r['ratio']:>14.2f}x")
+        spread = ""
+        if len(r["round_ratios"]) > 1:
+            spread = f"   rounds {min(r['round_ratios']):.2f}-{max(r['round_ratios']):.2f}x"
+        print(f"{r['shape']:>8} {r['ours_s'] * 1e3:>8.1f}ms {r['ort_s'] * 1e3:>10.1f}ms {r['ratio']:>14.2f}x{spread}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 

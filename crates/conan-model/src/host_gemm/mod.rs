@@ -146,79 +146,138 @@ impl HostLinear {
 
     /// `x`: `rows × in` row-major; returns `rows × out`.
     pub fn forward(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
-        let k = self.in_features;
-        if k == 0 || !x.len().is_multiple_of(k) {
-            return Err(ModelError::Input(format!("{} values are not rows of {k}", x.len())));
-        }
-        let m = x.len() / k;
-        let n = self.out_features;
-        let a = NdTensorView::from_data([m, k], x);
-        let gemm_err = |e| ModelError::Backend(format!("host matmul ({m} × {k} by {k} × {n}): {e:?}"));
-        let mut out = vec![0f32; m * n];
+        let m = self.rows(x)?;
+        let (k, n) = (self.in_features, self.out_features);
         match &self.weight {
             Weight::F32(packed) => {
+                let a = NdTensorView::from_data([m, k], x);
+                let mut out = vec![0f32; m * n];
                 let bias = self.bias.as_deref().map(BiasVector::Row);
                 let opts = GemmOptions { bias, ..Default::default() };
                 f32_gemm()
                     .gemm(&mut out, GemmInputA::Unpacked(a), GemmInputB::Packed(packed), opts)
-                    .map_err(gemm_err)?;
+                    .map_err(|e| gemm_error(m, k, n, e))?;
+                Ok(out)
             }
-            Weight::Int8 { codes, scales, sums } => {
-                let exec = int8_gemm();
-                // Without VNNI, x86's u8 × i8 pair sums can saturate 16 bits: 7-bit inputs
-                // cannot. The pair kernel sums into 32 bits.
-                let top = match codes {
-                    Int8Codes::Rten(_) if exec.may_saturate() => 127,
-                    _ => 255,
-                };
-                // One block of rows at a time, start to end (quantize, multiply, rescale), so
-                // the int32 products stay in cache instead of a batch-sized buffer.
-                out.par_chunks_mut(n * ROWS_PER_TASK).zip(x.par_chunks(k * ROWS_PER_TASK)).try_for_each(
-                    |(out, x)| -> Result<(), ModelError> {
-                        let rows = x.len() / k;
-                        let mut acc = vec![0i32; rows * n];
-                        // The codes multiply as they are, and each row's zero point is taken
-                        // off below (z · Σ codes of the output). rten-gemm 0.27 can take per-row
-                        // zero points itself, but its AVX-512 kernel applies them wrongly past
-                        // the first 8 rows (checked against the integer product);
-                        // `int8_stays_close_to_the_dequantized_product` covers such rows.
-                        let (row_scales, zero_points) = match codes {
-                            Int8Codes::Rten(packed) => {
-                                let q = QuantRows::<u8>::new(x, k, k, top);
-                                let a = NdTensorView::from_data([rows, k], &q.codes[..]);
-                                exec.gemm(
-                                    &mut acc,
-                                    GemmInputA::Unpacked(a),
-                                    GemmInputB::Packed(packed),
-                                    GemmOptions::default(),
-                                )
-                                .map_err(gemm_err)?;
-                                (q.scales, q.zero_points)
-                            }
-                            Int8Codes::Pairs(b) => {
-                                let q = QuantRows::<u16>::new(x, k, 2 * b.pairs(), top);
-                                pairs::gemm(&q.codes, b, &mut acc);
-                                (q.scales, q.zero_points)
-                            }
+            Weight::Int8 { .. } => Ok(int8_forward(&[self], x, m)?.remove(0)),
+        }
+    }
+
+    /// [`Self::forward`] of each of `weights` on the same rows `x` (q, k and v; gate and up):
+    /// int8 weights quantize and pack the rows once for all of them instead of once each.
+    pub fn forward_shared(weights: &[&HostLinear], x: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let Some(first) = weights.first() else { return Ok(Vec::new()) };
+        if let Some(w) = weights.iter().find(|w| w.in_features != first.in_features) {
+            return Err(ModelError::Weights(format!(
+                "projections sharing their input take {} and {} values",
+                first.in_features, w.in_features
+            )));
+        }
+        let m = first.rows(x)?;
+        let kernel = |w: &HostLinear| match &w.weight {
+            Weight::F32(_) => None,
+            Weight::Int8 { codes: Int8Codes::Rten(_), .. } => Some(Int8Kernel::Rten),
+            Weight::Int8 { codes: Int8Codes::Pairs(_), .. } => Some(Int8Kernel::Pairs),
+        };
+        if weights.len() > 1 && kernel(first).is_some() && weights.iter().all(|w| kernel(w) == kernel(first)) {
+            int8_forward(weights, x, m)
+        } else {
+            weights.iter().map(|w| w.forward(x)).collect()
+        }
+    }
+
+    /// The rows in `x`, which must be whole rows of `in_features`.
+    fn rows(&self, x: &[f32]) -> Result<usize, ModelError> {
+        let k = self.in_features;
+        if k == 0 || !x.len().is_multiple_of(k) {
+            return Err(ModelError::Input(format!("{} values are not rows of {k}", x.len())));
+        }
+        Ok(x.len() / k)
+    }
+}
+
+fn gemm_error(m: usize, k: usize, n: usize, e: impl fmt::Debug) -> ModelError {
+    ModelError::Backend(format!("host matmul ({m} × {k} by {k} × {n}): {e:?}"))
+}
+
+/// `m` rows `x` times each of `weights`, all int8 with the same kernel and input width.
+fn int8_forward(weights: &[&HostLinear], x: &[f32], m: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+    let k = weights[0].in_features;
+    let exec = int8_gemm();
+    // Without VNNI, x86's u8 × i8 pair sums can saturate 16 bits: 7-bit inputs cannot. The
+    // pair kernel sums into 32 bits.
+    let pairs = match &weights[0].weight {
+        Weight::Int8 { codes: Int8Codes::Pairs(b), .. } => Some(b.pairs()),
+        _ => None,
+    };
+    let top = if pairs.is_none() && exec.may_saturate() { 127 } else { 255 };
+    let mut outs: Vec<Vec<f32>> = weights.iter().map(|w| vec![0f32; m * w.out_features]).collect();
+    // One block of rows at a time, start to end (quantize, multiply, rescale), so the int32
+    // products stay in cache instead of a batch-sized buffer: each block's slice of every output.
+    let mut blocks: Vec<Vec<&mut [f32]>> = (0..m.div_ceil(ROWS_PER_TASK)).map(|_| Vec::new()).collect();
+    for (out, w) in outs.iter_mut().zip(weights) {
+        for (block, chunk) in blocks.iter_mut().zip(out.chunks_mut(w.out_features * ROWS_PER_TASK)) {
+            block.push(chunk);
+        }
+    }
+    blocks.into_par_iter().zip(x.par_chunks(k * ROWS_PER_TASK)).try_for_each(
+        |(mut outs, x)| -> Result<(), ModelError> {
+            let rows = x.len() / k;
+            // The codes multiply as they are, and each row's zero point is taken off below
+            // (z · Σ codes of the output). rten-gemm 0.27 can take per-row zero points itself,
+            // but its AVX-512 kernel applies them wrongly past the first 8 rows (checked against
+            // the integer product); `int8_stays_close_to_the_dequantized_product` covers such rows.
+            match pairs {
+                Some(pairs) => {
+                    let q = QuantRows::<u16>::new(x, k, 2 * pairs, top);
+                    for (out, w) in outs.iter_mut().zip(weights) {
+                        let Weight::Int8 { codes: Int8Codes::Pairs(b), .. } = &w.weight else { unreachable!() };
+                        let mut acc = vec![0i32; rows * w.out_features];
+                        pairs::gemm(&q.codes, b, &mut acc);
+                        w.rescale(out, &acc, &q.scales, &q.zero_points);
+                    }
+                }
+                None => {
+                    let q = QuantRows::<u8>::new(x, k, k, top);
+                    let a = NdTensorView::from_data([rows, k], &q.codes[..]);
+                    // Packed once when several weights read the rows (rten packs an unpacked
+                    // input on every call).
+                    let packed = (weights.len() > 1).then(|| exec.prepack_a(a));
+                    for (out, w) in outs.iter_mut().zip(weights) {
+                        let Weight::Int8 { codes: Int8Codes::Rten(b), .. } = &w.weight else { unreachable!() };
+                        let a = match &packed {
+                            Some(p) => GemmInputA::Packed(p),
+                            None => GemmInputA::Unpacked(a),
                         };
-                        let bias = self.bias.as_deref();
-                        let each =
-                            out.chunks_exact_mut(n).zip(acc.chunks_exact(n)).zip(row_scales.iter().zip(&zero_points));
-                        for ((out, acc), (&sa, &za)) in each {
-                            let za = za as f32;
-                            for (((o, &p), &sb), &sum) in out.iter_mut().zip(acc).zip(scales).zip(sums) {
-                                *o = (p as f32 - za * sum) * (sa * sb);
-                            }
-                            if let Some(bias) = bias {
-                                out.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
-                            }
-                        }
-                        Ok(())
-                    },
-                )?;
+                        let mut acc = vec![0i32; rows * w.out_features];
+                        exec.gemm(&mut acc, a, GemmInputB::Packed(b), GemmOptions::default())
+                            .map_err(|e| gemm_error(rows, k, w.out_features, e))?;
+                        w.rescale(out, &acc, &q.scales, &q.zero_points);
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(outs)
+}
+
+impl HostLinear {
+    /// `out = (acc − z · Σ codes) · s_row · s_out + b`: int32 products back to f32.
+    fn rescale(&self, out: &mut [f32], acc: &[i32], row_scales: &[f32], zero_points: &[u8]) {
+        let Weight::Int8 { scales, sums, .. } = &self.weight else { return };
+        let n = self.out_features;
+        let bias = self.bias.as_deref();
+        let each = out.chunks_exact_mut(n).zip(acc.chunks_exact(n)).zip(row_scales.iter().zip(zero_points));
+        for ((out, acc), (&sa, &za)) in each {
+            let za = za as f32;
+            for (((o, &p), &sb), &sum) in out.iter_mut().zip(acc).zip(scales).zip(sums) {
+                *o = (p as f32 - za * sum) * (sa * sb);
+            }
+            if let Some(bias) = bias {
+                out.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
             }
         }
-        Ok(out)
     }
 }
 
@@ -415,6 +474,28 @@ mod tests {
             assert!(out[..n].iter().all(|v| v.is_finite()), "{kernel:?}");
             assert!(out[n..].iter().all(|v| v.is_nan()), "{kernel:?}: {out:?}");
         }
+    }
+
+    /// Rows quantized and packed once for several weights give each weight exactly what
+    /// it gives alone, with either kernel, past one block of rows.
+    #[test]
+    fn shared_rows_give_each_weight_its_own_product() {
+        let (m, k) = (ROWS_PER_TASK + 9, 72);
+        let x = lcg(m * k, 20);
+        let quant = |n, seed| {
+            let (codes, scales) = crate::pack::quant::quantize_rows(&lcg(n * k, seed), k, QuantBits::Q8);
+            QuantMatrix { bits: QuantBits::Q8, rows: n, cols: k, codes, scales }
+        };
+        let (a, b) = (quant(40, 21), quant(24, 22));
+        for kernel in [Int8Kernel::Rten, Int8Kernel::Pairs] {
+            let a = HostLinear::int8_for(&a, Some(lcg(40, 23)), kernel);
+            let b = HostLinear::int8_for(&b, None, kernel);
+            let shared = HostLinear::forward_shared(&[&a, &b], &x).unwrap();
+            assert_eq!(shared, vec![a.forward(&x).unwrap(), b.forward(&x).unwrap()], "{kernel:?}");
+        }
+        let narrow = HostLinear::f32(&lcg(8 * 16, 24), 8, 16, None);
+        let wide = HostLinear::f32(&lcg(8 * k, 25), 8, k, None);
+        assert!(matches!(HostLinear::forward_shared(&[&wide, &narrow], &x), Err(ModelError::Weights(_))));
     }
 
     #[test]

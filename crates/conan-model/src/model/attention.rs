@@ -97,9 +97,8 @@ impl Attention {
         let (kv, hd) = (self.num_kv_heads, self.head_dim);
         let group = self.num_heads / kv;
 
-        let q = self.q_proj.forward(x.clone())?.reshape([b, t, kv, group, hd]);
-        let k = self.k_proj.forward(x.clone())?.reshape([b, t, kv, 1, hd]);
-        let v = self.v_proj.forward(x)?.reshape([b, t, kv, 1, hd]);
+        let [q, k, v] = Projection::forward_shared([&self.q_proj, &self.k_proj, &self.v_proj], x)?;
+        let (q, k, v) = (q.reshape([b, t, kv, group, hd]), k.reshape([b, t, kv, 1, hd]), v.reshape([b, t, kv, 1, hd]));
         let q = match &self.q_norm {
             Some(norm) => norm.forward(q),
             None => q,

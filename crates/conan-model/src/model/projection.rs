@@ -47,10 +47,33 @@ impl Projection {
         let out = host.forward(&rows.values)?;
         Ok(rows.output(out, host.out_features()))
     }
+
+    /// [`Self::forward`] of each projection on the same `x` (q, k and v): where all are host
+    /// weights, `x` is read once and its rows quantized once for all of them.
+    pub fn forward_shared<const D: usize, const N: usize>(
+        projections: [&Self; N],
+        x: Tensor<D>,
+    ) -> Result<[Tensor<D>; N], ModelError> {
+        let hosts: Vec<&HostLinear> = projections
+            .iter()
+            .filter_map(|p| match p {
+                Self::Host(h) => Some(&*h.weight),
+                Self::Device(_) => None,
+            })
+            .collect();
+        let outs = if N > 0 && hosts.len() == N {
+            let rows = HostRows::read(x, hosts[0])?;
+            let outs = HostLinear::forward_shared(&hosts, &rows.values)?;
+            outs.into_iter().zip(&hosts).map(|(out, h)| rows.output(out, h.out_features())).collect()
+        } else {
+            projections.iter().map(|p| p.forward(x.clone())).collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(outs.try_into().unwrap_or_else(|_: Vec<_>| unreachable!("one output per projection")))
+    }
 }
 
 /// SwiGLU's gated product `silu(x W_gᵀ) ⊙ (x W_uᵀ)`. Where both weights are on the host the
-/// two products share one read of `x` and the gating runs there with a vectorised
+/// two products share one read and quantization of `x` and the gating runs there with a vectorised
 /// exponential ([`host_gemm::swiglu`]); elsewhere it is burn's `silu` and a product.
 pub fn swiglu(gate: &Projection, up: &Projection, x: Tensor<3>) -> Result<Tensor<3>, ModelError> {
     let (Projection::Host(g), Projection::Host(u)) = (gate, up) else {
@@ -65,8 +88,10 @@ pub fn swiglu(gate: &Projection, up: &Projection, x: Tensor<3>) -> Result<Tensor
         )));
     }
     let rows = HostRows::read(x, g)?;
-    let mut gated = g.forward(&rows.values)?;
-    host_gemm::swiglu(&mut gated, &u.forward(&rows.values)?);
+    let [mut gated, up]: [Vec<f32>; 2] = HostLinear::forward_shared(&[g, u], &rows.values)?
+        .try_into()
+        .unwrap_or_else(|_: Vec<_>| unreachable!("one output per projection"));
+    host_gemm::swiglu(&mut gated, &up);
     Ok(rows.output(gated, g.out_features()))
 }
 
