@@ -77,11 +77,11 @@ fn embed_in_browser(webgpu: bool, model: Option<&str>) -> (String, Value, Vec<Ve
 }
 
 fn assert_same(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str) {
-    assert_close(browser, native, label, 1e-4);
+    assert_close(browser, native, label, 0.9999, 1e-4);
 }
 
-/// Cosine ≥ 0.9999 and no value off by more than `max_diff`.
-fn assert_close(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str, max_diff: f32) {
+/// Cosine ≥ `min_cos` and no value off by more than `max_diff`.
+fn assert_close(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str, min_cos: f32, max_diff: f32) {
     assert_eq!(browser.len(), native.len());
     for (i, (b, n)) in browser.iter().zip(native).enumerate() {
         assert_eq!(b.len(), n.len(), "{label} text {i}: length");
@@ -89,7 +89,7 @@ fn assert_close(browser: &[Vec<f32>], native: &[Vec<f32>], label: &str, max_diff
         let cos = dot / (b.iter().map(|x| x * x).sum::<f32>().sqrt() * n.iter().map(|x| x * x).sum::<f32>().sqrt());
         let max = b.iter().zip(n).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
         println!("{label} text {i}: cosine {cos:.7}, max |Δ| {max:.2e}");
-        assert!(cos >= 0.9999 && max <= max_diff, "{label} text {i}: cosine {cos}, max |Δ| {max}");
+        assert!(cos >= min_cos && max <= max_diff, "{label} text {i}: cosine {cos}, max |Δ| {max}");
     }
 }
 
@@ -113,8 +113,16 @@ fn browser_without_webgpu_falls_back_to_cpu() {
     assert!(notice.contains("CPU backend"), "the fallback must say so: {notice:?}");
     // Both multiply in int8, but SwiGLU's vectorised exp rounds differently on wasm-simd128
     // and AVX-512 in the last bit, which can move an activation across an 8-bit code: values
-    // then differ by up to about 1e-3 (cosine 0.99999).
-    assert_close(&vectors, &native, "cpu fallback", 5e-3);
+    // then differ by up to about 1e-3 (cosine 0.99999). On x86 without VNNI the native weight
+    // codes are 7-bit instead of the wasm's 8 (cosine about 0.9995 between the two): then both
+    // are held to the int8 path's own bar against f32, cosine 0.999.
+    if conan_model::host_gemm::int8_matches_wasm() {
+        assert_close(&vectors, &native, "cpu fallback", 0.9999, 5e-3);
+    } else {
+        let f32 = native_vectors(DEFAULT_MODEL, "cpu-f32");
+        assert_close(&vectors, &f32, "cpu fallback against f32", 0.999, 2e-2);
+        assert_close(&native, &f32, "native int8 (7-bit weights) against f32", 0.999, 2e-2);
+    }
 }
 
 #[test]
