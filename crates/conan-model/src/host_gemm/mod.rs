@@ -123,8 +123,7 @@ impl HostLinear {
 
     /// A pack's q8 / q4 matrix (`out × in`, one scale per block of each row), requantized
     /// to one int8 scale per row (output): the row's largest magnitude maps to 127 (64 where
-    /// the kernel could saturate, see `weight_top`); for
-    /// this target's [`Int8Kernel::BEST`].
+    /// the kernel could saturate, see `weight_top`); for this target's [`Int8Kernel::BEST`].
     pub fn int8(q: &QuantMatrix, bias: Option<Vec<f32>>) -> Self {
         Self::int8_for(q, bias, Int8Kernel::BEST)
     }
