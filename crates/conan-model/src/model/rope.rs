@@ -36,15 +36,19 @@ impl Rope {
 /// the head sharing its frequencies (the ONNX export writes the same tables).
 pub(crate) fn rope_tables(seq: usize, head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
     let half = (head_dim / 2).max(1);
-    let mut cos = Vec::with_capacity(seq * head_dim);
-    let mut sin = Vec::with_capacity(seq * head_dim);
-    for pos in 0..seq {
+    // Same angles as HF: inv_freq = theta^(-2i/d), computed in f64 for accuracy. Each is
+    // computed once, and each angle's cos and sin once for both halves of the head: the
+    // tables are rebuilt every pass, and on the CPU a short pass felt their trigonometry.
+    let inv_freq: Vec<f64> = (0..half).map(|i| theta.powf(-((2 * i) as f64) / head_dim as f64)).collect();
+    let (mut cos, mut sin) = (vec![0f32; seq * head_dim], vec![0f32; seq * head_dim]);
+    for (pos, (cos, sin)) in cos.chunks_mut(head_dim.max(1)).zip(sin.chunks_mut(head_dim.max(1))).enumerate() {
         for i in 0..head_dim {
-            // Same angles as HF: inv_freq = theta^(-2i/d), computed in f64 for accuracy.
-            let inv_freq = theta.powf(-((2 * (i % half)) as f64) / head_dim as f64);
-            let angle = pos as f64 * inv_freq;
-            cos.push(angle.cos() as f32);
-            sin.push(angle.sin() as f32);
+            (cos[i], sin[i]) = if i < half {
+                let angle = pos as f64 * inv_freq[i];
+                (angle.cos() as f32, angle.sin() as f32)
+            } else {
+                (cos[i % half], sin[i % half])
+            };
         }
     }
     (cos, sin)
