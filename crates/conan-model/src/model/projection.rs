@@ -73,8 +73,8 @@ impl Projection {
 }
 
 /// SwiGLU's gated product `silu(x W_gᵀ) ⊙ (x W_uᵀ)`. Where both weights are on the host the
-/// two products share one read and quantization of `x` and the gating runs there with a vectorised
-/// exponential ([`host_gemm::swiglu`]); elsewhere it is burn's `silu` and a product.
+/// two products share one read and quantization of `x`, and the gating runs there with a
+/// vectorised exponential ([`host_gemm::swiglu`]); elsewhere it is burn's `silu` and a product.
 pub fn swiglu(gate: &Projection, up: &Projection, x: Tensor<3>) -> Result<Tensor<3>, ModelError> {
     let (Projection::Host(g), Projection::Host(u)) = (gate, up) else {
         return Ok(silu(gate.forward(x.clone())?) * up.forward(x)?);
