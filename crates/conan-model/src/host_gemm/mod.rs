@@ -102,10 +102,10 @@ pub struct HostLinear {
 
 impl fmt::Debug for HostLinear {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.weight {
-            Weight::F32(_) => "f32",
-            Weight::Int8 { codes: Int8Codes::Rten(_), .. } => "int8",
-            Weight::Int8 { codes: Int8Codes::Pairs(_), .. } => "int8 pairs",
+        let kind = match self.int8_kernel() {
+            None => "f32",
+            Some(Int8Kernel::Rten) => "int8",
+            Some(Int8Kernel::Pairs) => "int8 pairs",
         };
         write!(f, "HostLinear({kind}, {} → {})", self.in_features, self.out_features)
     }
@@ -191,15 +191,20 @@ impl HostLinear {
             )));
         }
         let m = first.rows(x)?;
-        let kernel = |w: &HostLinear| match &w.weight {
-            Weight::F32(_) => None,
-            Weight::Int8 { codes: Int8Codes::Rten(_), .. } => Some(Int8Kernel::Rten),
-            Weight::Int8 { codes: Int8Codes::Pairs(_), .. } => Some(Int8Kernel::Pairs),
-        };
-        if weights.len() > 1 && kernel(first).is_some() && weights.iter().all(|w| kernel(w) == kernel(first)) {
+        let kernel = first.int8_kernel();
+        if weights.len() > 1 && kernel.is_some() && weights.iter().all(|w| w.int8_kernel() == kernel) {
             int8_forward(weights, x, m)
         } else {
             weights.iter().map(|w| w.forward(x)).collect()
+        }
+    }
+
+    /// The kernel an int8 weight runs on; `None` for an f32 weight.
+    fn int8_kernel(&self) -> Option<Int8Kernel> {
+        match &self.weight {
+            Weight::F32(_) => None,
+            Weight::Int8 { codes: Int8Codes::Rten(_), .. } => Some(Int8Kernel::Rten),
+            Weight::Int8 { codes: Int8Codes::Pairs(_), .. } => Some(Int8Kernel::Pairs),
         }
     }
 
@@ -210,6 +215,23 @@ impl HostLinear {
             return Err(ModelError::Input(format!("{} values are not rows of {k}", x.len())));
         }
         Ok(x.len() / k)
+    }
+
+    /// `out = (acc − z · Σ codes) · s_row · s_out + b`: int32 products back to f32.
+    fn rescale(&self, out: &mut [f32], acc: &[i32], row_scales: &[f32], zero_points: &[u8]) {
+        let Weight::Int8 { scales, sums, .. } = &self.weight else { return };
+        let n = self.out_features;
+        let bias = self.bias.as_deref();
+        let each = out.chunks_exact_mut(n).zip(acc.chunks_exact(n)).zip(row_scales.iter().zip(zero_points));
+        for ((out, acc), (&sa, &za)) in each {
+            let za = za as f32;
+            for (((o, &p), &sb), &sum) in out.iter_mut().zip(acc).zip(scales).zip(sums) {
+                *o = (p as f32 - za * sum) * (sa * sb);
+            }
+            if let Some(bias) = bias {
+                out.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
+            }
+        }
     }
 }
 
@@ -227,7 +249,6 @@ fn int8_forward(weights: &[&HostLinear], x: &[f32], m: usize) -> Result<Vec<Vec<
         Weight::Int8 { codes: Int8Codes::Pairs(b), .. } => Some(b.pairs()),
         _ => None,
     };
-    let top = 255;
     let mut outs: Vec<Vec<f32>> = weights.iter().map(|w| vec![0f32; m * w.out_features]).collect();
     // One block of rows at a time, start to end (quantize, multiply, rescale), so the int32
     // products stay in cache instead of a batch-sized buffer: each block's slice of every output.
@@ -246,7 +267,7 @@ fn int8_forward(weights: &[&HostLinear], x: &[f32], m: usize) -> Result<Vec<Vec<
             // the integer product); `int8_stays_close_to_the_dequantized_product` covers such rows.
             match pairs {
                 Some(pairs) => {
-                    let q = QuantRows::<u16>::new(x, k, 2 * pairs, top);
+                    let q = QuantRows::<u16>::new(x, k, 2 * pairs);
                     for (out, w) in outs.iter_mut().zip(weights) {
                         let Weight::Int8 { codes: Int8Codes::Pairs(b), .. } = &w.weight else { unreachable!() };
                         let mut acc = vec![0i32; rows * w.out_features];
@@ -255,7 +276,7 @@ fn int8_forward(weights: &[&HostLinear], x: &[f32], m: usize) -> Result<Vec<Vec<
                     }
                 }
                 None => {
-                    let q = QuantRows::<u8>::new(x, k, k, top);
+                    let q = QuantRows::<u8>::new(x, k, k);
                     let a = NdTensorView::from_data([rows, k], &q.codes[..]);
                     // Packed once when several weights read the rows (rten packs an unpacked
                     // input on every call).
@@ -277,25 +298,6 @@ fn int8_forward(weights: &[&HostLinear], x: &[f32], m: usize) -> Result<Vec<Vec<
         },
     )?;
     Ok(outs)
-}
-
-impl HostLinear {
-    /// `out = (acc − z · Σ codes) · s_row · s_out + b`: int32 products back to f32.
-    fn rescale(&self, out: &mut [f32], acc: &[i32], row_scales: &[f32], zero_points: &[u8]) {
-        let Weight::Int8 { scales, sums, .. } = &self.weight else { return };
-        let n = self.out_features;
-        let bias = self.bias.as_deref();
-        let each = out.chunks_exact_mut(n).zip(acc.chunks_exact(n)).zip(row_scales.iter().zip(zero_points));
-        for ((out, acc), (&sa, &za)) in each {
-            let za = za as f32;
-            for (((o, &p), &sb), &sum) in out.iter_mut().zip(acc).zip(scales).zip(sums) {
-                *o = (p as f32 - za * sum) * (sa * sb);
-            }
-            if let Some(bias) = bias {
-                out.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
-            }
-        }
-    }
 }
 
 /// SwiGLU's gating on the host, in place: `gate ← silu(gate) ⊙ up`, with rten-vecmath's
@@ -343,8 +345,9 @@ const ROUNDING: f32 = 12_582_912.0;
 const LANES: usize = 16;
 
 impl<C: Code> QuantRows<C> {
-    /// `x`: rows of `k`; codes run 0..=`top`, each row's `width` (≥ k) long, zero past k.
-    fn new(x: &[f32], k: usize, width: usize, top: i32) -> Self {
+    /// `x`: rows of `k`; codes run 0..=255, each row's `width` (≥ k) long, zero past k.
+    fn new(x: &[f32], k: usize, width: usize) -> Self {
+        const TOP: f32 = 255.0;
         let m = x.len() / k;
         let mut codes = vec![C::default(); m * width];
         let mut scales = vec![0f32; m];
@@ -357,13 +360,13 @@ impl<C: Code> QuantRows<C> {
             let s = if !finite {
                 f32::NAN
             } else if hi > lo {
-                (hi - lo) / top as f32
+                (hi - lo) / TOP
             } else {
                 1.0
             };
-            let z = (-lo / s).round().clamp(0.0, top as f32);
+            let z = (-lo / s).round().clamp(0.0, TOP);
             (*scale, *zero) = (s, z as u8);
-            let (inv, top) = (1.0 / s, top as f32);
+            let inv = 1.0 / s;
             // Adding 1.5 · 2²³ rounds a value in 0..=255 to the nearest integer and leaves it
             // in the low mantissa bits, so the code is the low bits of the sum: plain vector
             // adds and masks, where a rounding call or a saturating cast per value would not
@@ -371,7 +374,7 @@ impl<C: Code> QuantRows<C> {
             // so `clamp` is a libm call per value there.
             for (c, &v) in codes.iter_mut().zip(row) {
                 let v = v * inv + z;
-                let v = if v > top { top } else { v };
+                let v = if v > TOP { TOP } else { v };
                 let v = if v < 0.0 { 0.0 } else { v };
                 *c = C::from_bits((v + ROUNDING).to_bits());
             }
