@@ -199,7 +199,13 @@ fn quantized_weights_stay_quantized_on_wgpu() {
         let quantized = Embedder::load(
             &pack,
             &device,
-            LoadOptions { quantized_matmul: true, max_table_bytes: None, q4_as_q8: false, host_gemm: None },
+            LoadOptions {
+                quantized_matmul: true,
+                max_table_bytes: None,
+                q4_as_q8: false,
+                host_gemm: None,
+                seq_multiple: 1,
+            },
         )
         .unwrap();
         let q_bytes = in_use() - before;
@@ -243,7 +249,13 @@ fn quantized_weights_stay_quantized_on_wgpu() {
         let hosted = Embedder::load(
             &pack,
             &device,
-            LoadOptions { quantized_matmul: true, max_table_bytes: Some(0), q4_as_q8: false, host_gemm: None },
+            LoadOptions {
+                quantized_matmul: true,
+                max_table_bytes: Some(0),
+                q4_as_q8: false,
+                host_gemm: None,
+                seq_multiple: 1,
+            },
         )
         .unwrap();
         let hosted_bytes = in_use() - before;
@@ -259,7 +271,13 @@ fn quantized_weights_stay_quantized_on_wgpu() {
         let cpu_hosted = Embedder::load(
             &pack,
             &Device::flex(),
-            LoadOptions { quantized_matmul: false, max_table_bytes: Some(0), q4_as_q8: false, host_gemm: None },
+            LoadOptions {
+                quantized_matmul: false,
+                max_table_bytes: Some(0),
+                q4_as_q8: false,
+                host_gemm: None,
+                seq_multiple: 1,
+            },
         )
         .unwrap();
         let v = pollster::block_on(cpu_hosted.embed(&texts, None)).unwrap().vectors;
@@ -306,7 +324,8 @@ fn q4_pack_on_an_adapter_short_of_workgroup_memory_loads_as_q8() {
     let texts: Vec<String> = dev_sentences().into_iter().take(20).collect();
     let pack = files(&root().join("static/models/conan-mini/q4")).unwrap();
     let cpu = embed(&pack, &texts);
-    let options = LoadOptions { quantized_matmul: true, max_table_bytes: None, q4_as_q8: true, host_gemm: None };
+    let options =
+        LoadOptions { quantized_matmul: true, max_table_bytes: None, q4_as_q8: true, host_gemm: None, seq_multiple: 1 };
     let gpu = Embedder::load(&pack, &device, options).unwrap();
     let v = pollster::block_on(gpu.embed(&texts, None)).unwrap().vectors;
     let worst = cpu

@@ -83,6 +83,12 @@ fn padding_does_not_change_a_sentence_vector() {
         let diff = max_abs_diff(&alone, &batched[i..=i]);
         assert!(diff <= 1e-6, "text {i}: {diff}");
     }
+    // Passes padded to a multiple of 16 tokens, as on a GPU (LoadOptions::seq_multiple).
+    let mut padded = embedder("static/models/tiny");
+    padded.seq_multiple = 16;
+    assert_eq!(padded.pass_seq(3), 16);
+    let diff = max_abs_diff(&embed(&padded, &texts, None), &batched);
+    assert!(diff <= 1e-6, "padded to 16: {diff}");
 }
 
 #[test]

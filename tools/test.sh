@@ -50,6 +50,12 @@ done
 echo "== metric references (tests/eval_parity.py)"
 .venv/bin/python tests/eval_parity.py --check tests/fixtures/eval-parity.json || status=$?
 
+# The demo serves web/pkg without compiling when it was built from these sources, so a
+# change to the app's crates must come with a rebuilt web/pkg (web/build.sh --release
+# --update-pkg); tests/search.rs runs that prebuilt app in Chromium.
+echo "== the prebuilt app (web/pkg) matches the sources (tools/wasm_stamp.py --check)"
+tools/wasm_stamp.py --check || status=$?
+
 # The app's wasm build (7 to 15 minutes on 2 cores) runs beside the native tests, which
 # leave a core mostly idle. cargo holds its lock on target/ while it checks that the tests
 # are built and lets go before running them, so the app's build starts at the first

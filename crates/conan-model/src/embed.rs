@@ -49,6 +49,8 @@ pub struct Embedder {
     /// backend's thread count natively, 1 elsewhere (a GPU runs a whole batch at once; the
     /// wasm has one thread).
     pub parts: usize,
+    /// Passes are padded to a multiple of this many tokens ([`LoadOptions::seq_multiple`]).
+    pub seq_multiple: usize,
 }
 
 /// [`Embedder::activation_budget`]'s default: a 24 GB machine's, or a browser tab's (4 GiB
@@ -82,7 +84,15 @@ impl Embedder {
             batch_size: 16,
             activation_budget: ACTIVATION_BUDGET,
             parts: if options.host_gemm.is_some() { rayon::current_num_threads() } else { 1 },
+            seq_multiple: options.seq_multiple.max(1),
         })
+    }
+
+    /// The token count a pass over texts of at most `seq` tokens runs at: `seq` rounded up
+    /// to [`Self::seq_multiple`], within the context length.
+    pub fn pass_seq(&self, seq: usize) -> usize {
+        let max = self.config.max_position_embeddings.max(seq);
+        seq.next_multiple_of(self.seq_multiple).min(max)
     }
 
     /// Embed `texts`, truncated to `dims` (default: the full hidden size).
@@ -104,7 +114,7 @@ impl Embedder {
         let mut start = 0;
         for chunk in texts.chunks(self.batch_size.max(1)) {
             let batch = self.text.encode_batch(chunk).map_err(|e| e.offset(start))?;
-            let rows = self.rows_per_pass(batch.seq);
+            let rows = self.rows_per_pass(self.pass_seq(batch.seq));
             if rows >= batch.batch {
                 out.vectors.extend(self.embed_batch(&batch, dims).await.map_err(|e| e.offset(start))?);
                 out.tokens.extend(batch.lengths);
@@ -114,7 +124,7 @@ impl Embedder {
                 // passes, each padded to its own longest (one text alone if need be).
                 for (i, text) in chunk.iter().enumerate() {
                     let one = self.text.encode_batch(std::slice::from_ref(text)).map_err(|e| e.offset(start + i))?;
-                    if self.rows_per_pass(one.seq) == 0 {
+                    if self.rows_per_pass(self.pass_seq(one.seq)) == 0 {
                         return Err(self.over_budget(start + i, one.seq));
                     }
                     out.vectors.extend(self.embed_batch(&one, dims).await.map_err(|e| e.offset(start + i))?);
@@ -172,6 +182,13 @@ impl Embedder {
     /// reuse it, tokenize once with `self.text` and come here).
     pub async fn embed_batch(&self, batch: &TokenBatch, dims: usize) -> Result<Vec<Vec<f32>>, ModelError> {
         self.config.check_dims(dims)?;
+        let padded;
+        let batch = if self.pass_seq(batch.seq) > batch.seq {
+            padded = batch.padded_to(self.pass_seq(batch.seq));
+            &padded
+        } else {
+            batch
+        };
         if self.rows_per_pass(batch.seq) < batch.batch {
             return Err(if batch.batch == 1 {
                 self.over_budget(0, batch.seq)

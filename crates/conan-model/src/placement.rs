@@ -30,6 +30,11 @@ pub struct LoadOptions {
     /// a pack's q8 / q4 matrices as this says: for burn's CPU backend, whose own matmul
     /// repacks each weight on every call.
     pub host_gemm: Option<HostGemm>,
+    /// Pad each pass's token count up to a multiple of this (0 or 1: to its longest text).
+    /// A GPU compiles kernels for each new sequence length it meets (1.7 s each on
+    /// SwiftShader, BENCHMARKS.md), so fewer lengths mean fewer waits, while a few padding
+    /// tokens cost it nothing measurable; on the CPU they are real work, so 1 there.
+    pub seq_multiple: usize,
 }
 
 /// How the host's kernels multiply by a pack's q8 / q4 matrices (f32 / f16 / bf16 weights
@@ -52,6 +57,10 @@ pub struct GpuLimits {
     /// q4 matrices go to this adapter as q8 ([`q4_matmul_fits`] said no).
     pub q4_as_q8: bool,
 }
+
+/// [`LoadOptions::seq_multiple`] on a GPU: a search query (rarely over 16 tokens) always
+/// runs at one length, which loading the model has already compiled for.
+pub const GPU_SEQ_MULTIPLE: usize = 16;
 
 /// WebGPU's default `maxStorageBufferBindingSize`, assumed where the adapter says nothing.
 const DEFAULT_BINDING: u64 = 128 << 20;
@@ -88,6 +97,7 @@ impl LoadOptions {
             max_table_bytes: Some(limits.table_limit()),
             q4_as_q8: limits.q4_as_q8,
             host_gemm: None,
+            seq_multiple: GPU_SEQ_MULTIPLE,
         }
     }
 

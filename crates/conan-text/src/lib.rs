@@ -60,6 +60,18 @@ impl TokenBatch {
     pub fn max_id(&self) -> Option<u32> {
         self.ids.iter().copied().max()
     }
+
+    /// The same rows right-padded to `seq` tokens (as they are when already that long).
+    pub fn padded_to(&self, seq: usize) -> TokenBatch {
+        if seq <= self.seq {
+            return self.clone();
+        }
+        let mut ids = vec![PAD_ID; self.batch * seq];
+        for (row, old) in ids.chunks_mut(seq).zip(self.ids.chunks(self.seq.max(1))) {
+            row[..old.len()].copy_from_slice(old);
+        }
+        TokenBatch { ids, seq, ..self.clone() }
+    }
 }
 
 /// The tokenizers crate (0.23) panics instead of failing on some malformed parts, which
@@ -297,6 +309,16 @@ mod tests {
         assert_eq!(b.truncated, vec![false, true, false]);
         assert_eq!(&b.ids[0..8], &[97, 98, 0, 0, 0, 0, 0, 0]);
         assert_eq!(b.mask()[16..24], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn padded_to_keeps_rows_and_lengths() {
+        let b = bytes().encode_batch(&["ab", "abc"]).unwrap();
+        let p = b.padded_to(5);
+        assert_eq!((p.batch, p.seq, &p.lengths), (2, 5, &vec![2, 3]));
+        assert_eq!(p.ids, [97, 98, 0, 0, 0, 97, 98, 99, 0, 0]);
+        assert_eq!(p.mask(), [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(b.padded_to(2), b, "never cut");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{Result, WorkerError};
-use crate::js::{js_error, now_ms, scope};
+use crate::js::{js_error, now_ms, scope, sleep_ms};
 
 /// After this many lost devices in one session the worker stops trusting WebGPU and
 /// continues on the CPU: a GPU that keeps failing would otherwise fail every run.
@@ -230,11 +230,4 @@ pub async fn wait_lost(gpu: &Gpu, max_ms: f64) -> Option<String> {
         }
         sleep_ms(10).await;
     }
-}
-
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = JsFuture::from(promise).await;
 }

@@ -54,3 +54,11 @@ pub fn wasm_heap_bytes() -> u64 {
         .unchecked_into::<js_sys::ArrayBuffer>()
         .byte_length() as u64
 }
+
+/// Resolves after `ms` milliseconds (a timer on the worker's event loop).
+pub async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

@@ -19,16 +19,18 @@ mod store;
 mod tasks;
 
 use std::cell::RefCell;
+use std::pin::pin;
 
 use conan_protocol::{Request, Response};
 use futures::StreamExt;
 use futures::channel::mpsc;
+use futures::future::{Either, select};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::MessageEvent;
 
 use crate::error::WorkerError;
-use crate::js::{post, scope};
+use crate::js::{post, scope, sleep_ms};
 use crate::state::State;
 
 // Static constructors (cubecl's compiler registers its operations with `inventory`). A
@@ -39,6 +41,10 @@ use crate::state::State;
 unsafe extern "C" {
     fn __wasm_call_ctors();
 }
+
+/// How long the worker waits for another request before warming a loaded model up: the
+/// page's own follow-up (the Search page opens its index) comes within a few frames.
+const IDLE_MS: i32 = 250;
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -58,11 +64,28 @@ pub fn start() {
 
     wasm_bindgen_futures::spawn_local(async move {
         let state = RefCell::new(State::default());
-        while let Some(message) = rx.next().await {
+        let mut warm_up = false;
+        loop {
+            let next = rx.next();
+            let message = if warm_up {
+                // Warm the model up once no request has come for IDLE_MS (handlers::warm_up).
+                match select(next, pin!(sleep_ms(IDLE_MS))).await {
+                    Either::Left((message, _)) => message,
+                    Either::Right(((), next)) => {
+                        warm_up = false;
+                        handlers::warm_up(&state).await;
+                        next.await
+                    }
+                }
+            } else {
+                next.await
+            };
+            let Some(message) = message else { break };
             let response = match serde_wasm_bindgen::from_value::<Request>(message) {
                 Ok(request) => recovery::run(&state, request).await,
                 Err(e) => WorkerError::bad_input(format!("malformed request: {e}")).into_response(None),
             };
+            warm_up = handlers::warm_up_after(&response).unwrap_or(warm_up);
             post(response);
         }
     });

@@ -53,6 +53,16 @@ pub async fn load_files(state: &RefCell<State>, label: String, files: Files, pre
     install(state, files, ModelOrigin::Disk(label), device, backend, start, None)
 }
 
+/// See [`super::warm_up`].
+pub async fn warm_up(state: &RefCell<State>) {
+    let embedder = state.borrow().embedder.clone();
+    if let Some(embedder) = embedder
+        && let Err(e) = embedder.embed(&["warm-up"], None).await
+    {
+        web_sys::console::warn_1(&format!("warm-up pass failed: {e}").into());
+    }
+}
+
 pub async fn inspect(state: &RefCell<State>, id: u32, base_url: String, plan: Option<PackPlan>) -> Result<Response> {
     let limits = state.borrow().limits();
     cards::inspect(id, base_url, plan, limits).await
