@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what building and testing conan-web needs on a fresh machine of this kind
 # (Debian, Rust via rustup, root or sudo). Idempotent: skips what is already there.
-#   tools/setup.sh          the demo's needs: wasm32 target, wasm-bindgen-cli
-#   tools/setup.sh --test   also Chromium + ChromeDriver, Mesa's Vulkan (lavapipe),
+#   tools/setup.sh          what building the app from source needs (the demo when web/pkg
+#                           is stale, or `--from-source`): wasm32 target, wasm-bindgen-cli
+#   tools/setup.sh --test   the tests' needs: the wasm32 target (clippy checks the app's
+#                           crates for it), Chromium + ChromeDriver, Mesa's Vulkan (lavapipe),
 #                           and a Python venv with numpy, tokenizers, scipy, scikit-learn
 #                           and pytrec-eval-terrier for the reference checks, onnxruntime
 #                           for the ONNX export's agreement test, lancedb and pyarrow for
@@ -19,8 +21,10 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 # default features (TLS for the test runner's downloads, which we never run) and at
 # opt-level 1 it compiles in 27 % less CPU time, and binds our wasm to the same bytes in
 # the same time (BENCHMARKS.md, "Building the demo").
+# Only without options: the tests run the prebuilt app (web/pkg) when it matches the sources,
+# and tools/test.sh runs this itself when it does not.
 want=$(grep -A1 'name = "wasm-bindgen"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p' | head -1)
-if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]]; then
+if [[ -z "${1:-}" && "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]]; then
   CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version "$want" --no-default-features
 fi
 

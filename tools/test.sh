@@ -4,14 +4,14 @@
 # the headless-Chromium browser tests on WebGPU and on the CPU fallback).
 #   tools/test.sh            the tests
 #   tools/test.sh --lint     the tests, with clippy (-D warnings) as the compiler of every
-#                            workspace crate they build: the native crates with their tests
-#                            and examples, and the wasm crates when the app is built
-#                            (web/build.sh, beside the native tests). Each crate is
-#                            compiled once instead of once for clippy and again for the
-#                            tests (what CI runs; tools/lint.sh --fmt does the formatting).
+#                            workspace crate they build (the native crates with their tests
+#                            and examples), so each compiles once instead of once for clippy
+#                            and again for the tests, and `cargo clippy` over the wasm
+#                            crates for wasm32 beside the native tests (what CI runs;
+#                            tools/lint.sh --fmt does the formatting).
 #   tools/test.sh --lint --no-run
 #                            only compile (and lint) the native tests; nothing installed
-# The browser tests run last: the app's wasm compiles while the native tests run.
+# The browser tests run last, on the prebuilt app (web/pkg) when it matches the sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lint=0 run=1
@@ -28,7 +28,7 @@ if ((lint)); then
   # What `cargo clippy` does, on a build instead of a check: clippy-driver compiles the
   # workspace's own crates (dependencies stay plain rustc) and denies warnings. Exported
   # after setup (so `cargo install` is not linted) and before any build, so web/build.sh,
-  # run below, lints the wasm crates the same way.
+  # run below when web/pkg is stale, lints the wasm crates the same way.
   export RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
   export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 fi
@@ -52,33 +52,47 @@ echo "== metric references (tests/eval_parity.py)"
 
 # The demo serves web/pkg without compiling when it was built from these sources, so a
 # change to the app's crates must come with a rebuilt web/pkg (web/build.sh --release
-# --update-pkg); tests/search.rs runs that prebuilt app in Chromium.
+# --update-pkg). The browser tests run that prebuilt app, what a visitor gets; while it is
+# stale they run a debug build of the sources instead, and this check fails the run.
 echo "== the prebuilt app (web/pkg) matches the sources (tools/wasm_stamp.py --check)"
-tools/wasm_stamp.py --check || status=$?
+prebuilt=1
+tools/wasm_stamp.py --check || { status=1; prebuilt=0; }
 
-# The app's wasm build (7 to 15 minutes on 2 cores) runs beside the native tests, which
-# leave a core mostly idle. cargo holds its lock on target/ while it checks that the tests
-# are built and lets go before running them, so the app's build starts at the first
-# "Running" line: earlier, one cargo would wait for the other. Sharing target/ means the
-# host's build scripts and proc-macros are reused, not compiled again. A failing check
-# does not stop the rest (as --no-fail-fast); the exit status says whether all passed.
-echo "== cargo test (native; the app builds beside it)"
+# Beside the native tests, which leave a core mostly idle: with --lint, clippy over the app's
+# crates for wasm32 (a check, no code generated: the prebuilt app was compiled from these
+# sources); with a stale web/pkg, the app's debug build. cargo holds its lock on target/
+# while it checks that the tests are built and lets go before running them, so the second
+# job starts at the first "Running" line: earlier, one cargo would wait for the other.
+# Sharing target/ means the host's build scripts and proc-macros are reused. A failing
+# check does not stop the rest (as --no-fail-fast); the exit status says whether all passed.
+app_job() {
+  if ((lint)); then
+    env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS \
+      cargo clippy --target wasm32-unknown-unknown -p conan-worker -p conan-web -p conan-protocol -- -D warnings
+  fi
+  if ((prebuilt)); then
+    web/build.sh --prebuilt
+  else
+    env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS tools/setup.sh && web/build.sh
+  fi
+}
+echo "== cargo test (native; the app's crates checked beside it)"
 native_log=$(mktemp) app_log=$(mktemp)
-# One test thread: the app's build has the other core.
+# One test thread: the other core is the app job's.
 "${cargo_test[@]}" -- --test-threads=1 > >(tee "$native_log") 2>&1 &
 native=$!
 until grep -q '^ *Running' "$native_log" || ! kill -0 "$native" 2>/dev/null; do sleep 1; done
-web/build.sh >"$app_log" 2>&1 &
+app_job >"$app_log" 2>&1 &
 app=$!
 wait "$native" || status=$?
 
 start=$SECONDS
 if ! wait "$app"; then
   cat "$app_log"
-  echo "web/build.sh failed: the browser tests cannot run" >&2
+  echo "the app's lint or build failed: the browser tests cannot run" >&2
   exit 1
 fi
-echo "== the app (web/build.sh, debug) was built $((SECONDS - start)) s after the native tests"
+echo "== the app ($( ((prebuilt)) && echo "prebuilt web/pkg" || echo "debug build")) was ready $((SECONDS - start)) s after the native tests"
 
 echo "== cargo test (the app in headless Chromium)"
 # One test thread: two Chromiums on SwiftShader would starve 2 cores. web/dist is fresh, so
