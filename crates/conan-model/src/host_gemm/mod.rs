@@ -30,8 +30,8 @@ pub mod attention;
 pub mod pairs;
 
 /// An executor picks the best kernel this CPU has, the same one each time, so a weight
-/// packed by one is multiplied by the next. (Executors are not `Sync`; making one is a
-/// feature check and an allocation, nothing beside a matmul.)
+/// packed by one is multiplied by the next. Made where needed (a feature check and an
+/// allocation, nothing beside a matmul); one is shared by reference across rayon tasks.
 fn f32_gemm() -> GemmExecutor<f32, f32, f32> {
     GemmExecutor::default()
 }
