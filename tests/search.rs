@@ -157,6 +157,7 @@ fn prebuilt_app_loads_and_finds_translations() {
     index_info(&browser, Duration::from_secs(300));
     let found = translations_in_top3(&browser, &passages, 5, start);
     assert!(found >= 3, "WebGPU: only {found} of 5 queries found their translation in the top 3");
+    browser.screenshot("search-prebuilt-webgpu");
 }
 
 #[test]
