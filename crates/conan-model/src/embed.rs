@@ -114,7 +114,7 @@ impl Embedder {
         let mut start = 0;
         for chunk in texts.chunks(self.batch_size.max(1)) {
             let batch = self.text.encode_batch(chunk).map_err(|e| e.offset(start))?;
-            let rows = self.rows_per_pass(self.pass_seq(batch.seq));
+            let rows = self.rows_per_pass(batch.seq);
             if rows >= batch.batch {
                 out.vectors.extend(self.embed_batch(&batch, dims).await.map_err(|e| e.offset(start))?);
                 out.tokens.extend(batch.lengths);
@@ -124,7 +124,7 @@ impl Embedder {
                 // passes, each padded to its own longest (one text alone if need be).
                 for (i, text) in chunk.iter().enumerate() {
                     let one = self.text.encode_batch(std::slice::from_ref(text)).map_err(|e| e.offset(start + i))?;
-                    if self.rows_per_pass(self.pass_seq(one.seq)) == 0 {
+                    if self.rows_per_pass(one.seq) == 0 {
                         return Err(self.over_budget(start + i, one.seq));
                     }
                     out.vectors.extend(self.embed_batch(&one, dims).await.map_err(|e| e.offset(start + i))?);
@@ -162,9 +162,10 @@ impl Embedder {
         Ok(out)
     }
 
-    /// How many texts of `seq` tokens one pass may hold within the activation budget.
+    /// How many texts of `seq` tokens one pass may hold within the activation budget, padded
+    /// as passes are ([`Self::pass_seq`]).
     pub fn rows_per_pass(&self, seq: usize) -> usize {
-        let one = self.config.activation_bytes(1, seq).max(1);
+        let one = self.config.activation_bytes(1, self.pass_seq(seq)).max(1);
         usize::try_from(u128::from(self.activation_budget) / one).unwrap_or(usize::MAX)
     }
 
@@ -182,9 +183,10 @@ impl Embedder {
     /// reuse it, tokenize once with `self.text` and come here).
     pub async fn embed_batch(&self, batch: &TokenBatch, dims: usize) -> Result<Vec<Vec<f32>>, ModelError> {
         self.config.check_dims(dims)?;
+        let seq = self.pass_seq(batch.seq);
         let padded;
-        let batch = if self.pass_seq(batch.seq) > batch.seq {
-            padded = batch.padded_to(self.pass_seq(batch.seq));
+        let batch = if seq > batch.seq {
+            padded = batch.padded_to(seq);
             &padded
         } else {
             batch

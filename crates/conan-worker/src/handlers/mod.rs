@@ -16,6 +16,8 @@ use conan_protocol::{BackendKind, Request, Response};
 use crate::error::Result;
 use crate::state::State;
 
+pub use model::warm_up;
+
 pub async fn handle(state: &RefCell<State>, request: Request) -> Result<Response> {
     match request {
         Request::Load { base_url, prefer_webgpu } => model::load(state, base_url, prefer_webgpu).await,
@@ -52,13 +54,4 @@ pub fn warm_up_after(response: &Response) -> Option<bool> {
         Response::Loaded { backend, .. } => Some(backend.kind == BackendKind::WebGpu),
         _ => None,
     }
-}
-
-/// One short pass on the loaded model, once the page has stopped asking for a moment (the
-/// Search page opens its index right after a load): the GPU compiles the kernels a search
-/// needs while the user types the query, rather than at the first search (6.9 s against
-/// 1.3 s on SwiftShader, BENCHMARKS.md). A request sent meanwhile waits for it (they are
-/// handled in order); a failure here is left for the next request to meet and report.
-pub async fn warm_up(state: &RefCell<State>) {
-    model::warm_up(state).await;
 }

@@ -53,7 +53,11 @@ pub async fn load_files(state: &RefCell<State>, label: String, files: Files, pre
     install(state, files, ModelOrigin::Disk(label), device, backend, start, None)
 }
 
-/// See [`super::warm_up`].
+/// One short pass on the loaded model, once the page has stopped asking for a moment (the
+/// Search page opens its index right after a load): the GPU compiles the kernels a search
+/// needs while the user types the query, rather than at the first search (6.9 s against
+/// 1.3 s on SwiftShader, BENCHMARKS.md). A request sent meanwhile waits for it (they are
+/// handled in order); a failure here is left for the next request to meet and report.
 pub async fn warm_up(state: &RefCell<State>) {
     let embedder = state.borrow().embedder.clone();
     if let Some(embedder) = embedder
